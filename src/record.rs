@@ -1,0 +1,255 @@
+//! What a run writes, line by line: `requests.jsonl`, `events.jsonl`, `samples.jsonl`.
+//!
+//! Every line is flushed as it is written, so a crash of the framework loses nothing
+//! already observed, and verdicts can be judged again later from the files alone.
+//! Times are milliseconds since the run's origin (`t0` in `timeline.json`), from a monotonic clock.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx with a well-formed body (streams: ended with `[DONE]`).
+    Ok,
+    /// 4xx answer.
+    Http4xx,
+    /// 5xx answer.
+    Http5xx,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection could not be made (refused, unreachable).
+    ConnectError,
+    /// The connection broke mid-request or mid-response (reset, cut body).
+    Reset,
+    /// A stream ended cleanly but without `[DONE]` and without an error: an answer silently lost.
+    StreamTruncated,
+    /// 2xx whose body is not what the API promises.
+    BadResponse,
+    /// `max_in_flight` was reached: the client never sent it.
+    Dropped,
+    /// The run was interrupted while the request was open.
+    Aborted,
+}
+
+impl Outcome {
+    /// Counts toward the success rate.
+    pub fn is_ok(self) -> bool {
+        self == Outcome::Ok
+    }
+
+    /// The request went out on the wire (so the service owes it an answer).
+    pub fn was_sent(self) -> bool {
+        self != Outcome::Dropped
+    }
+}
+
+/// One request, written once when it ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Sequence number, 0.. in arrival order.
+    pub id: u64,
+    /// When the schedule wanted it sent.
+    pub intended_ms: f64,
+    /// When it was handed to the socket (`None` if never sent).
+    pub sent_ms: Option<f64>,
+    /// When the response headers arrived.
+    pub headers_ms: Option<f64>,
+    /// When the first token arrived (streams: first chunk with content).
+    pub first_token_ms: Option<f64>,
+    /// When it ended, whatever the outcome.
+    pub done_ms: f64,
+    /// HTTP status, if one arrived.
+    pub status: Option<u16>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Stream chunks received.
+    #[serde(default)]
+    pub chunks: u32,
+    /// Largest gap between stream chunks.
+    #[serde(default)]
+    pub max_gap_ms: Option<f64>,
+    /// Completion tokens reported by `usage` (or counted chunks).
+    #[serde(default)]
+    pub tokens: Option<u32>,
+    /// Response headers (lower-case names).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The first bytes of an error body, or the error text.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    /// From send (or intent, if never sent) to end.
+    pub fn latency_ms(&self) -> f64 {
+        self.done_ms - self.sent_ms.unwrap_or(self.intended_ms)
+    }
+
+    /// The instant the request started to be the service's problem.
+    pub fn start_ms(&self) -> f64 {
+        self.sent_ms.unwrap_or(self.intended_ms)
+    }
+}
+
+/// One action or observation of the orchestrator, supervisor or a fault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// When.
+    pub t_ms: f64,
+    /// What, dotted: `phase`, `service.spawn`, `service.exit`, `fault.inject`, ...
+    pub kind: String,
+    /// Which service, where it concerns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Everything else, kind-specific.
+    #[serde(flatten)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One periodic observation: a health poll or a process-tree sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sample {
+    /// A poll of the service's health path.
+    Health {
+        t_ms: f64,
+        service: String,
+        /// HTTP status, `None` when no answer came (refused, timed out).
+        status: Option<u16>,
+        latency_ms: f64,
+    },
+    /// The service's process tree.
+    Procs {
+        t_ms: f64,
+        service: String,
+        procs: Vec<ProcSample>,
+    },
+}
+
+/// One process of a service tree at sample time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcSample {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Title as `/proc/PID/cmdline` shows it (what `ps` shows).
+    pub cmdline: String,
+    pub rss_bytes: u64,
+}
+
+/// The run's clock: milliseconds since `t0`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    /// A clock whose zero is now.
+    pub fn start() -> Self {
+        Clock(Instant::now())
+    }
+
+    /// Milliseconds since zero.
+    pub fn now_ms(&self) -> f64 {
+        self.ms_at(Instant::now())
+    }
+
+    /// Milliseconds from zero to `at`.
+    pub fn ms_at(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.0).as_secs_f64() * 1e3
+    }
+
+    /// The instant `ms` after zero.
+    pub fn instant(&self, ms: f64) -> Instant {
+        self.0 + std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3)
+    }
+}
+
+/// An append-only JSON-lines file shared across tasks; each line is written whole and flushed.
+#[derive(Debug, Clone)]
+pub struct Jsonl(Arc<Mutex<File>>);
+
+impl Jsonl {
+    /// Create (truncate) `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Ok(Jsonl(Arc::new(Mutex::new(File::create(path)?))))
+    }
+
+    /// Append one value as one line.
+    pub fn write<T: Serialize>(&self, value: &T) -> io::Result<()> {
+        let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
+        line.push(b'\n');
+        // One write call per line: a line is never interleaved with another, and a
+        // crash leaves at worst a torn last line, which readers skip.
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(&line)
+    }
+}
+
+/// The event journal: [`Event`]s stamped with the run clock.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    file: Jsonl,
+    clock: Clock,
+}
+
+impl Journal {
+    /// A journal writing to `path` with times from `clock`.
+    pub fn create(path: &Path, clock: Clock) -> io::Result<Self> {
+        Ok(Journal {
+            file: Jsonl::create(path)?,
+            clock,
+        })
+    }
+
+    /// The run clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Record an event now; `data` must be a JSON object (anything else is kept under `value`).
+    pub fn log(&self, kind: &str, service: Option<&str>, data: serde_json::Value) {
+        let data = match data {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => serde_json::Map::from_iter([("value".to_string(), other)]),
+        };
+        let event = Event {
+            t_ms: self.clock.now_ms(),
+            kind: kind.to_string(),
+            service: service.map(str::to_string),
+            data,
+        };
+        // A journal that cannot be written is not worth stopping a teardown for.
+        if let Err(e) = self.file.write(&event) {
+            eprintln!("shakedown: failed to write event {kind}: {e}");
+        }
+    }
+}
+
+/// Read every complete line of a JSON-lines file; a torn or foreign line is skipped
+/// (a crash can leave the last line half-written) and counted.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, usize)> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(v) => out.push(v),
+            Err(_) => skipped += 1,
+        }
+    }
+    Ok((out, skipped))
+}

@@ -1,0 +1,98 @@
+//! Durations as suites write them: `"250ms"`, `"10s"`, `"1.5s"`, `"5m"`, `"1h"`.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration read from a suite; prints back in the same notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    /// From whole milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Dur(Duration::from_millis(ms))
+    }
+
+    /// From whole seconds.
+    pub const fn from_secs(s: u64) -> Self {
+        Dur(Duration::from_secs(s))
+    }
+
+    /// As fractional milliseconds.
+    pub fn as_ms(self) -> f64 {
+        self.0.as_secs_f64() * 1e3
+    }
+}
+
+impl FromStr for Dur {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = || format!("expected a duration such as \"250ms\", \"10s\", \"5m\" or \"1h\", found \"{s}\"");
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(expected)?;
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num.parse().map_err(|_| expected())?;
+        let scale = match unit.trim() {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(expected()),
+        };
+        let secs = n * scale;
+        if !secs.is_finite() || secs > 1e9 {
+            return Err(expected());
+        }
+        Ok(Dur(Duration::from_secs_f64(secs)))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() == 0 && d.as_secs() > 0 {
+            write!(f, "{}s", d.as_secs())
+        } else if d.subsec_nanos() % 1_000_000 == 0 {
+            write!(f, "{}ms", d.as_millis())
+        } else {
+            write!(f, "{}us", d.as_micros())
+        }
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        for (s, ms) in [("250ms", 250), ("10s", 10_000), ("1.5s", 1500), ("5m", 300_000), ("1h", 3_600_000)] {
+            let d: Dur = s.parse().unwrap();
+            assert_eq!(d.0.as_millis(), ms, "{s}");
+        }
+        assert_eq!(Dur::from_millis(1500).to_string(), "1500ms");
+        assert_eq!(Dur::from_secs(3).to_string(), "3s");
+        for bad in ["", "10", "s", "10 parsecs", "-1s", "1e400s"] {
+            assert!(bad.parse::<Dur>().is_err(), "{bad}");
+        }
+    }
+}

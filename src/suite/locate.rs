@@ -1,0 +1,1 @@
+//! Locating key paths in suite source text (stub).

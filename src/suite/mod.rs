@@ -1,0 +1,221 @@
+//! The declarative model of a suite: what to start, how to load it, which faults, what to expect.
+//!
+//! `load` turns a TOML or JSON file into a validated [`Suite`] with every default resolved;
+//! every error points at `file:line:col` and says what was expected.
+
+mod duration;
+mod load;
+mod locate;
+
+pub use duration::Dur;
+pub use load::{SuiteError, load, load_str};
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A validated suite, defaults resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suite {
+    /// The `[suite]` table.
+    pub meta: Meta,
+    /// Services in start order (every `after` dependency comes before its dependents).
+    pub services: Vec<ServiceSpec>,
+    /// The `[load]` table; `None` runs no load (a suite of faults and checks only).
+    pub load: Option<LoadSpec>,
+    /// The faults, `use = "NAME"` already merged, in file order.
+    pub faults: Vec<FaultSpec>,
+    /// The `[expect]` table.
+    pub expect: Expect,
+    /// The file this suite was read from.
+    pub source: PathBuf,
+}
+
+impl Suite {
+    /// The service that load targets.
+    pub fn entry(&self) -> &ServiceSpec {
+        self.services
+            .iter()
+            .find(|s| s.entry)
+            .unwrap_or(&self.services[0])
+    }
+}
+
+/// The `[suite]` table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    /// Short name, used in the run directory's name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Test level, L1..L5.
+    pub level: Level,
+    /// What the suite needs to run.
+    pub hardware: Hardware,
+    /// Hard wall-clock limit for the whole run.
+    pub budget: Dur,
+    /// Seed for arrivals, fault timing and corpus order (`--seed` overrides).
+    pub seed: u64,
+}
+
+/// Level in the five-level test system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Level {
+    L1,
+    L2,
+    L3,
+    L4,
+    L5,
+}
+
+/// Hardware a suite needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hardware {
+    Cpu,
+    Gpu,
+}
+
+/// One service instance under the supervisor.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSpec {
+    /// `main` for a bare `[service]`, else the table's name.
+    pub name: String,
+    /// Argv, never run through a shell; `{port}` and `{port.NAME}` are filled in at start.
+    pub command: Vec<String>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Readiness probe.
+    pub ready: Ready,
+    /// Restart policy.
+    pub restart: Restart,
+    /// Services that must be ready before this one starts.
+    pub after: Vec<String>,
+    /// Whether load targets this service (exactly one service is the entry).
+    pub entry: bool,
+    /// HTTP path polled through the run for `health_truthful`; `None` polls nothing.
+    pub health: Option<String>,
+    /// Time between SIGTERM and SIGKILL at teardown.
+    pub stop_grace: Dur,
+}
+
+/// How to tell a service is ready.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ready {
+    /// What to probe.
+    pub probe: Probe,
+    /// Deadline from spawn.
+    pub within: Dur,
+}
+
+/// A readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    /// `GET path` on the service's port answers 200.
+    Http(String),
+    /// A TCP connect to the service's port succeeds.
+    Tcp,
+}
+
+/// What to do when a service exits on its own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub enum Restart {
+    /// Leave it dead.
+    Never,
+    /// Restart after a non-zero exit or a signal, at most `max` times, waiting `backoff` first.
+    OnFailure { max: u32, backoff: Dur },
+}
+
+/// The `[load]` table.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadSpec {
+    /// Requests per second, open loop.
+    pub rate: f64,
+    /// Arrival process.
+    pub arrival: Arrival,
+    /// Requests open at once; an arrival past this is recorded as dropped by the client, never queued.
+    pub max_in_flight: usize,
+    /// Per-request timeout.
+    pub timeout: Dur,
+    /// How long load runs; default: last fault end + `recover_within` + 5 s, at least 10 s.
+    pub duration: Dur,
+    /// What each request is.
+    pub request: RequestSpec,
+}
+
+/// Arrival process of the open-loop load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced.
+    Constant,
+    /// Exponential gaps.
+    Poisson,
+}
+
+/// The request every arrival sends.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestSpec {
+    /// Which endpoint.
+    pub api: Api,
+    /// SSE streaming.
+    pub stream: bool,
+    /// `max_tokens` in the body.
+    pub max_tokens: u32,
+    /// `model` in the body; `None` asks `/v1/models` once and takes the first.
+    pub model: Option<String>,
+    /// The prompt (chat: one user message).
+    pub prompt: String,
+}
+
+/// OpenAI endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// `POST /v1/chat/completions`.
+    Chat,
+    /// `POST /v1/completions`.
+    Completions,
+}
+
+/// One `[[fault]]` entry, `use` merged in.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultSpec {
+    /// The fault kind, e.g. `process.kill`.
+    pub kind: String,
+    /// The `use = "NAME"` it came from, if any.
+    pub name: Option<String>,
+    /// When to inject, from load start.
+    pub at: Dur,
+    /// How long it lasts (`for`); `None` for instant faults.
+    pub duration: Option<Dur>,
+    /// Which service it acts on; default the entry.
+    pub service: String,
+    /// Kind-specific keys, checked by the fault kind itself.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Where this entry stands, for errors found later (`file:line:col`).
+    pub origin: String,
+}
+
+/// The `[expect]` table: each key is one verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expect {
+    /// After each fault, success returns to `steady_success_rate` within this.
+    pub recover_within: Option<Dur>,
+    /// Success rate required outside fault windows (also the recovery target).
+    pub steady_success_rate: Option<f64>,
+    /// During a fault every request ends within this.
+    pub fail_fast: Option<Dur>,
+    /// Every request sent has exactly one terminal record, none silently dropped.
+    pub no_lost_requests: bool,
+    /// Nothing of a service's process tree outlives teardown.
+    pub no_orphans: bool,
+    /// Regexes no service log line may match.
+    pub log_forbid: Vec<String>,
+    /// `/health` must not answer 200 while requests fail because the service is broken.
+    pub health_truthful: bool,
+    /// Sliding window for success rates.
+    pub window: Dur,
+}
