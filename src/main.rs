@@ -1,14 +1,81 @@
+//! The `shakedown` binary: parse the command line, call the library, map the outcome to an
+//! exit code (0 passed, 1 a verdict failed, 2 usage or suite error, 3 infrastructure, 130 interrupted).
+
 use clap::Parser;
-use shakedown::cli::{Cli, Command};
+use shakedown::cli::{Cli, Command, RunArgs};
+use std::path::Path;
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { files } => validate(&files),
+        Command::Report { run_dir } => report(&run_dir),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
-        _ => 2,
+        Command::Reaper => shakedown::service::reaper::main(),
     };
     std::process::exit(code);
+}
+
+fn run(args: RunArgs) -> i32 {
+    let suite = match shakedown::suite::load(&args.suite) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let opts = shakedown::run::RunOptions {
+        seed: args.seed,
+        out: args.out,
+        run_dir: args.run_dir,
+        progress: !args.quiet,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return 3;
+        }
+    };
+    match runtime.block_on(shakedown::run::run(suite, &opts)) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            report.status.exit_code()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn validate(files: &[std::path::PathBuf]) -> i32 {
+    let mut code = 0;
+    for f in files {
+        match shakedown::suite::load(f) {
+            Ok(_) => println!("ok: {}", f.display()),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 2;
+            }
+        }
+    }
+    code
+}
+
+fn report(dir: &Path) -> i32 {
+    match shakedown::report::rejudge(dir) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            report.status.exit_code()
+        }
+        Err(e) => {
+            eprintln!("error: failed to judge {}: {e}", dir.display());
+            3
+        }
+    }
 }
 
 fn exit_io(r: std::io::Result<i32>) -> i32 {

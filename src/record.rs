@@ -253,3 +253,41 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, usize
     }
     Ok((out, skipped))
 }
+
+/// The plan of a run, written before load starts (`timeline.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Suite name.
+    pub suite: String,
+    /// The seed in force.
+    pub seed: u64,
+    /// Wall-clock time of `t0`, RFC 3339 UTC.
+    pub started_at: String,
+    /// When load starts (services ready), ms after `t0`.
+    pub load_start_ms: f64,
+    /// When the last arrival is due, ms after `t0`.
+    pub load_end_ms: f64,
+    /// Requests scheduled.
+    pub arrivals: u64,
+    /// The faults, in suite order.
+    pub faults: Vec<PlannedFault>,
+}
+
+/// One fault as planned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedFault {
+    /// Position in the suite's `[[fault]]` list.
+    pub index: usize,
+    /// Fault kind.
+    pub kind: String,
+    /// The `use` name, if any.
+    pub name: Option<String>,
+    /// The service it acts on.
+    pub service: String,
+    /// What it does, in words.
+    pub describe: String,
+    /// Planned injection, ms after `t0`.
+    pub at_ms: f64,
+    /// Planned clearing, ms after `t0` (= `at_ms` for instant faults).
+    pub until_ms: f64,
+}

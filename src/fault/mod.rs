@@ -1,6 +1,51 @@
-//! Faults (stub; being built).
+//! Faults: every kind behind one trait, so the orchestrator knows none of them by name.
+//!
+//! Adding a kind is one file here, one line in [`KINDS`], and one entry in `docs/faults.md`.
 
+mod process;
+
+use crate::record::Journal;
+use crate::service::Service;
+use crate::suite::FaultSpec;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A fault that can be injected and cleared.
+pub trait Fault: Send + Sync {
+    /// One line for humans: what this fault does to what.
+    fn describe(&self) -> String;
+    /// Do it now. Returns details for the event journal (which pids, which signal).
+    fn inject<'a>(&'a mut self, ctx: &'a FaultCtx) -> BoxFuture<'a, Result<Value, FaultError>>;
+    /// Undo it (for instant faults, nothing). Called at the end of `for`, and at teardown
+    /// for a fault still active, so a run never leaves a fault behind.
+    fn clear<'a>(&'a mut self, ctx: &'a FaultCtx) -> BoxFuture<'a, Result<Value, FaultError>>;
+}
+
+/// What a fault may act on.
+#[derive(Debug, Clone)]
+pub struct FaultCtx {
+    /// The service the fault names.
+    pub service: Arc<Service>,
+    /// The run's journal.
+    pub journal: Journal,
+    /// The run's seed (for faults that draw, each forks its own stream).
+    pub seed: u64,
+}
+
+/// A fault that could not do what it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error("no process of service `{service}` matches {what}; its tree is: {tree}")]
+    NoTarget {
+        service: String,
+        what: String,
+        tree: String,
+    },
+    #[error("failed to {action}: {reason}")]
+    Failed { action: String, reason: String },
+}
 
 /// A kind-specific key that is wrong: where (key path inside the fault entry) and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -12,14 +57,79 @@ pub struct ParamError {
     pub message: String,
 }
 
-/// Check a fault entry's kind and kind-specific keys without building it.
+/// One fault kind: its name in suites and how to build it from a suite entry.
+struct Kind {
+    name: &'static str,
+    build: fn(&FaultSpec) -> Result<Box<dyn Fault>, ParamError>,
+}
+
+/// Every fault kind.
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "process.kill",
+        build: process::Kill::build,
+    },
+    Kind {
+        name: "process.pause",
+        build: process::Pause::build,
+    },
+];
+
+/// Names of every fault kind.
+pub fn kinds() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|k| k.name)
+}
+
+/// Build the fault a suite entry describes.
+pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
+    let kind = KINDS.iter().find(|k| k.name == spec.kind).ok_or_else(|| ParamError {
+        key: vec![],
+        message: format!(
+            "unknown fault kind `{}`, expected one of {}",
+            spec.kind,
+            kinds().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    (kind.build)(spec)
+}
+
+/// Check a fault entry's kind and kind-specific keys without building it for a run.
 pub fn check(kind: &str, params: &Map<String, Value>) -> Result<(), ParamError> {
-    let _ = params;
-    match kind {
-        "process.kill" | "process.pause" => Ok(()),
-        other => Err(ParamError {
-            key: vec![],
-            message: format!("unknown fault kind `{other}`, expected one of `process.kill`, `process.pause`"),
-        }),
-    }
+    let spec = FaultSpec {
+        kind: kind.to_string(),
+        name: None,
+        at: Default::default(),
+        duration: None,
+        service: String::new(),
+        params: params.clone(),
+        origin: String::new(),
+    };
+    build(&spec).map(|_| ())
+}
+
+/// Read a kind's parameters from the entry's extra keys; unknown keys are errors.
+fn params<T: DeserializeOwned>(spec: &FaultSpec) -> Result<T, ParamError> {
+    let value = Value::Object(spec.params.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut key: Vec<String> = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                _ => None,
+            })
+            .collect();
+        let message = e.inner().to_string();
+        // Point at an unknown key itself, not at the table holding it.
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            if let Some(name) = rest.split('`').next() {
+                key.push(name.to_string());
+            }
+        }
+        ParamError {
+            key,
+            message: message.replace("unknown field", "unknown key"),
+        }
+    })
 }

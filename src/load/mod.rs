@@ -1,1 +1,118 @@
-//! TODO
+//! The load generator: open-loop arrivals, one task per request, one record per request.
+//!
+//! Open loop means arrivals never wait for answers: a stalled service sees requests pile
+//! up (up to `max_in_flight`, past which arrivals are recorded as `dropped`), exactly as
+//! real clients would pile up.
+
+pub mod arrival;
+pub mod client;
+
+use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
+use client::Target;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What the generator did, for the journal.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadSummary {
+    /// Arrivals in the schedule that came due.
+    pub scheduled: u64,
+    /// Requests handed to a sending task (each owes exactly one record).
+    pub sent: u64,
+    /// Arrivals past `max_in_flight`.
+    pub dropped: u64,
+    /// Requests cut by an interrupt.
+    pub aborted: u64,
+}
+
+/// The HTTP client every request of a run shares (HTTP/1.1 keep-alive pool, no proxy from the environment).
+pub fn http_client(max_in_flight: usize) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .http1_only()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(max_in_flight)
+        .build()
+}
+
+/// Send one request at each of `arrivals` (ms after `start_ms` on `clock`), write each record
+/// to `out` as it ends, and return once every request has ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive(
+    http: reqwest::Client,
+    target: Target,
+    arrivals: &[f64],
+    start_ms: f64,
+    max_in_flight: usize,
+    clock: Clock,
+    out: Jsonl,
+    cancel: CancellationToken,
+) -> LoadSummary {
+    let target = Arc::new(target);
+    let slots = Arc::new(Semaphore::new(max_in_flight));
+    let mut tasks = JoinSet::new();
+    let mut summary = LoadSummary::default();
+    let mut counts: BTreeMap<Outcome, u64> = BTreeMap::new();
+    for (id, t) in arrivals.iter().enumerate() {
+        let intended = start_ms + t;
+        let wake = tokio::time::Instant::from_std(clock.instant(intended));
+        if cancel.run_until_cancelled(tokio::time::sleep_until(wake)).await.is_none() {
+            break;
+        }
+        summary.scheduled += 1;
+        // Reap finished tasks as we go so the set stays small at high rates.
+        while let Some(done) = tasks.try_join_next() {
+            tally(done, &mut counts);
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            let now = clock.now_ms();
+            let rec = RequestRecord {
+                id: id as u64,
+                intended_ms: intended,
+                sent_ms: None,
+                headers_ms: None,
+                first_token_ms: None,
+                done_ms: now,
+                status: None,
+                outcome: Outcome::Dropped,
+                chunks: 0,
+                max_gap_ms: None,
+                tokens: None,
+                headers: BTreeMap::new(),
+                error: Some(format!("{max_in_flight} requests already in flight")),
+            };
+            write(&out, &rec);
+            summary.dropped += 1;
+            continue;
+        };
+        summary.sent += 1;
+        let (http, target, out, cancel) = (http.clone(), target.clone(), out.clone(), cancel.clone());
+        tasks.spawn(async move {
+            let rec = client::send(&http, &target, id as u64, intended, clock, &cancel).await;
+            drop(permit);
+            write(&out, &rec);
+            rec.outcome
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        tally(done, &mut counts);
+    }
+    summary.aborted = counts.get(&Outcome::Aborted).copied().unwrap_or(0);
+    summary
+}
+
+fn tally(done: Result<Outcome, tokio::task::JoinError>, counts: &mut BTreeMap<Outcome, u64>) {
+    if let Ok(o) = done {
+        *counts.entry(o).or_default() += 1;
+    }
+}
+
+fn write(out: &Jsonl, rec: &RequestRecord) {
+    if let Err(e) = out.write(rec) {
+        eprintln!("shakedown: failed to write request record {}: {e}", rec.id);
+    }
+}

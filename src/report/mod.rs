@@ -1,1 +1,246 @@
-//! TODO
+//! Reports of a judged run: `report.json`, `junit.xml`, and the terminal summary.
+
+mod junit;
+
+use crate::record::{Outcome, RequestRecord};
+use crate::verdict::{Status, Verdict};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Where failure ids are explained; the report links each failure there.
+pub const FAILURES_DOC: &str = "docs/contributing/ci/failures.md";
+
+/// How a run ended as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every verdict passed.
+    Passed,
+    /// A verdict failed.
+    Failed,
+    /// Interrupted (Ctrl-C, SIGTERM); verdicts judge what was recorded.
+    Interrupted,
+    /// Infrastructure failed (service never ready, budget exceeded).
+    Error,
+    /// Not run on this machine (e.g. a GPU suite without a GPU).
+    Skipped,
+}
+
+impl RunStatus {
+    /// The process exit code for this status.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Passed | RunStatus::Skipped => 0,
+            RunStatus::Failed => 1,
+            RunStatus::Error => 3,
+            RunStatus::Interrupted => 130,
+        }
+    }
+}
+
+/// Request counts and latencies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestStats {
+    pub total: usize,
+    pub by_outcome: BTreeMap<Outcome, usize>,
+    /// Latency of successful requests, ms.
+    pub ok_latency_p50_ms: Option<f64>,
+    pub ok_latency_p99_ms: Option<f64>,
+    /// Time to first token of successful streams, ms.
+    pub ttft_p50_ms: Option<f64>,
+    /// Schedule lag (actual send − intended start), ms.
+    pub lag_p50_ms: Option<f64>,
+    pub lag_p99_ms: Option<f64>,
+}
+
+impl RequestStats {
+    /// Summarise request records.
+    pub fn of(reqs: &[RequestRecord]) -> Self {
+        let mut by_outcome = BTreeMap::new();
+        for r in reqs {
+            *by_outcome.entry(r.outcome).or_default() += 1;
+        }
+        let ok: Vec<&RequestRecord> = reqs.iter().filter(|r| r.outcome.is_ok()).collect();
+        let lat: Vec<f64> = ok.iter().map(|r| r.latency_ms()).collect();
+        let ttft: Vec<f64> = ok
+            .iter()
+            .filter_map(|r| Some(r.first_token_ms? - r.sent_ms?))
+            .collect();
+        let lag: Vec<f64> = reqs.iter().filter_map(|r| Some(r.sent_ms? - r.intended_ms)).collect();
+        RequestStats {
+            total: reqs.len(),
+            by_outcome,
+            ok_latency_p50_ms: percentile(&lat, 0.50),
+            ok_latency_p99_ms: percentile(&lat, 0.99),
+            ttft_p50_ms: percentile(&ttft, 0.50),
+            lag_p50_ms: percentile(&lag, 0.50),
+            lag_p99_ms: percentile(&lag, 0.99),
+        }
+    }
+}
+
+/// The `q` quantile (nearest rank), rounded to µs; `None` for no data.
+pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some((v[rank - 1] * 1e3).round() / 1e3)
+}
+
+/// Everything `report.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub shakedown: String,
+    pub suite: String,
+    pub level: String,
+    pub seed: u64,
+    pub status: RunStatus,
+    /// Why the run could not complete (status `error`), or what interrupted it.
+    pub error: Option<String>,
+    pub started_at: String,
+    pub wall_ms: f64,
+    pub run_dir: PathBuf,
+    pub requests: RequestStats,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Report {
+    /// The status the verdicts give, unless the run already ended otherwise.
+    pub fn status_of(verdicts: &[Verdict], ended: Option<RunStatus>) -> RunStatus {
+        match ended {
+            Some(s) => s,
+            None if verdicts.iter().any(|v| v.status == Status::Fail) => RunStatus::Failed,
+            None => RunStatus::Passed,
+        }
+    }
+
+    /// Write `report.json` and `junit.xml` into the run directory.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json)?;
+        std::fs::write(dir.join("junit.xml"), junit::render(self))
+    }
+
+    /// The terminal summary.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let status = match self.status {
+            RunStatus::Passed => "PASSED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Interrupted => "INTERRUPTED",
+            RunStatus::Error => "ERROR",
+            RunStatus::Skipped => "SKIPPED",
+        };
+        let _ = writeln!(
+            s,
+            "shakedown: {} ({}, seed {}): {status} in {:.1} s",
+            self.suite,
+            self.level,
+            self.seed,
+            self.wall_ms / 1e3
+        );
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  {e}");
+        }
+        if self.requests.total > 0 {
+            let outcomes: Vec<String> = self
+                .requests
+                .by_outcome
+                .iter()
+                .map(|(o, n)| format!("{n} {}", serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()))
+                .collect();
+            let _ = writeln!(s, "  requests: {} ({})", self.requests.total, outcomes.join(", "));
+        }
+        let width = self.verdicts.iter().map(|v| v.check.len()).max().unwrap_or(0);
+        for v in &self.verdicts {
+            let tag = match v.status {
+                Status::Pass => "PASS",
+                Status::Fail => "FAIL",
+                Status::Skip => "SKIP",
+            };
+            let id = if v.status == Status::Fail {
+                format!("[{}] ", v.id)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "  {tag}  {:width$}  {id}{}", v.check, v.summary);
+        }
+        let failed: Vec<&Verdict> = self.verdicts.iter().filter(|v| v.status == Status::Fail).collect();
+        if !failed.is_empty() {
+            let ids: Vec<String> = failed.iter().map(|v| format!("{FAILURES_DOC}#{}", anchor(&v.id))).collect();
+            let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
+        }
+        let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
+        s
+    }
+}
+
+/// The Markdown anchor of a failure id's section (`recovery.timeout` → `recoverytimeout`).
+pub fn anchor(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[3.0, 1.0, 2.0], 0.5), Some(2.0));
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.99), Some(4.0));
+        assert_eq!(anchor("recovery.timeout"), "recoverytimeout");
+    }
+}
+
+/// Why a run directory could not be reported on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Judge(#[from] crate::verdict::JudgeError),
+    #[error("failed to write the report: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Judge a run directory again from its records and rewrite `report.json` and `junit.xml`.
+/// Works on a directory whose run crashed before reporting, too.
+pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
+    let records = crate::verdict::RunRecords::read(dir)?;
+    let verdicts = crate::verdict::judge(&records)?;
+    let old: Option<Report> = std::fs::read(dir.join("report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let suite: serde_json::Value = std::fs::read(dir.join("suite.resolved.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    // A run that ended in an error, an interrupt or a skip keeps that status.
+    let ended = old
+        .as_ref()
+        .map(|r| r.status)
+        .filter(|s| matches!(s, RunStatus::Error | RunStatus::Interrupted | RunStatus::Skipped));
+    let wall_ms = old.as_ref().map_or_else(
+        || records.events.last().map_or(0.0, |e| e.t_ms),
+        |r| r.wall_ms,
+    );
+    let report = Report {
+        shakedown: env!("CARGO_PKG_VERSION").into(),
+        suite: records.timeline.suite.clone(),
+        level: suite["meta"]["level"].as_str().unwrap_or("?").to_string(),
+        seed: records.timeline.seed,
+        status: Report::status_of(&verdicts, ended),
+        error: old.as_ref().and_then(|r| r.error.clone()),
+        started_at: records.timeline.started_at.clone(),
+        wall_ms,
+        run_dir: dir.to_path_buf(),
+        requests: RequestStats::of(&records.requests),
+        verdicts,
+    };
+    report.write(dir)?;
+    Ok(report)
+}

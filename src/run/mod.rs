@@ -1,1 +1,421 @@
-//! TODO
+//! The orchestrator: one run of one suite, phase by phase.
+//!
+//! start (services, in order, each ready) → load with faults on schedule → teardown →
+//! judge from the run directory → report. Every action is a line in `events.jsonl`;
+//! an interrupt or the budget cuts the middle short but never skips teardown or the report.
+
+mod rundir;
+
+use crate::fault::{self, Fault, FaultCtx};
+use crate::load::{self, arrival, client};
+use crate::record::{Clock, Journal, Jsonl, PlannedFault, Timeline};
+use crate::report::{Report, RequestStats, RunStatus};
+use crate::seed::Rng;
+use crate::service::Supervisor;
+use crate::suite::{Hardware, Suite};
+use crate::verdict::{self, RunRecords};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+pub use rundir::{create_run_dir, utc_stamp};
+
+/// How a run is asked for, beyond the suite.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Override the suite's seed.
+    pub seed: Option<u64>,
+    /// Parent of run directories.
+    pub out: PathBuf,
+    /// Exact run directory (else `out/<suite>-<utc>-s<seed>`).
+    pub run_dir: Option<PathBuf>,
+    /// Print progress lines to stderr.
+    pub progress: bool,
+}
+
+/// Why a run could not even start (no run directory, or a fault entry that cannot be built).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{origin}: {message}")]
+    Fault { origin: String, message: String },
+    #[error("failed to create run directory {path}: {source}")]
+    RunDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to judge the run: {0}")]
+    Judge(#[from] verdict::JudgeError),
+}
+
+impl RunError {
+    /// Exit code: 2 for a suite problem, 3 for infrastructure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Fault { .. } => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Why the middle of a run ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    Signal,
+    Budget,
+}
+
+/// Run `suite` to a judged, written report.
+pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError> {
+    if let Some(seed) = opts.seed {
+        suite.meta.seed = seed;
+    }
+    let seed = suite.meta.seed;
+    // Every fault is built before anything starts: a bad entry costs no service start-up.
+    let mut faults: Vec<Box<dyn Fault>> = Vec::new();
+    for spec in &suite.faults {
+        faults.push(fault::build(spec).map_err(|e| RunError::Fault {
+            origin: spec.origin.clone(),
+            message: e.message,
+        })?);
+    }
+    let dir = create_run_dir(opts.run_dir.as_deref(), &opts.out, &suite.meta.name, seed)
+        .map_err(|(path, source)| RunError::RunDir { path, source })?;
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| RunError::Write { path, source })
+    };
+    write("suite.resolved.json", serde_json::to_vec_pretty(&suite).unwrap_or_default())?;
+    let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let clock = Clock::start();
+    let mut timeline = Timeline {
+        suite: suite.meta.name.clone(),
+        seed,
+        started_at: started_at.clone(),
+        ..Timeline::default()
+    };
+    write("timeline.json", serde_json::to_vec_pretty(&timeline).unwrap_or_default())?;
+    let journal = Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| RunError::Write {
+        path: dir.join("events.jsonl"),
+        source,
+    })?;
+    let say = |line: String| {
+        if opts.progress {
+            eprintln!("{line}");
+        }
+    };
+    let finish = |status: Option<RunStatus>, error: Option<String>| -> Result<Report, RunError> {
+        let records = RunRecords::read(&dir)?;
+        let verdicts = verdict::judge(&records)?;
+        let report = Report {
+            shakedown: env!("CARGO_PKG_VERSION").into(),
+            suite: suite.meta.name.clone(),
+            level: format!("{:?}", suite.meta.level),
+            seed,
+            status: Report::status_of(&verdicts, status),
+            error,
+            started_at: started_at.clone(),
+            wall_ms: clock.now_ms(),
+            run_dir: dir.clone(),
+            requests: RequestStats::of(&records.requests),
+            verdicts,
+        };
+        report.write(&dir).map_err(|source| RunError::Write {
+            path: dir.join("report.json"),
+            source,
+        })?;
+        Ok(report)
+    };
+
+    if suite.meta.hardware == Hardware::Gpu && !std::path::Path::new("/proc/driver/nvidia").exists() {
+        journal.log("run.skipped", None, json!({"reason": "no CUDA driver found"}));
+        return finish(Some(RunStatus::Skipped), Some("skipped: no CUDA driver found".into()));
+    }
+
+    say(format!(
+        "shakedown: running {} (seed {seed}) into {}",
+        suite.meta.name,
+        dir.display()
+    ));
+    journal.log("phase", None, json!({"phase": "start", "seed": seed}));
+    let cut = CancellationToken::new();
+    let why = Arc::new(std::sync::Mutex::new(None::<Cut>));
+    let watchers = watch_interrupts(cut.clone(), why.clone(), journal.clone(), suite.meta.budget.0);
+
+    let sup = match Supervisor::new(&suite.services, &dir, journal.clone()) {
+        Ok(s) => s,
+        Err(e) => return finish(Some(RunStatus::Error), Some(e.to_string())),
+    };
+    let started = tokio::select! {
+        r = sup.start_all() => Some(r),
+        () = cut.cancelled() => None,
+    };
+    let mut error = None;
+    match started {
+        Some(Ok(())) => {
+            for s in sup.services() {
+                say(format!(
+                    "  service {} ready on port {} (pid {})",
+                    s.spec.name,
+                    s.port,
+                    s.main_pid().unwrap_or(0)
+                ));
+            }
+            let samples = Jsonl::create(&dir.join("samples.jsonl")).map_err(|source| RunError::Write {
+                path: dir.join("samples.jsonl"),
+                source,
+            })?;
+            let stop_observing = CancellationToken::new();
+            let observers = sup.observe(samples, stop_observing.clone());
+            if let Err(e) = drive(&suite, &sup, faults, &mut timeline, &dir, &journal, &cut, &say).await {
+                error = Some(e);
+            }
+            stop_observing.cancel();
+            for o in observers {
+                let _ = o.await;
+            }
+        }
+        Some(Err(e)) => {
+            journal.log("run.error", None, json!({"error": e.to_string()}));
+            error = Some(e.to_string());
+        }
+        None => {}
+    }
+    journal.log("phase", None, json!({"phase": "teardown"}));
+    let survivors = sup.teardown().await;
+    for s in &survivors {
+        say(format!("  process outlived teardown: {} `{}`", s.pid, s.cmdline));
+    }
+    drop(sup);
+    for w in watchers {
+        w.abort();
+    }
+    journal.log("phase", None, json!({"phase": "judge"}));
+    let cut_reason = *why.lock().unwrap_or_else(|p| p.into_inner());
+    let status = match (cut_reason, &error) {
+        (Some(Cut::Signal), _) => Some(RunStatus::Interrupted),
+        (Some(Cut::Budget), _) => {
+            error = Some(format!("budget of {} exceeded", suite.meta.budget));
+            Some(RunStatus::Error)
+        }
+        (None, Some(_)) => Some(RunStatus::Error),
+        (None, None) => None,
+    };
+    if status == Some(RunStatus::Interrupted) {
+        error.get_or_insert_with(|| "interrupted".into());
+    }
+    finish(status, error)
+}
+
+/// The middle phase: load from start to end, faults on schedule, each cleared in the end.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    suite: &Suite,
+    sup: &Supervisor,
+    faults: Vec<Box<dyn Fault>>,
+    timeline: &mut Timeline,
+    dir: &std::path::Path,
+    journal: &Journal,
+    cut: &CancellationToken,
+    say: &dyn Fn(String),
+) -> Result<(), String> {
+    let clock = journal.clock();
+    let entry = sup
+        .service(&suite.entry().name)
+        .ok_or_else(|| format!("entry service `{}` is not supervised", suite.entry().name))?
+        .clone();
+    let http = load::http_client(suite.load.as_ref().map_or(1, |l| l.max_in_flight))
+        .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+    // The plan: arrivals and fault instants, all fixed before the first request.
+    let (arrivals, target, duration_ms) = match &suite.load {
+        Some(l) => {
+            let model = match &l.request.model {
+                Some(m) => m.clone(),
+                None => client::first_model(&http, &entry.base_url())
+                    .await
+                    .map_err(|e| format!("failed to find the model to load: {e}"))?,
+            };
+            let mut rng = Rng::fork(suite.meta.seed, "arrivals");
+            let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
+            let target = client::Target {
+                base_url: entry.base_url(),
+                model,
+                request: l.request.clone(),
+                timeout: l.timeout.0,
+                run_tag: format!("shakedown-s{}", suite.meta.seed),
+            };
+            (arrivals, Some((target, l.max_in_flight)), l.duration.as_ms())
+        }
+        None => {
+            let last = suite
+                .faults
+                .iter()
+                .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
+                .fold(0.0, f64::max);
+            (Vec::new(), None, last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()))
+        }
+    };
+    let start = clock.now_ms() + 50.0;
+    timeline.load_start_ms = start;
+    timeline.load_end_ms = start + duration_ms;
+    timeline.arrivals = arrivals.len() as u64;
+    for (index, (f, spec)) in faults.iter().zip(&suite.faults).enumerate() {
+        let at = start + spec.at.as_ms();
+        timeline.faults.push(PlannedFault {
+            index,
+            kind: spec.kind.clone(),
+            name: spec.name.clone(),
+            service: spec.service.clone(),
+            describe: f.describe(),
+            at_ms: at,
+            until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
+        });
+    }
+    let path = dir.join("timeline.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(timeline).unwrap_or_default())
+        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    journal.log(
+        "phase",
+        None,
+        json!({"phase": "load", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
+    );
+    if let Some(l) = &suite.load {
+        say(format!(
+            "  load: {} req/s ({:?}) for {} ({} requests)",
+            l.rate,
+            l.arrival,
+            l.duration,
+            arrivals.len()
+        ));
+    }
+
+    // Faults stop being injected when load ends, but one already injected is always cleared.
+    let faults_stop = CancellationToken::new();
+    let mut fault_tasks = Vec::new();
+    for ((index, mut f), planned) in faults.into_iter().enumerate().zip(timeline.faults.clone()) {
+        let Some(service) = sup.service(&planned.service).cloned() else {
+            journal.log(
+                "fault.error",
+                Some(&planned.service),
+                json!({"index": index, "error": format!("no service named `{}`", planned.service)}),
+            );
+            continue;
+        };
+        let ctx = FaultCtx {
+            service,
+            journal: journal.clone(),
+            seed: suite.meta.seed,
+        };
+        let (stop, cut) = (faults_stop.clone(), cut.clone());
+        let duration = suite.faults[index].duration;
+        say(format!("  fault {index} at {:.1} s: {}", (planned.at_ms - start) / 1e3, planned.describe));
+        fault_tasks.push(tokio::spawn(async move {
+            let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
+            tokio::select! {
+                () = tokio::time::sleep_until(when) => {}
+                () = stop.cancelled() => return,
+                () = cut.cancelled() => return,
+            }
+            let service = ctx.service.spec.name.clone();
+            let details = json!({"index": index, "kind": planned.kind, "describe": planned.describe});
+            match f.inject(&ctx).await {
+                Ok(d) => ctx.journal.log("fault.inject", Some(&service), merge(details.clone(), d)),
+                Err(e) => {
+                    ctx.journal.log("fault.error", Some(&service), merge(details, json!({"error": e.to_string()})));
+                    return;
+                }
+            }
+            if duration.is_none() {
+                return;
+            }
+            let until = tokio::time::Instant::from_std(clock.instant(planned.until_ms));
+            let early = tokio::select! {
+                () = tokio::time::sleep_until(until) => false,
+                () = cut.cancelled() => true,
+            };
+            match f.clear(&ctx).await {
+                Ok(c) => ctx.journal.log(
+                    "fault.clear",
+                    Some(&service),
+                    merge(details, merge(c, json!({"early": early}))),
+                ),
+                Err(e) => ctx.journal.log(
+                    "fault.error",
+                    Some(&service),
+                    merge(details, json!({"error": format!("failed to clear: {e}")})),
+                ),
+            }
+        }));
+    }
+
+    let requests = Jsonl::create(&dir.join("requests.jsonl"))
+        .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
+    match target {
+        Some((target, max_in_flight)) => {
+            let summary = load::drive(http, target, &arrivals, start, max_in_flight, clock, requests, cut.clone()).await;
+            journal.log("load.finished", None, serde_json::to_value(&summary).unwrap_or_default());
+        }
+        None => {
+            let end = tokio::time::Instant::from_std(clock.instant(start + duration_ms));
+            let _ = cut.run_until_cancelled(tokio::time::sleep_until(end)).await;
+        }
+    }
+    faults_stop.cancel();
+    for t in fault_tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+/// Turn SIGINT/SIGTERM and the budget into a cut of the run; a second signal exits at once
+/// (the reaper then kills every service group).
+fn watch_interrupts(
+    cut: CancellationToken,
+    why: Arc<std::sync::Mutex<Option<Cut>>>,
+    journal: Journal,
+    budget: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (c, w, j) = (cut.clone(), why.clone(), journal.clone());
+    tasks.push(tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        for n in 0.. {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            if n > 0 {
+                eprintln!("shakedown: second {name}, exiting now");
+                std::process::exit(130);
+            }
+            j.log("interrupt", None, json!({"signal": name}));
+            eprintln!("shakedown: {name} received, tearing down (again to exit at once)");
+            w.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(Cut::Signal);
+            c.cancel();
+        }
+    }));
+    tasks.push(tokio::spawn(async move {
+        tokio::time::sleep(budget).await;
+        journal.log("budget.exceeded", None, json!({"budget_ms": budget.as_secs_f64() * 1e3}));
+        why.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(Cut::Budget);
+        cut.cancel();
+    }));
+    tasks
+}
+
+/// `a` with the keys of `b` added (both objects; anything else in `b` is ignored).
+fn merge(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
+    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}

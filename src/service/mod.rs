@@ -1,1 +1,621 @@
-//! TODO
+//! The supervisor: every service a suite declares, spawned in its own process group,
+//! probed until ready, logged, restarted by policy, observed, and torn down with proof
+//! that nothing of its process tree survived.
+//!
+//! Invariant: every process the framework starts belongs to a group the supervisor owns
+//! and the reaper knows about; teardown happens here and nowhere else.
+
+pub mod proctree;
+pub mod reaper;
+
+use crate::record::{Journal, Jsonl, ProcSample, Sample};
+use crate::suite::{Probe, Restart, ServiceSpec};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use proctree::{Proc, ProcId};
+use reaper::Reaper;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// How many log lines to keep in memory for an error message.
+const TAIL_LINES: usize = 20;
+/// How often the process tree is sampled.
+const PROC_EVERY: Duration = Duration::from_millis(250);
+/// How often the health path is polled.
+const HEALTH_EVERY: Duration = Duration::from_millis(100);
+
+/// Why the supervisor could not get services up.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("failed to find a free port: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("failed to create log file {path}: {source}")]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to spawn service `{service}` ({program}): {source}")]
+    Spawn {
+        service: String,
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("service `{service}` exited before it was ready ({status}); last log lines:\n{tail}")]
+    ExitedBeforeReady {
+        service: String,
+        status: String,
+        tail: String,
+    },
+    #[error("service `{service}` was not ready within {within:?}; last log lines:\n{tail}")]
+    NotReady {
+        service: String,
+        within: Duration,
+        tail: String,
+    },
+}
+
+/// A process of a service tree that outlived teardown.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Survivor {
+    pub pid: i32,
+    pub cmdline: String,
+}
+
+/// What the supervisor knows about one service's current process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Not spawned yet, or between a death and a restart.
+    Down,
+    /// Generation `gen` runs as `pid` (also its process group).
+    Up { pid: i32, generation: u32 },
+    /// Generation `gen` exited; no restart is coming.
+    Dead { generation: u32 },
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Every process ever seen in this service's tree, with its title.
+    seen: BTreeMap<ProcId, String>,
+    /// The last lines of output, for error messages.
+    tail: VecDeque<String>,
+    /// The last exit, in words.
+    last_exit: Option<String>,
+    restarts: u32,
+    stopping: bool,
+}
+
+/// One service under supervision.
+#[derive(Debug)]
+pub struct Service {
+    /// What the suite declared.
+    pub spec: ServiceSpec,
+    /// The command with placeholders filled.
+    pub argv: Vec<String>,
+    /// The port `{port}` was filled with.
+    pub port: u16,
+    life: watch::Sender<Life>,
+    shared: Mutex<Shared>,
+    log: Mutex<File>,
+    journal: Journal,
+    reaper: Option<Arc<Reaper>>,
+}
+
+impl Service {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Pid (= process group) of the current main process, if one runs.
+    pub fn main_pid(&self) -> Option<i32> {
+        match *self.life.borrow() {
+            Life::Up { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// The service's process tree right now (empty when it is down).
+    pub fn tree(&self) -> Vec<Proc> {
+        let Some(pid) = self.main_pid() else {
+            return Vec::new();
+        };
+        let procs = proctree::tree(pid, pid);
+        self.remember(&procs, pid);
+        procs
+    }
+
+    /// How many times it was restarted.
+    pub fn restarts(&self) -> u32 {
+        self.lock().restarts
+    }
+
+    /// The last log lines, one per line.
+    pub fn tail(&self) -> String {
+        let s = self.lock();
+        s.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Add processes to the ever-seen set; hand strays that left the group to the reaper.
+    fn remember(&self, procs: &[Proc], pgid: i32) {
+        let mut s = self.lock();
+        for p in procs {
+            if s.seen.insert(p.id(), p.cmdline.clone()).is_none() && p.pgid != pgid {
+                if let Some(r) = &self.reaper {
+                    r.watch_proc(p.id());
+                }
+                self.journal.log(
+                    "service.stray",
+                    Some(&self.spec.name),
+                    json!({"pid": p.pid, "pgid": p.pgid, "cmdline": p.cmdline}),
+                );
+            }
+        }
+    }
+
+    fn log_line(&self, stream: &str, line: &str) {
+        let t = self.journal.clock().now_ms();
+        let text = format!("{:>10.1} {stream} {line}", t);
+        {
+            let mut f = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(f, "{text}");
+        }
+        let mut s = self.lock();
+        if s.tail.len() == TAIL_LINES {
+            s.tail.pop_front();
+        }
+        s.tail.push_back(line.to_string());
+    }
+
+    /// Spawn generation `generation` unless teardown has begun; the check and the spawn happen
+    /// under one lock so teardown never misses a process born at the same moment.
+    fn spawn(&self, generation: u32) -> Option<Result<Child, ServiceError>> {
+        let shared = self.lock();
+        if shared.stopping {
+            return None;
+        }
+        let child = self.spawn_unchecked();
+        if let Ok(c) = &child {
+            let pid = c.id().map(|p| p as i32).unwrap_or(0);
+            self.life.send_replace(Life::Up { pid, generation });
+        }
+        drop(shared);
+        Some(child)
+    }
+
+    fn spawn_unchecked(&self) -> Result<Child, ServiceError> {
+        let mut cmd = Command::new(&self.argv[0]);
+        cmd.args(&self.argv[1..])
+            .envs(&self.spec.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Dies with us even before the reaper hears about it.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().map_err(|source| ServiceError::Spawn {
+            service: self.spec.name.clone(),
+            program: self.argv[0].clone(),
+            source,
+        })
+    }
+}
+
+/// Every service of a run.
+#[derive(Debug)]
+pub struct Supervisor {
+    services: Vec<Arc<Service>>,
+    reaper: Option<Arc<Reaper>>,
+    http: reqwest::Client,
+}
+
+impl Supervisor {
+    /// Prepare `specs` (already in start order): pick ports, fill placeholders, open logs.
+    pub fn new(specs: &[ServiceSpec], run_dir: &Path, journal: Journal) -> Result<Self, ServiceError> {
+        let reaper = match Reaper::start() {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                eprintln!("shakedown: warning: failed to start the reaper ({e}); services may outlive a crash");
+                None
+            }
+        };
+        let mut ports = HashMap::new();
+        for s in specs {
+            ports.insert(s.name.clone(), free_port().map_err(ServiceError::Port)?);
+        }
+        let mut services = Vec::new();
+        for spec in specs {
+            let argv = spec.command.iter().map(|a| fill(a, &spec.name, &ports)).collect();
+            let path = run_dir.join(format!("service-{}.log", spec.name));
+            let log = File::create(&path).map_err(|source| ServiceError::Log { path, source })?;
+            services.push(Arc::new(Service {
+                spec: spec.clone(),
+                argv,
+                port: ports[&spec.name],
+                life: watch::channel(Life::Down).0,
+                shared: Mutex::new(Shared::default()),
+                log: Mutex::new(log),
+                journal: journal.clone(),
+                reaper: reaper.clone(),
+            }));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| ServiceError::Port(std::io::Error::other(e)))?;
+        Ok(Supervisor {
+            services,
+            reaper,
+            http,
+        })
+    }
+
+    /// The services, in start order.
+    pub fn services(&self) -> &[Arc<Service>] {
+        &self.services
+    }
+
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&Arc<Service>> {
+        self.services.iter().find(|s| s.spec.name == name)
+    }
+
+    /// Start every service in order, each ready before the next starts.
+    pub async fn start_all(&self) -> Result<(), ServiceError> {
+        for svc in &self.services {
+            self.start(svc).await?;
+        }
+        Ok(())
+    }
+
+    async fn start(&self, svc: &Arc<Service>) -> Result<(), ServiceError> {
+        let mut life = svc.life.subscribe();
+        let Some(child) = svc.spawn(0) else {
+            return Ok(());
+        };
+        let child = child?;
+        tokio::spawn(supervise(svc.clone(), child, self.http.clone()));
+        let spawned = Instant::now();
+        let within = svc.spec.ready.within.0;
+        loop {
+            if let Life::Dead { .. } = *life.borrow_and_update() {
+                return Err(ServiceError::ExitedBeforeReady {
+                    service: svc.spec.name.clone(),
+                    status: svc.lock().last_exit.clone().unwrap_or_default(),
+                    tail: svc.tail(),
+                });
+            }
+            if probe(&self.http, svc).await {
+                svc.journal.log(
+                    "service.ready",
+                    Some(&svc.spec.name),
+                    json!({"after_ms": spawned.elapsed().as_secs_f64() * 1e3, "generation": 0}),
+                );
+                return Ok(());
+            }
+            if spawned.elapsed() >= within {
+                svc.journal
+                    .log("service.not_ready", Some(&svc.spec.name), json!({"within": within.as_secs_f64()}));
+                return Err(ServiceError::NotReady {
+                    service: svc.spec.name.clone(),
+                    within,
+                    tail: svc.tail(),
+                });
+            }
+            // Wake on an exit at once, else probe again shortly.
+            let _ = tokio::time::timeout(Duration::from_millis(50), life.changed()).await;
+        }
+    }
+
+    /// Sample process trees and poll health paths into `samples` until `stop` is cancelled.
+    pub fn observe(&self, samples: Jsonl, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for svc in &self.services {
+            let (svc2, samples2, stop2) = (svc.clone(), samples.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(PROC_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while stop2.run_until_cancelled(tick.tick()).await.is_some() {
+                    let procs = svc2.tree();
+                    if procs.is_empty() {
+                        continue;
+                    }
+                    let _ = samples2.write(&Sample::Procs {
+                        t_ms: svc2.journal.clock().now_ms(),
+                        service: svc2.spec.name.clone(),
+                        procs: procs
+                            .iter()
+                            .map(|p| ProcSample {
+                                pid: p.pid,
+                                ppid: p.ppid,
+                                cmdline: p.cmdline.clone(),
+                                rss_bytes: p.rss_bytes,
+                            })
+                            .collect(),
+                    });
+                }
+            }));
+            let Some(path) = svc.spec.health.clone() else {
+                continue;
+            };
+            let (svc, samples, stop, http) = (svc.clone(), samples.clone(), stop.clone(), self.http.clone());
+            tasks.push(tokio::spawn(async move {
+                let url = format!("{}{}", svc.base_url(), path);
+                let mut tick = tokio::time::interval(HEALTH_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let clock = svc.journal.clock();
+                while stop.run_until_cancelled(tick.tick()).await.is_some() {
+                    let t = clock.now_ms();
+                    let status = match stop.run_until_cancelled(http.get(&url).send()).await {
+                        None => break,
+                        Some(Ok(r)) => Some(r.status().as_u16()),
+                        Some(Err(_)) => None,
+                    };
+                    let _ = samples.write(&Sample::Health {
+                        t_ms: t,
+                        service: svc.spec.name.clone(),
+                        status,
+                        latency_ms: clock.now_ms() - t,
+                    });
+                }
+            }));
+        }
+        tasks
+    }
+
+    /// Stop every service, last started first, and report what outlived teardown.
+    pub async fn teardown(&self) -> Vec<Survivor> {
+        let mut all = Vec::new();
+        for svc in self.services.iter().rev() {
+            all.extend(self.stop(svc).await);
+        }
+        all
+    }
+
+    async fn stop(&self, svc: &Arc<Service>) -> Vec<Survivor> {
+        let name = svc.spec.name.as_str();
+        svc.lock().stopping = true;
+        // A final look, so processes born since the last sample are known too.
+        let _ = svc.tree();
+        let mut life = svc.life.subscribe();
+        let grace = svc.spec.stop_grace.0;
+        let started = Instant::now();
+        if let Some(pid) = svc.main_pid() {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+            let exited = tokio::time::timeout(grace, life.wait_for(|l| !matches!(l, Life::Up { .. })))
+                .await
+                .is_ok();
+            let group_left = wait_group_gone(pid, grace.saturating_sub(started.elapsed())).await;
+            if !exited || !group_left {
+                svc.journal
+                    .log("service.kill", Some(name), json!({"pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3}));
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = tokio::time::timeout(Duration::from_secs(2), life.wait_for(|l| !matches!(l, Life::Up { .. })))
+                    .await;
+                wait_group_gone(pid, Duration::from_secs(1)).await;
+            }
+            if let Some(r) = &self.reaper {
+                r.forget_group(pid);
+            }
+        }
+        // The proof: nothing ever seen in this tree may still be alive.
+        let seen = svc.lock().seen.clone();
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut survivors: Vec<(ProcId, String)>;
+        loop {
+            survivors = seen
+                .iter()
+                .filter(|(id, _)| proctree::alive(**id))
+                .map(|(id, c)| (*id, c.clone()))
+                .collect();
+            if survivors.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let named: Vec<Survivor> = survivors
+            .iter()
+            .map(|(id, c)| Survivor {
+                pid: id.pid,
+                cmdline: c.clone(),
+            })
+            .collect();
+        svc.journal.log(
+            "service.teardown",
+            Some(name),
+            json!({
+                "took_ms": started.elapsed().as_secs_f64() * 1e3,
+                "seen": seen.len(),
+                "survivors": named,
+            }),
+        );
+        // Named in the record; now make sure they do not outlive the run either.
+        for (id, _) in &survivors {
+            if proctree::alive(*id) {
+                let _ = kill(Pid::from_raw(id.pid), Signal::SIGKILL);
+            }
+        }
+        named
+    }
+}
+
+/// Watch one service: log its output, record its exit, restart it by policy.
+async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
+    let name = svc.spec.name.clone();
+    let mut generation = 0u32;
+    loop {
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        if let Some(r) = &svc.reaper {
+            r.watch_group(pid);
+        }
+        svc.journal.log(
+            "service.spawn",
+            Some(&name),
+            json!({"pid": pid, "generation": generation, "argv": svc.argv}),
+        );
+        svc.log_line("---", &format!("spawned generation {generation} as pid {pid}"));
+        let readers = [
+            child.stdout.take().map(|o| tokio::spawn(pump(svc.clone(), o, "out"))),
+            child.stderr.take().map(|e| tokio::spawn(pump(svc.clone(), e, "err"))),
+        ];
+        let started = Instant::now();
+        let status = child.wait().await;
+        // Output written just before exit still belongs to this generation's log.
+        for r in readers.into_iter().flatten() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
+        }
+        let (code, signal) = match &status {
+            Ok(s) => (s.code(), s.signal()),
+            Err(_) => (None, None),
+        };
+        let stopping = svc.lock().stopping;
+        svc.journal.log(
+            "service.exit",
+            Some(&name),
+            json!({
+                "pid": pid, "generation": generation, "code": code, "signal": signal,
+                "uptime_ms": started.elapsed().as_secs_f64() * 1e3, "during_teardown": stopping,
+            }),
+        );
+        let words = describe(&status);
+        svc.log_line("---", &format!("generation {generation} exited: {words}"));
+        svc.lock().last_exit = Some(words);
+        let failed = !matches!(&status, Ok(s) if s.success());
+        let restart = match svc.spec.restart {
+            Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => Some(backoff.0),
+            _ => None,
+        };
+        let Some(backoff) = restart else {
+            svc.life.send_replace(Life::Dead { generation });
+            return;
+        };
+        svc.life.send_replace(Life::Down);
+        tokio::time::sleep(backoff).await;
+        generation += 1;
+        child = match svc.spawn(generation) {
+            None => {
+                svc.life.send_replace(Life::Dead { generation });
+                return;
+            }
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                svc.journal.log("service.spawn_failed", Some(&name), json!({"error": e.to_string()}));
+                svc.life.send_replace(Life::Dead { generation });
+                return;
+            }
+        };
+        svc.lock().restarts += 1;
+        svc.journal
+            .log("service.restart", Some(&name), json!({"generation": generation, "backoff_ms": backoff.as_secs_f64() * 1e3}));
+        // Readiness after a restart is observed, not waited for: the run goes on meanwhile.
+        let (svc2, http2, gen2) = (svc.clone(), http.clone(), generation);
+        tokio::spawn(async move {
+            let t = Instant::now();
+            while t.elapsed() < svc2.spec.ready.within.0 {
+                if !matches!(*svc2.life.borrow(), Life::Up { generation, .. } if generation == gen2) {
+                    return;
+                }
+                if probe(&http2, &svc2).await {
+                    svc2.journal.log(
+                        "service.ready",
+                        Some(&svc2.spec.name),
+                        json!({"after_ms": t.elapsed().as_secs_f64() * 1e3, "generation": gen2}),
+                    );
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+}
+
+/// Copy a child's output into the service log, line by line, stamped as it arrives.
+async fn pump(svc: Arc<Service>, out: impl AsyncRead + Unpin, stream: &'static str) {
+    let mut reader = BufReader::new(out);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                svc.log_line(stream, line.trim_end_matches(['\n', '\r']));
+            }
+        }
+    }
+}
+
+/// One readiness probe.
+async fn probe(http: &reqwest::Client, svc: &Service) -> bool {
+    match &svc.spec.ready.probe {
+        Probe::Http(path) => http
+            .get(format!("{}{}", svc.base_url(), path))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK),
+        Probe::Tcp => tokio::net::TcpStream::connect(("127.0.0.1", svc.port)).await.is_ok(),
+    }
+}
+
+/// Poll until process group `pgid` has no live member, up to `within`.
+async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let gone = proctree::all().iter().all(|p| p.pgid != pgid || p.state == 'Z');
+        if gone {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn describe(status: &std::io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exit code {c}"),
+            (_, Some(sig)) => format!("killed by signal {sig}"),
+            _ => "unknown status".into(),
+        },
+        Err(e) => format!("wait failed: {e}"),
+    }
+}
+
+/// Fill `{port}` (this service's) and `{port.NAME}` (another's) in one argument.
+fn fill(arg: &str, own: &str, ports: &HashMap<String, u16>) -> String {
+    let mut out = arg.replace("{port}", &ports[own].to_string());
+    for (name, port) in ports {
+        out = out.replace(&format!("{{port.{name}}}"), &port.to_string());
+    }
+    out
+}
+
+/// A port nothing listens on right now (the kernel's pick for port 0).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

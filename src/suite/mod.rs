@@ -200,7 +200,7 @@ pub struct FaultSpec {
 }
 
 /// The `[expect]` table: each key is one verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Expect {
     /// After each fault, success returns to `steady_success_rate` within this.
     pub recover_within: Option<Dur>,

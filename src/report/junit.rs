@@ -1,0 +1,100 @@
+//! JUnit XML: one testcase per verdict, so CI systems show each check by name.
+
+use super::{FAILURES_DOC, Report, RunStatus, anchor};
+use crate::verdict::Status;
+use std::fmt::Write as _;
+
+/// Render `report` as a JUnit document.
+pub fn render(report: &Report) -> String {
+    let suite = esc(&report.suite);
+    let secs = report.wall_ms / 1e3;
+    let failures = report.verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let skipped = report.verdicts.iter().filter(|v| v.status == Status::Skip).count()
+        + usize::from(report.status == RunStatus::Skipped);
+    let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
+    let tests = report.verdicts.len() + usize::from(run_error || report.status == RunStatus::Skipped);
+    let errors = usize::from(run_error);
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"shakedown\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\">"
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\" timestamp=\"{}\">",
+        esc(&report.started_at)
+    );
+    let _ = writeln!(x, "    <properties>");
+    for (k, v) in [
+        ("level", report.level.clone()),
+        ("seed", report.seed.to_string()),
+        ("status", format!("{:?}", report.status).to_lowercase()),
+        ("run_dir", report.run_dir.display().to_string()),
+    ] {
+        let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
+    }
+    let _ = writeln!(x, "    </properties>");
+    if run_error || report.status == RunStatus::Skipped {
+        let msg = report.error.clone().unwrap_or_default();
+        let _ = writeln!(x, "    <testcase classname=\"shakedown.{suite}\" name=\"run\" time=\"{secs:.3}\">");
+        if report.status == RunStatus::Skipped {
+            let _ = writeln!(x, "      <skipped message=\"{}\"/>", esc(&msg));
+        } else {
+            let kind = if report.status == RunStatus::Interrupted { "interrupted" } else { "infrastructure" };
+            let _ = writeln!(x, "      <error type=\"{kind}\" message=\"{}\">{}</error>", esc(&msg), esc(&msg));
+        }
+        let _ = writeln!(x, "    </testcase>");
+    }
+    for v in &report.verdicts {
+        let _ = write!(x, "    <testcase classname=\"shakedown.{suite}\" name=\"{}\" time=\"0\"", esc(&v.check));
+        match v.status {
+            Status::Pass => {
+                let _ = writeln!(x, "/>");
+            }
+            Status::Skip => {
+                let _ = writeln!(x, ">\n      <skipped message=\"{}\"/>\n    </testcase>", esc(&v.summary));
+            }
+            Status::Fail => {
+                let evidence = serde_json::to_string_pretty(&v.evidence).unwrap_or_default();
+                let body = format!("{}\n\nsee {FAILURES_DOC}#{}\n\n{evidence}", v.summary, anchor(&v.id));
+                let _ = writeln!(
+                    x,
+                    ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                    esc(&v.id),
+                    esc(&v.summary),
+                    esc(&body)
+                );
+            }
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// Escape text for XML attributes and content; drop characters XML 1.0 cannot carry.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(esc("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+    }
+}

@@ -1,0 +1,63 @@
+//! `no_lost_requests`: every request sent has exactly one terminal record, and none was
+//! silently dropped (a stream that ended cleanly without `[DONE]` or an error).
+
+use super::{FaultWindow, JudgeError, RunRecords, Verdict, examples};
+use crate::record::Outcome;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+    const CHECK: &str = "no_lost_requests";
+    const ID: &str = "loss.request";
+    if !r.expect.no_lost_requests {
+        return Ok(None);
+    }
+    let Some(finished) = r.events_of("load.finished").last() else {
+        if r.timeline.arrivals == 0 {
+            return Ok(Some(Verdict::skip(CHECK, ID, "the suite sends no load")));
+        }
+        return Ok(Some(Verdict::new(
+            CHECK,
+            ID,
+            false,
+            "the load generator never finished: requests cannot be accounted for".into(),
+            json!({"records": r.requests.len()}),
+        )));
+    };
+    let count = |k: &str| finished.data.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let (sent, dropped, scheduled) = (count("sent"), count("dropped"), count("scheduled"));
+    let mut per_id: BTreeMap<u64, usize> = BTreeMap::new();
+    for q in &r.requests {
+        *per_id.entry(q.id).or_default() += 1;
+    }
+    let missing: Vec<u64> = (0..scheduled).filter(|id| !per_id.contains_key(id)).take(20).collect();
+    let duplicated: Vec<u64> = per_id.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).take(20).collect();
+    let truncated: Vec<_> = r.requests.iter().filter(|q| q.outcome == Outcome::StreamTruncated).collect();
+    let records_sent = r.requests.iter().filter(|q| q.outcome.was_sent()).count() as u64;
+    let pass = missing.is_empty() && duplicated.is_empty() && truncated.is_empty() && records_sent == sent;
+    let summary = if pass {
+        format!("all {sent} requests sent have exactly one terminal record")
+    } else if !truncated.is_empty() {
+        format!(
+            "{} stream(s) ended without [DONE] and without an error: answers silently lost",
+            truncated.len()
+        )
+    } else {
+        format!(
+            "{sent} requests sent, {records_sent} records: {} missing, {} duplicated",
+            missing.len(),
+            duplicated.len()
+        )
+    };
+    Ok(Some(Verdict::new(
+        CHECK,
+        ID,
+        pass,
+        summary,
+        json!({
+            "scheduled": scheduled, "sent": sent, "dropped": dropped, "records": r.requests.len(),
+            "missing_ids": missing, "duplicated_ids": duplicated,
+            "truncated": truncated.len(), "examples": examples(truncated.into_iter(), 5),
+        }),
+    )))
+}
