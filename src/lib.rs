@@ -1,15 +1,27 @@
 //! shakedown: make a model service fail on purpose and judge how it recovers.
 //!
-//! The table of contents, in the order a run uses them:
+//! A run flows `suite` → `run` (which drives `service`, `load` and `fault`, writing
+//! `record`s) → `verdict` → `report`. `docs/architecture.md` has the map and invariants.
 
-pub mod cli; // command-line definitions (thin `main.rs` calls into these)
-pub mod suite; // the declarative model: load, validate, defaults
-pub mod service; // supervisor: spawn, ready, restart, process tree, teardown
-pub mod load; // open-loop arrivals and the OpenAI client that records every request
-pub mod fault; // every fault kind behind one trait
-pub mod run; // the orchestrator: phases, schedule, run directory
-pub mod record; // what a run writes: requests, events, samples (JSON lines)
-pub mod verdict; // pure judgements over a run directory
-pub mod report; // report.json, junit.xml, terminal summary
-pub mod mock; // the mock model service (the L2 dummy model) and its engine
-pub mod seed; // the one seeded random source
+/// Command-line definitions (the thin `main.rs` calls into the library).
+pub mod cli;
+/// Every fault kind behind one trait.
+pub mod fault;
+/// Open-loop arrivals and the OpenAI client that records every request.
+pub mod load;
+/// The mock model service (the L2 dummy model) and its engine process.
+pub mod mock;
+/// What a run writes: requests, events, samples (JSON lines), and its clock.
+pub mod record;
+/// `report.json`, `junit.xml`, the terminal summary.
+pub mod report;
+/// The orchestrator: phases, schedule, run directory.
+pub mod run;
+/// The one seeded random source.
+pub mod seed;
+/// The supervisor: spawn, readiness, restarts, process trees, teardown, the reaper.
+pub mod service;
+/// The declarative model: load, validate, defaults.
+pub mod suite;
+/// Pure judgements over a run directory.
+pub mod verdict;

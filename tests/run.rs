@@ -28,7 +28,10 @@ at = "1500ms"
 }
 
 fn status(case: &Case, check: &str) -> String {
-    case.verdict(check)["status"].as_str().unwrap_or("").to_string()
+    case.verdict(check)["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn code(out: &std::process::Output) -> i32 {
@@ -72,13 +75,26 @@ fn healthy_mock_respawning_engine_passes_every_check() {
         "log_forbid",
         "health_truthful",
     ] {
-        assert_eq!(status(&case, check), "pass", "{check}: {:#}", case.verdict(check));
+        assert_eq!(
+            status(&case, check),
+            "pass",
+            "{check}: {:#}",
+            case.verdict(check)
+        );
     }
     let rec = case.verdict("recover_within");
-    let took = rec["evidence"]["faults"][0]["recovery_ms"].as_f64().expect("recovery measured");
+    let took = rec["evidence"]["faults"][0]["recovery_ms"]
+        .as_f64()
+        .expect("recovery measured");
     assert!(took < 5000.0, "{rec:#}");
     // The kill really hit: some requests failed, and /health said 503 meanwhile.
-    assert!(report["requests"]["by_outcome"]["http_5xx"].as_u64().unwrap_or(0) > 0, "{report:#}");
+    assert!(
+        report["requests"]["by_outcome"]["http_5xx"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{report:#}"
+    );
     let junit = std::fs::read_to_string(case.run_dir().join("junit.xml")).unwrap();
     assert!(junit.contains("name=\"recover_within\""), "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");
@@ -98,7 +114,10 @@ fn healthy_mock_restarted_by_the_supervisor_passes() {
     let out = case.run();
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(case.events("service.restart").len(), 1);
-    assert!(case.events("service.exit").iter().any(|e| e["code"] == 1), "the API server exited non-zero");
+    assert!(
+        case.events("service.exit").iter().any(|e| e["code"] == 1),
+        "the API server exited non-zero"
+    );
 }
 
 #[test]
@@ -125,7 +144,14 @@ fn health_lies_fails_health_truthful() {
         &kill_engine(expect),
     ));
     let liar = Case::new(&mock_suite(
-        &["--engine", "process", "--on-engine-death", "stay", "--bug", "health-lies"],
+        &[
+            "--engine",
+            "process",
+            "--on-engine-death",
+            "stay",
+            "--bug",
+            "health-lies",
+        ],
         &kill_engine(expect),
     ));
     let (a, b) = (healthy.run(), liar.run());
@@ -176,8 +202,19 @@ fn healthy_mock_without_faults_passes_steady_and_loss() {
     ));
     let out = case.run();
     assert_eq!(code(&out), 0, "{}", show(&out));
-    for check in ["no_lost_requests", "steady_success_rate", "log_forbid", "no_orphans", "health_truthful"] {
-        assert_eq!(status(&case, check), "pass", "{check}: {:#}", case.verdict(check));
+    for check in [
+        "no_lost_requests",
+        "steady_success_rate",
+        "log_forbid",
+        "no_orphans",
+        "health_truthful",
+    ] {
+        assert_eq!(
+            status(&case, check),
+            "pass",
+            "{check}: {:#}",
+            case.verdict(check)
+        );
     }
 }
 
@@ -192,7 +229,10 @@ fn forbidden_log_line_fails_log_forbid() {
     let v = case.verdict("log_forbid");
     assert_eq!(v["status"], "fail");
     assert_eq!(v["id"], "log.forbidden");
-    assert!(v["evidence"]["examples"][0]["file"] == "service-main.log", "{v:#}");
+    assert!(
+        v["evidence"]["examples"][0]["file"] == "service-main.log",
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -205,7 +245,10 @@ fn fault_without_a_target_fails_faults_injected() {
     assert_eq!(code(&out), 1, "{}", show(&out));
     let v = case.verdict("faults_injected");
     assert_eq!(v["id"], "fault.not_injected");
-    assert!(v["summary"].as_str().unwrap().contains("VLLM::EngineCore"), "{v:#}");
+    assert!(
+        v["summary"].as_str().unwrap().contains("VLLM::EngineCore"),
+        "{v:#}"
+    );
 }
 
 #[test]
@@ -217,7 +260,10 @@ fn service_that_exits_before_ready_is_an_infrastructure_error() {
     assert_eq!(code(&out), 3, "{}", show(&out));
     let text = show(&out);
     assert!(text.contains("exited before it was ready"), "{text}");
-    assert!(text.contains("exit code 4") && text.contains("bad flag --nope"), "{text}");
+    assert!(
+        text.contains("exit code 4") && text.contains("bad flag --nope"),
+        "{text}"
+    );
     assert_eq!(case.report()["status"], "error");
 }
 
@@ -228,9 +274,17 @@ fn service_never_ready_is_an_infrastructure_error_and_is_torn_down() {
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));
-    assert!(show(&out).contains("was not ready within"), "{}", show(&out));
+    assert!(
+        show(&out).contains("was not ready within"),
+        "{}",
+        show(&out)
+    );
     let teardown = case.events("service.teardown");
-    assert_eq!(teardown[0]["survivors"].as_array().map(Vec::len), Some(0), "{teardown:?}");
+    assert_eq!(
+        teardown[0]["survivors"].as_array().map(Vec::len),
+        Some(0),
+        "{teardown:?}"
+    );
 }
 
 #[test]
@@ -263,8 +317,11 @@ fn sigint_tears_down_reports_interrupted_and_exits_130() {
     wait_for(Duration::from_secs(20), "requests to flow", || {
         std::fs::read_to_string(&requests).is_ok_and(|s| s.lines().count() >= 3)
     });
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
-        .expect("SIGINT");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(code(&out), 130, "{}", show(&out));
     let report = case.report();

@@ -82,14 +82,20 @@ pub fn kinds() -> impl Iterator<Item = &'static str> {
 
 /// Build the fault a suite entry describes.
 pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
-    let kind = KINDS.iter().find(|k| k.name == spec.kind).ok_or_else(|| ParamError {
-        key: vec![],
-        message: format!(
-            "unknown fault kind `{}`, expected one of {}",
-            spec.kind,
-            kinds().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-        ),
-    })?;
+    let kind = KINDS
+        .iter()
+        .find(|k| k.name == spec.kind)
+        .ok_or_else(|| ParamError {
+            key: vec![],
+            message: format!(
+                "unknown fault kind `{}`, expected one of {}",
+                spec.kind,
+                kinds()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
     (kind.build)(spec)
 }
 

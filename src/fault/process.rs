@@ -49,17 +49,24 @@ fn target(target: Option<String>, matching: Option<String>) -> Result<Target, Pa
         message,
     };
     match (target.as_deref(), matching) {
-        (_, Some(m)) if m.is_empty() => Err(err("match", "expected a non-empty substring of a command line".into())),
+        (_, Some(m)) if m.is_empty() => Err(err(
+            "match",
+            "expected a non-empty substring of a command line".into(),
+        )),
         (None | Some("match"), Some(m)) => Ok(Target::Matching(m)),
         (Some(t), Some(_)) => Err(err(
             "target",
-            format!("`target = \"{t}\"` and `match` exclude each other: `match` already picks the processes"),
+            format!(
+                "`target = \"{t}\"` and `match` exclude each other: `match` already picks the processes"
+            ),
         )),
         (None | Some("main"), None) => Ok(Target::Main),
         (Some("tree"), None) => Ok(Target::Tree),
         (Some(other), None) => Err(err(
             "target",
-            format!("unknown target `{other}`, expected `main`, `tree`, or a `match = \"substring\"` key"),
+            format!(
+                "unknown target `{other}`, expected `main`, `tree`, or a `match = \"substring\"` key"
+            ),
         )),
     }
 }
@@ -72,10 +79,17 @@ fn parse_signal(s: &str) -> Result<Signal, ParamError> {
         format!("SIG{upper}")
     };
     Signal::from_str(&named)
-        .or_else(|_| upper.parse::<i32>().map_err(|_| ()).and_then(|n| Signal::try_from(n).map_err(|_| ())))
+        .or_else(|_| {
+            upper
+                .parse::<i32>()
+                .map_err(|_| ())
+                .and_then(|n| Signal::try_from(n).map_err(|_| ()))
+        })
         .map_err(|_| ParamError {
             key: vec!["signal".into()],
-            message: format!("unknown signal `{s}`, expected a name such as \"SIGKILL\", \"TERM\" or a number"),
+            message: format!(
+                "unknown signal `{s}`, expected a name such as \"SIGKILL\", \"TERM\" or a number"
+            ),
         })
 }
 
@@ -84,7 +98,11 @@ fn resolve(ctx: &FaultCtx, target: &Target) -> Result<Vec<Proc>, FaultError> {
     let tree = ctx.service.tree();
     let main = ctx.service.main_pid();
     let hit: Vec<Proc> = match target {
-        Target::Main => tree.iter().filter(|p| Some(p.pid) == main).cloned().collect(),
+        Target::Main => tree
+            .iter()
+            .filter(|p| Some(p.pid) == main)
+            .cloned()
+            .collect(),
         Target::Tree => tree.clone(),
         Target::Matching(m) => tree.iter().filter(|p| p.matches(m)).cloned().collect(),
     };
@@ -102,7 +120,11 @@ fn resolve(ctx: &FaultCtx, target: &Target) -> Result<Vec<Proc>, FaultError> {
         return Err(FaultError::NoTarget {
             service: ctx.service.spec.name.clone(),
             what,
-            tree: if listing.is_empty() { "empty".into() } else { listing },
+            tree: if listing.is_empty() {
+                "empty".into()
+            } else {
+                listing
+            },
         });
     }
     Ok(hit)
@@ -180,7 +202,10 @@ impl Pause {
 
 impl Fault for Pause {
     fn describe(&self) -> String {
-        format!("freeze {} (SIGSTOP, then SIGCONT)", describe_target(&self.target))
+        format!(
+            "freeze {} (SIGSTOP, then SIGCONT)",
+            describe_target(&self.target)
+        )
     }
 
     fn inject<'a>(&'a mut self, ctx: &'a FaultCtx) -> BoxFuture<'a, Result<Value, FaultError>> {
@@ -197,7 +222,9 @@ impl Fault for Pause {
             let mut resumed = Vec::new();
             for (id, cmdline) in self.stopped.drain(..) {
                 // Never signal a stranger that inherited the pid.
-                if crate::service::proctree::alive(id) && kill(Pid::from_raw(id.pid), Signal::SIGCONT).is_ok() {
+                if crate::service::proctree::alive(id)
+                    && kill(Pid::from_raw(id.pid), Signal::SIGCONT).is_ok()
+                {
                     resumed.push(json!({"pid": id.pid, "cmdline": cmdline}));
                 }
             }
@@ -222,9 +249,20 @@ mod tests {
     fn targets_and_signals() {
         assert_eq!(target(None, None), Ok(Target::Main));
         assert_eq!(target(Some("tree".into()), None), Ok(Target::Tree));
-        assert_eq!(target(None, Some("x".into())), Ok(Target::Matching("x".into())));
-        assert_eq!(target(Some("bogus".into()), None).unwrap_err().key, vec!["target"]);
-        assert_eq!(target(Some("tree".into()), Some("x".into())).unwrap_err().key, vec!["target"]);
+        assert_eq!(
+            target(None, Some("x".into())),
+            Ok(Target::Matching("x".into()))
+        );
+        assert_eq!(
+            target(Some("bogus".into()), None).unwrap_err().key,
+            vec!["target"]
+        );
+        assert_eq!(
+            target(Some("tree".into()), Some("x".into()))
+                .unwrap_err()
+                .key,
+            vec!["target"]
+        );
         assert_eq!(parse_signal("SIGKILL"), Ok(Signal::SIGKILL));
         assert_eq!(parse_signal("term"), Ok(Signal::SIGTERM));
         assert_eq!(parse_signal("9"), Ok(Signal::SIGKILL));

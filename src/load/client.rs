@@ -58,9 +58,16 @@ impl Target {
 /// Ask `/v1/models` for the first model's id.
 pub async fn first_model(http: &reqwest::Client, base_url: &str) -> Result<String, String> {
     let url = format!("{base_url}/v1/models");
-    let resp = http.get(&url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let status = resp.status();
-    let v: Value = resp.json().await.map_err(|e| format!("GET {url}: {status}: {e}"))?;
+    let v: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("GET {url}: {status}: {e}"))?;
     v["data"][0]["id"]
         .as_str()
         .map(str::to_string)
@@ -136,7 +143,12 @@ async fn exchange(
     rec.headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     if !status.is_success() {
         let class = if status.is_client_error() {
@@ -146,7 +158,11 @@ async fn exchange(
         } else {
             Outcome::BadResponse
         };
-        let body = resp.bytes().await.map(|b| snippet(&b)).unwrap_or_else(|e| e.to_string());
+        let body = resp
+            .bytes()
+            .await
+            .map(|b| snippet(&b))
+            .unwrap_or_else(|e| e.to_string());
         return (class, Some(body));
     }
     let is_sse = rec
@@ -155,7 +171,10 @@ async fn exchange(
         .is_some_and(|c| c.starts_with("text/event-stream"));
     if target.request.stream {
         if !is_sse {
-            return (Outcome::BadResponse, Some("stream requested, answer is not text/event-stream".into()));
+            return (
+                Outcome::BadResponse,
+                Some("stream requested, answer is not text/event-stream".into()),
+            );
         }
         read_stream(resp, target.request.api, rec, clock).await
     } else {
@@ -210,7 +229,12 @@ async fn read_stream(
                 }
                 let v: Value = match serde_json::from_str(data) {
                     Ok(v) => v,
-                    Err(e) => return (Outcome::BadResponse, Some(format!("chunk is not JSON ({e}): {}", cut(data)))),
+                    Err(e) => {
+                        return (
+                            Outcome::BadResponse,
+                            Some(format!("chunk is not JSON ({e}): {}", cut(data))),
+                        );
+                    }
                 };
                 if let Some(err) = v.get("error") {
                     // The service reported an error in-band: a clean, visible failure.
@@ -246,14 +270,20 @@ async fn read_stream(
     } else {
         (
             Outcome::StreamTruncated,
-            Some(format!("stream ended after {} chunks without [DONE] or an error", rec.chunks)),
+            Some(format!(
+                "stream ended after {} chunks without [DONE] or an error",
+                rec.chunks
+            )),
         )
     }
 }
 
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -262,7 +292,8 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// A non-streamed completion must have choices with text; returns `usage.completion_tokens`.
 fn check_completion(body: &[u8], api: Api) -> Result<Option<u32>, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON ({e}): {}", snippet(body)))?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("body is not JSON ({e}): {}", snippet(body)))?;
     let choice = &v["choices"][0];
     let text = match api {
         Api::Chat => choice["message"]["content"].as_str(),

@@ -60,7 +60,11 @@ pub async fn drive(
     for (id, t) in arrivals.iter().enumerate() {
         let intended = start_ms + t;
         let wake = tokio::time::Instant::from_std(clock.instant(intended));
-        if cancel.run_until_cancelled(tokio::time::sleep_until(wake)).await.is_none() {
+        if cancel
+            .run_until_cancelled(tokio::time::sleep_until(wake))
+            .await
+            .is_none()
+        {
             break;
         }
         summary.scheduled += 1;
@@ -90,7 +94,8 @@ pub async fn drive(
             continue;
         };
         summary.sent += 1;
-        let (http, target, out, cancel) = (http.clone(), target.clone(), out.clone(), cancel.clone());
+        let (http, target, out, cancel) =
+            (http.clone(), target.clone(), out.clone(), cancel.clone());
         tasks.spawn(async move {
             let rec = client::send(&http, &target, id as u64, intended, clock, &cancel).await;
             drop(permit);

@@ -8,11 +8,20 @@ use std::fmt::Write as _;
 pub fn render(report: &Report) -> String {
     let suite = esc(&report.suite);
     let secs = report.wall_ms / 1e3;
-    let failures = report.verdicts.iter().filter(|v| v.status == Status::Fail).count();
-    let skipped = report.verdicts.iter().filter(|v| v.status == Status::Skip).count()
+    let failures = report
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Fail)
+        .count();
+    let skipped = report
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Skip)
+        .count()
         + usize::from(report.status == RunStatus::Skipped);
     let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
-    let tests = report.verdicts.len() + usize::from(run_error || report.status == RunStatus::Skipped);
+    let tests =
+        report.verdicts.len() + usize::from(run_error || report.status == RunStatus::Skipped);
     let errors = usize::from(run_error);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -36,27 +45,51 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(x, "    </properties>");
     if run_error || report.status == RunStatus::Skipped {
         let msg = report.error.clone().unwrap_or_default();
-        let _ = writeln!(x, "    <testcase classname=\"shakedown.{suite}\" name=\"run\" time=\"{secs:.3}\">");
+        let _ = writeln!(
+            x,
+            "    <testcase classname=\"shakedown.{suite}\" name=\"run\" time=\"{secs:.3}\">"
+        );
         if report.status == RunStatus::Skipped {
             let _ = writeln!(x, "      <skipped message=\"{}\"/>", esc(&msg));
         } else {
-            let kind = if report.status == RunStatus::Interrupted { "interrupted" } else { "infrastructure" };
-            let _ = writeln!(x, "      <error type=\"{kind}\" message=\"{}\">{}</error>", esc(&msg), esc(&msg));
+            let kind = if report.status == RunStatus::Interrupted {
+                "interrupted"
+            } else {
+                "infrastructure"
+            };
+            let _ = writeln!(
+                x,
+                "      <error type=\"{kind}\" message=\"{}\">{}</error>",
+                esc(&msg),
+                esc(&msg)
+            );
         }
         let _ = writeln!(x, "    </testcase>");
     }
     for v in &report.verdicts {
-        let _ = write!(x, "    <testcase classname=\"shakedown.{suite}\" name=\"{}\" time=\"0\"", esc(&v.check));
+        let _ = write!(
+            x,
+            "    <testcase classname=\"shakedown.{suite}\" name=\"{}\" time=\"0\"",
+            esc(&v.check)
+        );
         match v.status {
             Status::Pass => {
                 let _ = writeln!(x, "/>");
             }
             Status::Skip => {
-                let _ = writeln!(x, ">\n      <skipped message=\"{}\"/>\n    </testcase>", esc(&v.summary));
+                let _ = writeln!(
+                    x,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    esc(&v.summary)
+                );
             }
             Status::Fail => {
                 let evidence = serde_json::to_string_pretty(&v.evidence).unwrap_or_default();
-                let body = format!("{}\n\nsee {FAILURES_DOC}#{}\n\n{evidence}", v.summary, anchor(&v.id));
+                let body = format!(
+                    "{}\n\nsee {FAILURES_DOC}#{}\n\n{evidence}",
+                    v.summary,
+                    anchor(&v.id)
+                );
                 let _ = writeln!(
                     x,
                     ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",

@@ -68,7 +68,10 @@ impl RequestStats {
             .iter()
             .filter_map(|r| Some(r.first_token_ms? - r.sent_ms?))
             .collect();
-        let lag: Vec<f64> = reqs.iter().filter_map(|r| Some(r.sent_ms? - r.intended_ms)).collect();
+        let lag: Vec<f64> = reqs
+            .iter()
+            .filter_map(|r| Some(r.sent_ms? - r.intended_ms))
+            .collect();
         RequestStats {
             total: reqs.len(),
             by_outcome,
@@ -152,11 +155,29 @@ impl Report {
                 .requests
                 .by_outcome
                 .iter()
-                .map(|(o, n)| format!("{n} {}", serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()))
+                .map(|(o, n)| {
+                    format!(
+                        "{n} {}",
+                        serde_json::to_value(o)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect();
-            let _ = writeln!(s, "  requests: {} ({})", self.requests.total, outcomes.join(", "));
+            let _ = writeln!(
+                s,
+                "  requests: {} ({})",
+                self.requests.total,
+                outcomes.join(", ")
+            );
         }
-        let width = self.verdicts.iter().map(|v| v.check.len()).max().unwrap_or(0);
+        let width = self
+            .verdicts
+            .iter()
+            .map(|v| v.check.len())
+            .max()
+            .unwrap_or(0);
         for v in &self.verdicts {
             let tag = match v.status {
                 Status::Pass => "PASS",
@@ -170,9 +191,16 @@ impl Report {
             };
             let _ = writeln!(s, "  {tag}  {:width$}  {id}{}", v.check, v.summary);
         }
-        let failed: Vec<&Verdict> = self.verdicts.iter().filter(|v| v.status == Status::Fail).collect();
+        let failed: Vec<&Verdict> = self
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::Fail)
+            .collect();
         if !failed.is_empty() {
-            let ids: Vec<String> = failed.iter().map(|v| format!("{FAILURES_DOC}#{}", anchor(&v.id))).collect();
+            let ids: Vec<String> = failed
+                .iter()
+                .map(|v| format!("{FAILURES_DOC}#{}", anchor(&v.id)))
+                .collect();
             let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
         }
         let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
@@ -182,7 +210,9 @@ impl Report {
 
 /// The Markdown anchor of a failure id's section (`recovery.timeout` → `recoverytimeout`).
 pub fn anchor(id: &str) -> String {
-    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }
 
 #[cfg(test)]
@@ -220,10 +250,12 @@ pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     // A run that ended in an error, an interrupt or a skip keeps that status.
-    let ended = old
-        .as_ref()
-        .map(|r| r.status)
-        .filter(|s| matches!(s, RunStatus::Error | RunStatus::Interrupted | RunStatus::Skipped));
+    let ended = old.as_ref().map(|r| r.status).filter(|s| {
+        matches!(
+            s,
+            RunStatus::Error | RunStatus::Interrupted | RunStatus::Skipped
+        )
+    });
     let wall_ms = old.as_ref().map_or_else(
         || records.events.last().map_or(0.0, |e| e.t_ms),
         |r| r.wall_ms,

@@ -91,7 +91,10 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|source| RunError::Write { path, source })
     };
-    write("suite.resolved.json", serde_json::to_vec_pretty(&suite).unwrap_or_default())?;
+    write(
+        "suite.resolved.json",
+        serde_json::to_vec_pretty(&suite).unwrap_or_default(),
+    )?;
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let clock = Clock::start();
     let mut timeline = Timeline {
@@ -100,11 +103,15 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         started_at: started_at.clone(),
         ..Timeline::default()
     };
-    write("timeline.json", serde_json::to_vec_pretty(&timeline).unwrap_or_default())?;
-    let journal = Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| RunError::Write {
-        path: dir.join("events.jsonl"),
-        source,
-    })?;
+    write(
+        "timeline.json",
+        serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
+    )?;
+    let journal =
+        Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| RunError::Write {
+            path: dir.join("events.jsonl"),
+            source,
+        })?;
     let say = |line: String| {
         if opts.progress {
             eprintln!("{line}");
@@ -133,9 +140,17 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         Ok(report)
     };
 
-    if suite.meta.hardware == Hardware::Gpu && !std::path::Path::new("/proc/driver/nvidia").exists() {
-        journal.log("run.skipped", None, json!({"reason": "no CUDA driver found"}));
-        return finish(Some(RunStatus::Skipped), Some("skipped: no CUDA driver found".into()));
+    if suite.meta.hardware == Hardware::Gpu && !std::path::Path::new("/proc/driver/nvidia").exists()
+    {
+        journal.log(
+            "run.skipped",
+            None,
+            json!({"reason": "no CUDA driver found"}),
+        );
+        return finish(
+            Some(RunStatus::Skipped),
+            Some("skipped: no CUDA driver found".into()),
+        );
     }
 
     say(format!(
@@ -146,7 +161,12 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     journal.log("phase", None, json!({"phase": "start", "seed": seed}));
     let cut = CancellationToken::new();
     let why = Arc::new(std::sync::Mutex::new(None::<Cut>));
-    let watchers = watch_interrupts(cut.clone(), why.clone(), journal.clone(), suite.meta.budget.0);
+    let watchers = watch_interrupts(
+        cut.clone(),
+        why.clone(),
+        journal.clone(),
+        suite.meta.budget.0,
+    );
 
     let sup = match Supervisor::new(&suite.services, &dir, journal.clone()) {
         Ok(s) => s,
@@ -167,13 +187,25 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
                     s.main_pid().unwrap_or(0)
                 ));
             }
-            let samples = Jsonl::create(&dir.join("samples.jsonl")).map_err(|source| RunError::Write {
-                path: dir.join("samples.jsonl"),
-                source,
-            })?;
+            let samples =
+                Jsonl::create(&dir.join("samples.jsonl")).map_err(|source| RunError::Write {
+                    path: dir.join("samples.jsonl"),
+                    source,
+                })?;
             let stop_observing = CancellationToken::new();
             let observers = sup.observe(samples, stop_observing.clone());
-            if let Err(e) = drive(&suite, &sup, faults, &mut timeline, &dir, &journal, &cut, &say).await {
+            if let Err(e) = drive(
+                &suite,
+                &sup,
+                faults,
+                &mut timeline,
+                &dir,
+                &journal,
+                &cut,
+                &say,
+            )
+            .await
+            {
                 error = Some(e);
             }
             stop_observing.cancel();
@@ -190,7 +222,10 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     journal.log("phase", None, json!({"phase": "teardown"}));
     let survivors = sup.teardown().await;
     for s in &survivors {
-        say(format!("  process outlived teardown: {} `{}`", s.pid, s.cmdline));
+        say(format!(
+            "  process outlived teardown: {} `{}`",
+            s.pid, s.cmdline
+        ));
     }
     drop(sup);
     for w in watchers {
@@ -250,7 +285,11 @@ async fn drive(
                 timeout: l.timeout.0,
                 run_tag: format!("shakedown-s{}", suite.meta.seed),
             };
-            (arrivals, Some((target, l.max_in_flight)), l.duration.as_ms())
+            (
+                arrivals,
+                Some((target, l.max_in_flight)),
+                l.duration.as_ms(),
+            )
         }
         None => {
             let last = suite
@@ -258,7 +297,11 @@ async fn drive(
                 .iter()
                 .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
                 .fold(0.0, f64::max);
-            (Vec::new(), None, last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()))
+            (
+                Vec::new(),
+                None,
+                last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
+            )
         }
     };
     let start = clock.now_ms() + 50.0;
@@ -278,8 +321,11 @@ async fn drive(
         });
     }
     let path = dir.join("timeline.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(timeline).unwrap_or_default())
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(timeline).unwrap_or_default(),
+    )
+    .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
     journal.log(
         "phase",
         None,
@@ -314,7 +360,11 @@ async fn drive(
         };
         let (stop, cut) = (faults_stop.clone(), cut.clone());
         let duration = suite.faults[index].duration;
-        say(format!("  fault {index} at {:.1} s: {}", (planned.at_ms - start) / 1e3, planned.describe));
+        say(format!(
+            "  fault {index} at {:.1} s: {}",
+            (planned.at_ms - start) / 1e3,
+            planned.describe
+        ));
         fault_tasks.push(tokio::spawn(async move {
             let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
             tokio::select! {
@@ -323,11 +373,18 @@ async fn drive(
                 () = cut.cancelled() => return,
             }
             let service = ctx.service.spec.name.clone();
-            let details = json!({"index": index, "kind": planned.kind, "describe": planned.describe});
+            let details =
+                json!({"index": index, "kind": planned.kind, "describe": planned.describe});
             match f.inject(&ctx).await {
-                Ok(d) => ctx.journal.log("fault.inject", Some(&service), merge(details.clone(), d)),
+                Ok(d) => ctx
+                    .journal
+                    .log("fault.inject", Some(&service), merge(details.clone(), d)),
                 Err(e) => {
-                    ctx.journal.log("fault.error", Some(&service), merge(details, json!({"error": e.to_string()})));
+                    ctx.journal.log(
+                        "fault.error",
+                        Some(&service),
+                        merge(details, json!({"error": e.to_string()})),
+                    );
                     return;
                 }
             }
@@ -358,8 +415,22 @@ async fn drive(
         .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
     match target {
         Some((target, max_in_flight)) => {
-            let summary = load::drive(http, target, &arrivals, start, max_in_flight, clock, requests, cut.clone()).await;
-            journal.log("load.finished", None, serde_json::to_value(&summary).unwrap_or_default());
+            let summary = load::drive(
+                http,
+                target,
+                &arrivals,
+                start,
+                max_in_flight,
+                clock,
+                requests,
+                cut.clone(),
+            )
+            .await;
+            journal.log(
+                "load.finished",
+                None,
+                serde_json::to_value(&summary).unwrap_or_default(),
+            );
         }
         None => {
             let end = tokio::time::Instant::from_std(clock.instant(start + duration_ms));
@@ -385,7 +456,10 @@ fn watch_interrupts(
     let (c, w, j) = (cut.clone(), why.clone(), journal.clone());
     tasks.push(tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
         for n in 0.. {
@@ -399,14 +473,22 @@ fn watch_interrupts(
             }
             j.log("interrupt", None, json!({"signal": name}));
             eprintln!("shakedown: {name} received, tearing down (again to exit at once)");
-            w.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(Cut::Signal);
+            w.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(Cut::Signal);
             c.cancel();
         }
     }));
     tasks.push(tokio::spawn(async move {
         tokio::time::sleep(budget).await;
-        journal.log("budget.exceeded", None, json!({"budget_ms": budget.as_secs_f64() * 1e3}));
-        why.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(Cut::Budget);
+        journal.log(
+            "budget.exceeded",
+            None,
+            json!({"budget_ms": budget.as_secs_f64() * 1e3}),
+        );
+        why.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(Cut::Budget);
         cut.cancel();
     }));
     tasks

@@ -35,7 +35,11 @@ pub fn create_run_dir(
     std::fs::create_dir_all(out).map_err(|e| (out.to_path_buf(), e))?;
     let base = format!("{suite}-{}-s{seed}", utc_stamp(SystemTime::now()));
     for n in 1.. {
-        let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
         let dir = out.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
@@ -57,7 +61,10 @@ mod tests {
         let b = create_run_dir(None, &tmp, "s", 7).unwrap();
         assert_ne!(a, b);
         assert!(a.file_name().unwrap().to_str().unwrap().ends_with("-s7"));
-        assert!(create_run_dir(Some(&tmp), &tmp, "s", 7).is_err(), "non-empty exact dir refused");
+        assert!(
+            create_run_dir(Some(&tmp), &tmp, "s", 7).is_err(),
+            "non-empty exact dir refused"
+        );
         std::fs::remove_dir_all(&tmp).unwrap();
         assert_eq!(utc_stamp(SystemTime::UNIX_EPOCH), "19700101T000000Z");
     }

@@ -233,11 +233,17 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Prepare `specs` (already in start order): pick ports, fill placeholders, open logs.
-    pub fn new(specs: &[ServiceSpec], run_dir: &Path, journal: Journal) -> Result<Self, ServiceError> {
+    pub fn new(
+        specs: &[ServiceSpec],
+        run_dir: &Path,
+        journal: Journal,
+    ) -> Result<Self, ServiceError> {
         let reaper = match Reaper::start() {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
-                eprintln!("shakedown: warning: failed to start the reaper ({e}); services may outlive a crash");
+                eprintln!(
+                    "shakedown: warning: failed to start the reaper ({e}); services may outlive a crash"
+                );
                 None
             }
         };
@@ -247,7 +253,11 @@ impl Supervisor {
         }
         let mut services = Vec::new();
         for spec in specs {
-            let mut argv: Vec<String> = spec.command.iter().map(|a| fill(a, &spec.name, &ports)).collect();
+            let mut argv: Vec<String> = spec
+                .command
+                .iter()
+                .map(|a| fill(a, &spec.name, &ports))
+                .collect();
             // `shakedown` as a program means this very binary, so suites run from a checkout
             // (`cargo run -- run ...`) without an install.
             if argv[0] == "shakedown" {
@@ -324,8 +334,11 @@ impl Supervisor {
                 return Ok(());
             }
             if spawned.elapsed() >= within {
-                svc.journal
-                    .log("service.not_ready", Some(&svc.spec.name), json!({"within": within.as_secs_f64()}));
+                svc.journal.log(
+                    "service.not_ready",
+                    Some(&svc.spec.name),
+                    json!({"within": within.as_secs_f64()}),
+                );
                 return Err(ServiceError::NotReady {
                     service: svc.spec.name.clone(),
                     within,
@@ -338,7 +351,11 @@ impl Supervisor {
     }
 
     /// Sample process trees and poll health paths into `samples` until `stop` is cancelled.
-    pub fn observe(&self, samples: Jsonl, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn observe(
+        &self,
+        samples: Jsonl,
+        stop: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         for svc in &self.services {
             let (svc2, samples2, stop2) = (svc.clone(), samples.clone(), stop.clone());
@@ -368,7 +385,12 @@ impl Supervisor {
             let Some(path) = svc.spec.health.clone() else {
                 continue;
             };
-            let (svc, samples, stop, http) = (svc.clone(), samples.clone(), stop.clone(), self.http.clone());
+            let (svc, samples, stop, http) = (
+                svc.clone(),
+                samples.clone(),
+                stop.clone(),
+                self.http.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let url = format!("{}{}", svc.base_url(), path);
                 let mut tick = tokio::time::interval(HEALTH_EVERY);
@@ -412,16 +434,23 @@ impl Supervisor {
         let started = Instant::now();
         if let Some(pid) = svc.main_pid() {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-            let exited = tokio::time::timeout(grace, life.wait_for(|l| !matches!(l, Life::Up { .. })))
-                .await
-                .is_ok();
+            let exited =
+                tokio::time::timeout(grace, life.wait_for(|l| !matches!(l, Life::Up { .. })))
+                    .await
+                    .is_ok();
             let group_left = wait_group_gone(pid, grace.saturating_sub(started.elapsed())).await;
             if !exited || !group_left {
-                svc.journal
-                    .log("service.kill", Some(name), json!({"pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3}));
+                svc.journal.log(
+                    "service.kill",
+                    Some(name),
+                    json!({"pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3}),
+                );
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = tokio::time::timeout(Duration::from_secs(2), life.wait_for(|l| !matches!(l, Life::Up { .. })))
-                    .await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    life.wait_for(|l| !matches!(l, Life::Up { .. })),
+                )
+                .await;
                 wait_group_gone(pid, Duration::from_secs(1)).await;
             }
             if let Some(r) = &self.reaper {
@@ -483,10 +512,19 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             Some(&name),
             json!({"pid": pid, "generation": generation, "argv": svc.argv}),
         );
-        svc.log_line("---", &format!("spawned generation {generation} as pid {pid}"));
+        svc.log_line(
+            "---",
+            &format!("spawned generation {generation} as pid {pid}"),
+        );
         let readers = [
-            child.stdout.take().map(|o| tokio::spawn(pump(svc.clone(), o, "out"))),
-            child.stderr.take().map(|e| tokio::spawn(pump(svc.clone(), e, "err"))),
+            child
+                .stdout
+                .take()
+                .map(|o| tokio::spawn(pump(svc.clone(), o, "out"))),
+            child
+                .stderr
+                .take()
+                .map(|e| tokio::spawn(pump(svc.clone(), e, "err"))),
         ];
         let started = Instant::now();
         let status = child.wait().await;
@@ -512,7 +550,9 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         svc.lock().last_exit = Some(words);
         let failed = !matches!(&status, Ok(s) if s.success());
         let restart = match svc.spec.restart {
-            Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => Some(backoff.0),
+            Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => {
+                Some(backoff.0)
+            }
             _ => None,
         };
         let Some(backoff) = restart else {
@@ -529,20 +569,28 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             }
             Some(Ok(c)) => c,
             Some(Err(e)) => {
-                svc.journal.log("service.spawn_failed", Some(&name), json!({"error": e.to_string()}));
+                svc.journal.log(
+                    "service.spawn_failed",
+                    Some(&name),
+                    json!({"error": e.to_string()}),
+                );
                 svc.life.send_replace(Life::Dead { generation });
                 return;
             }
         };
         svc.lock().restarts += 1;
-        svc.journal
-            .log("service.restart", Some(&name), json!({"generation": generation, "backoff_ms": backoff.as_secs_f64() * 1e3}));
+        svc.journal.log(
+            "service.restart",
+            Some(&name),
+            json!({"generation": generation, "backoff_ms": backoff.as_secs_f64() * 1e3}),
+        );
         // Readiness after a restart is observed, not waited for: the run goes on meanwhile.
         let (svc2, http2, gen2) = (svc.clone(), http.clone(), generation);
         tokio::spawn(async move {
             let t = Instant::now();
             while t.elapsed() < svc2.spec.ready.within.0 {
-                if !matches!(*svc2.life.borrow(), Life::Up { generation, .. } if generation == gen2) {
+                if !matches!(*svc2.life.borrow(), Life::Up { generation, .. } if generation == gen2)
+                {
                     return;
                 }
                 if probe(&http2, &svc2).await {
@@ -583,7 +631,9 @@ async fn probe(http: &reqwest::Client, svc: &Service) -> bool {
             .send()
             .await
             .is_ok_and(|r| r.status() == reqwest::StatusCode::OK),
-        Probe::Tcp => tokio::net::TcpStream::connect(("127.0.0.1", svc.port)).await.is_ok(),
+        Probe::Tcp => tokio::net::TcpStream::connect(("127.0.0.1", svc.port))
+            .await
+            .is_ok(),
     }
 }
 
@@ -591,7 +641,9 @@ async fn probe(http: &reqwest::Client, svc: &Service) -> bool {
 async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        let gone = proctree::all().iter().all(|p| p.pgid != pgid || p.state == 'Z');
+        let gone = proctree::all()
+            .iter()
+            .all(|p| p.pgid != pgid || p.state == 'Z');
         if gone {
             return true;
         }
@@ -624,5 +676,7 @@ fn fill(arg: &str, own: &str, ports: &HashMap<String, u16>) -> String {
 
 /// A port nothing listens on right now (the kernel's pick for port 0).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -133,7 +133,10 @@ mod tests {
         let me = read(std::process::id() as i32).expect("own /proc entry");
         assert!(me.rss_bytes > 0);
         assert!(alive(me.id()));
-        assert!(!alive(ProcId { pid: me.pid, start: me.start + 1 }));
+        assert!(!alive(ProcId {
+            pid: me.pid,
+            start: me.start + 1
+        }));
         assert!(tree(me.pid, -1).iter().any(|p| p.pid == me.pid));
     }
 }

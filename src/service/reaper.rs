@@ -70,7 +70,12 @@ impl Reaper {
 impl Drop for Reaper {
     fn drop(&mut self) {
         // Closing the pipe is the order to reap; then wait so the reaper leaves no zombie.
-        drop(self.pipe.get_mut().unwrap_or_else(|p| p.into_inner()).take());
+        drop(
+            self.pipe
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         let _ = self.child.wait();
     }
 }

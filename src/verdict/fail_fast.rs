@@ -20,14 +20,26 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
         .requests
         .iter()
         .filter(|q| q.outcome.was_sent() && q.outcome != Outcome::Aborted)
-        .filter(|q| windows.iter().any(|w| q.start_ms() < w.end_ms && q.done_ms > w.inject_ms))
+        .filter(|q| {
+            windows
+                .iter()
+                .any(|w| q.start_ms() < w.end_ms && q.done_ms > w.inject_ms)
+        })
         .collect();
-    let mut slow: Vec<_> = during.iter().copied().filter(|q| q.latency_ms() > bound_ms).collect();
+    let mut slow: Vec<_> = during
+        .iter()
+        .copied()
+        .filter(|q| q.latency_ms() > bound_ms)
+        .collect();
     slow.sort_by(|a, b| b.latency_ms().total_cmp(&a.latency_ms()));
     let worst = during.iter().map(|q| q.latency_ms()).fold(0.0, f64::max);
     let pass = slow.is_empty();
     let summary = if pass {
-        format!("all {} requests during faults ended within {bound} (slowest {:.0} ms)", during.len(), worst)
+        format!(
+            "all {} requests during faults ended within {bound} (slowest {:.0} ms)",
+            during.len(),
+            worst
+        )
     } else {
         format!(
             "{} of {} requests during faults stayed open longer than {bound} (slowest {:.0} ms)",

@@ -39,7 +39,11 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     }
     let w = r.expect.window.as_ms();
     let stall = r.expect.fail_fast.map_or(DEFAULT_STALL_MS, |d| d.as_ms());
-    let mut by_end: Vec<&RequestRecord> = r.requests.iter().filter(|q| q.outcome != Outcome::Aborted).collect();
+    let mut by_end: Vec<&RequestRecord> = r
+        .requests
+        .iter()
+        .filter(|q| q.outcome != Outcome::Aborted)
+        .collect();
     by_end.sort_by(|a, b| a.done_ms.total_cmp(&b.done_ms));
     let mut lies = Vec::new();
     for &(t, status) in &polls {
@@ -71,7 +75,10 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     }
     let pass = lies.is_empty();
     let summary = if pass {
-        format!("{} health polls; none answered 200 while requests were failing", polls.len())
+        format!(
+            "{} health polls; none answered 200 while requests were failing",
+            polls.len()
+        )
     } else {
         format!(
             "health answered 200 in {} poll(s) while requests were failing or hanging, first at {:.1} s",

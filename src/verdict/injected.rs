@@ -12,14 +12,21 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     }
     let mut missing = Vec::new();
     for f in &r.timeline.faults {
-        let idx = |e: &&crate::record::Event| e.data.get("index").and_then(|v| v.as_u64()) == Some(f.index as u64);
+        let idx = |e: &&crate::record::Event| {
+            e.data.get("index").and_then(|v| v.as_u64()) == Some(f.index as u64)
+        };
         if r.events_of("fault.inject").any(|e| idx(&e)) {
             continue;
         }
         let why = r
             .events_of("fault.error")
             .find(|e| idx(e))
-            .and_then(|e| e.data.get("error").and_then(|v| v.as_str()).map(str::to_string))
+            .and_then(|e| {
+                e.data
+                    .get("error")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| "never reached (run ended first)".into());
         missing.push(json!({"fault": f.index, "kind": f.kind, "describe": f.describe, "why": why}));
     }
@@ -34,5 +41,11 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             missing[0]["why"].as_str().unwrap_or("")
         )
     };
-    Ok(Some(Verdict::new(CHECK, ID, pass, summary, json!({"not_injected": missing}))))
+    Ok(Some(Verdict::new(
+        CHECK,
+        ID,
+        pass,
+        summary,
+        json!({"not_injected": missing}),
+    )))
 }

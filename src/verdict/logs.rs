@@ -56,20 +56,34 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             if let Some(p) = patterns.iter().find(|p| p.is_match(text)) {
                 total += 1;
                 if hits.len() < KEEP {
-                    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                    hits.push(json!({"file": file, "line": n + 1, "pattern": p.as_str(), "text": text}));
+                    let file = path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    hits.push(
+                        json!({"file": file, "line": n + 1, "pattern": p.as_str(), "text": text}),
+                    );
                 }
             }
         }
     }
     let pass = total == 0;
     let summary = if pass {
-        format!("no line of {} service log(s) matches a forbidden pattern", logs.len())
+        format!(
+            "no line of {} service log(s) matches a forbidden pattern",
+            logs.len()
+        )
     } else {
         format!(
             "{total} service log line(s) match a forbidden pattern, first: {}",
             hits[0]["text"].as_str().unwrap_or("")
         )
     };
-    Ok(Some(Verdict::new(CHECK, ID, pass, summary, json!({"matches": total, "examples": hits}))))
+    Ok(Some(Verdict::new(
+        CHECK,
+        ID,
+        pass,
+        summary,
+        json!({"matches": total, "examples": hits}),
+    )))
 }

@@ -30,11 +30,24 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     for q in &r.requests {
         *per_id.entry(q.id).or_default() += 1;
     }
-    let missing: Vec<u64> = (0..scheduled).filter(|id| !per_id.contains_key(id)).take(20).collect();
-    let duplicated: Vec<u64> = per_id.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).take(20).collect();
-    let truncated: Vec<_> = r.requests.iter().filter(|q| q.outcome == Outcome::StreamTruncated).collect();
+    let missing: Vec<u64> = (0..scheduled)
+        .filter(|id| !per_id.contains_key(id))
+        .take(20)
+        .collect();
+    let duplicated: Vec<u64> = per_id
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .take(20)
+        .collect();
+    let truncated: Vec<_> = r
+        .requests
+        .iter()
+        .filter(|q| q.outcome == Outcome::StreamTruncated)
+        .collect();
     let records_sent = r.requests.iter().filter(|q| q.outcome.was_sent()).count() as u64;
-    let pass = missing.is_empty() && duplicated.is_empty() && truncated.is_empty() && records_sent == sent;
+    let pass =
+        missing.is_empty() && duplicated.is_empty() && truncated.is_empty() && records_sent == sent;
     let summary = if pass {
         format!("all {sent} requests sent have exactly one terminal record")
     } else if !truncated.is_empty() {

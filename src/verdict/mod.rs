@@ -111,22 +111,27 @@ impl RunRecords {
             serde_json::from_str(&text).map_err(|source| JudgeError::Parse { path, source })
         };
         let suite = json("suite.resolved.json")?;
-        let expect = serde_json::from_value(suite["expect"].clone()).map_err(|source| JudgeError::Parse {
-            path: dir.join("suite.resolved.json"),
-            source,
+        let expect = serde_json::from_value(suite["expect"].clone()).map_err(|source| {
+            JudgeError::Parse {
+                path: dir.join("suite.resolved.json"),
+                source,
+            }
         })?;
-        let timeline = serde_json::from_value(json("timeline.json")?).map_err(|source| JudgeError::Parse {
-            path: dir.join("timeline.json"),
-            source,
-        })?;
+        let timeline =
+            serde_json::from_value(json("timeline.json")?).map_err(|source| JudgeError::Parse {
+                path: dir.join("timeline.json"),
+                source,
+            })?;
         let lines = |name: &str| dir.join(name);
         let read_err = |name: &str| {
             let path = lines(name);
             move |source| JudgeError::Read { path, source }
         };
         let (events, a) = read_jsonl(&lines("events.jsonl")).map_err(read_err("events.jsonl"))?;
-        let (mut requests, b) = read_jsonl::<RequestRecord>(&lines("requests.jsonl")).map_err(read_err("requests.jsonl"))?;
-        let (samples, c) = read_jsonl(&lines("samples.jsonl")).map_err(read_err("samples.jsonl"))?;
+        let (mut requests, b) = read_jsonl::<RequestRecord>(&lines("requests.jsonl"))
+            .map_err(read_err("requests.jsonl"))?;
+        let (samples, c) =
+            read_jsonl(&lines("samples.jsonl")).map_err(read_err("samples.jsonl"))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
@@ -152,14 +157,26 @@ struct Check {
 
 /// Every check, in report order.
 const CHECKS: &[Check] = &[
-    Check { judge: injected::judge },
-    Check { judge: recovery::judge },
-    Check { judge: steady::judge },
-    Check { judge: fail_fast::judge },
+    Check {
+        judge: injected::judge,
+    },
+    Check {
+        judge: recovery::judge,
+    },
+    Check {
+        judge: steady::judge,
+    },
+    Check {
+        judge: fail_fast::judge,
+    },
     Check { judge: loss::judge },
-    Check { judge: orphans::judge },
+    Check {
+        judge: orphans::judge,
+    },
     Check { judge: logs::judge },
-    Check { judge: health::judge },
+    Check {
+        judge: health::judge,
+    },
 ];
 
 /// Judge a run from its records.

@@ -23,7 +23,13 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     let mut seen = 0;
     for t in &teardowns {
         seen += t.data.get("seen").and_then(|v| v.as_u64()).unwrap_or(0);
-        for s in t.data.get("survivors").and_then(|v| v.as_array()).into_iter().flatten() {
+        for s in t
+            .data
+            .get("survivors")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             survivors.push(json!({"service": t.service, "pid": s["pid"], "cmdline": s["cmdline"]}));
         }
     }
@@ -35,7 +41,17 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             .iter()
             .map(|s| format!("{} `{}`", s["pid"], s["cmdline"].as_str().unwrap_or("?")))
             .collect();
-        format!("{} process(es) outlived teardown: {}", survivors.len(), names.join(", "))
+        format!(
+            "{} process(es) outlived teardown: {}",
+            survivors.len(),
+            names.join(", ")
+        )
     };
-    Ok(Some(Verdict::new(CHECK, ID, pass, summary, json!({"seen": seen, "survivors": survivors}))))
+    Ok(Some(Verdict::new(
+        CHECK,
+        ID,
+        pass,
+        summary,
+        json!({"seen": seen, "survivors": survivors}),
+    )))
 }

@@ -29,7 +29,11 @@ pub struct FaultWindow {
 pub fn windows(r: &RunRecords) -> Vec<FaultWindow> {
     let target = r.expect.steady_success_rate.unwrap_or(DEFAULT_TARGET);
     let w = r.expect.window.as_ms();
-    let last = r.requests.iter().map(|q| q.start_ms()).fold(r.timeline.load_end_ms, f64::max);
+    let last = r
+        .requests
+        .iter()
+        .map(|q| q.start_ms())
+        .fold(r.timeline.load_end_ms, f64::max);
     let mut out = Vec::new();
     for inj in r.events_of("fault.inject") {
         let Some(index) = inj.data.get("index").and_then(|v| v.as_u64()) else {
@@ -45,7 +49,11 @@ pub fn windows(r: &RunRecords) -> Vec<FaultWindow> {
         let mut t = from;
         // The window [t, t+2w) must fit in the observed load to count.
         while t + 2.0 * w <= last + 1e-9 {
-            let (ok, n) = success_rate(r.requests.iter().filter(|q| q.start_ms() >= t && q.start_ms() < t + 2.0 * w));
+            let (ok, n) = success_rate(
+                r.requests
+                    .iter()
+                    .filter(|q| q.start_ms() >= t && q.start_ms() < t + 2.0 * w),
+            );
             if n >= MIN_REQUESTS && ok as f64 >= target * n as f64 {
                 recovered_ms = Some(t);
                 break;
@@ -91,7 +99,11 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
     let target = r.expect.steady_success_rate.unwrap_or(DEFAULT_TARGET);
     let pass = failed.is_empty();
     let summary = if pass {
-        format!("recovered within {:.2} s (limit {limit}) after {} fault(s)", worst / 1e3, windows.len())
+        format!(
+            "recovered within {:.2} s (limit {limit}) after {} fault(s)",
+            worst / 1e3,
+            windows.len()
+        )
     } else {
         format!(
             "success rate did not return to {:.0}% within {limit} after fault(s) {failed:?}",

@@ -14,7 +14,11 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
     let steady: Vec<_> = r
         .requests
         .iter()
-        .filter(|q| !windows.iter().any(|w| q.start_ms() >= w.inject_ms && q.start_ms() < w.end_ms))
+        .filter(|q| {
+            !windows
+                .iter()
+                .any(|w| q.start_ms() >= w.inject_ms && q.start_ms() < w.end_ms)
+        })
         .collect();
     let (ok, n) = success_rate(steady.iter().copied());
     if n == 0 {

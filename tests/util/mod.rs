@@ -93,7 +93,8 @@ pub fn mock_suite(mock_args: &[&str], rest: &str) -> String {
 }
 
 pub fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -110,12 +111,18 @@ pub fn seen_pids(run_dir: &Path) -> Vec<(i64, String)> {
     let mut out = Vec::new();
     for e in jsonl(&run_dir.join("events.jsonl")) {
         if e["kind"] == "service.spawn" {
-            out.push((e["pid"].as_i64().unwrap_or(0), e["argv"][0].as_str().unwrap_or("").to_string()));
+            out.push((
+                e["pid"].as_i64().unwrap_or(0),
+                e["argv"][0].as_str().unwrap_or("").to_string(),
+            ));
         }
     }
     for s in jsonl(&run_dir.join("samples.jsonl")) {
         for p in s["procs"].as_array().into_iter().flatten() {
-            out.push((p["pid"].as_i64().unwrap_or(0), p["cmdline"].as_str().unwrap_or("").to_string()));
+            out.push((
+                p["pid"].as_i64().unwrap_or(0),
+                p["cmdline"].as_str().unwrap_or("").to_string(),
+            ));
         }
     }
     out.sort();
@@ -129,7 +136,10 @@ fn alive_as(pid: i64, cmdline: &str) -> bool {
         return false;
     };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|r| r.trim_start().starts_with('Z'));
     let now = String::from_utf8_lossy(&raw).replace('\0', " ");
     let first = cmdline.split(' ').next().unwrap_or("");
     !zombie && !raw.is_empty() && now.contains(first)
