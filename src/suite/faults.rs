@@ -39,10 +39,7 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
         }
         let path = find_fault_file(suite, name).map_err(|tried| {
             let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
-            u.fail(format_args!(
-                "names no fault file, expected one of: {}",
-                tried.join(", ")
-            ))
+            u.expected(format_args!("a fault file at one of: {}", tried.join(", ")))
         })?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
             u.fail(format_args!(
