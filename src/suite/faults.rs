@@ -122,14 +122,8 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     for f in merged.iter().filter(|f| !COMMON.contains(&f.key.as_str())) {
         params.insert(f.key.clone(), to_json(f)?);
     }
-    crate::fault::check(kind, &params).map_err(|e| {
-        // The error's key path is relative to the entry; its first key says which file it came from.
-        let node = match e.key.split_first() {
-            None => kind_f.node,
-            Some((first, rest)) => get(first).map_or(t.node, |f| f.node.find(rest)),
-        };
-        SuiteError::at(&node.at, e.message)
-    })?;
+    crate::fault::check(kind, &params)
+        .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
 
     let o = &t.node.at;
     Ok(FaultSpec {
@@ -141,6 +135,24 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
         params,
         origin: format!("{}:{}:{}", o.file.display(), o.line, o.col),
     })
+}
+
+/// Where a [`crate::fault::ParamError`] key path points: `[]` is the `kind` key, a path is relative
+/// to the entry (its first key, found in the merged keys, says which file), and a path whose first
+/// key is absent is the entry itself.
+fn param_node<'n>(
+    merged: &[Field<'n>],
+    kind: &Field<'n>,
+    entry: &'n Node,
+    key: &[String],
+) -> &'n Node {
+    match key.split_first() {
+        None => kind.node,
+        Some((first, rest)) => merged
+            .iter()
+            .find(|m| m.key == *first)
+            .map_or(entry, |f| f.node.find(rest)),
+    }
 }
 
 /// `<dir>/faults/NAME.toml` for the suite's directory and each ancestor, nearest first: the first
@@ -204,4 +216,31 @@ fn to_json(f: &Field) -> Res<Value> {
             Value::Object(m)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_errors_are_located_by_key_path() {
+        let text = "[[fault]]\nkind = \"x\"\nmatch = { path = [\"/a\", \"/b\"] }\n";
+        let root = tree::parse(&Rc::from(Path::new("f.toml")), text, Format::Toml).expect("parses");
+        let entry = root.find(&["fault", "0"]);
+        let t = Field::root(entry)
+            .table("[[fault]] #1", None)
+            .expect("table");
+        let merged: Vec<Field> = ["kind", "match"].iter().filter_map(|k| t.get(k)).collect();
+        let kind = t.get("kind").expect("kind");
+        let at = |key: &[&str]| {
+            let key: Vec<String> = key.iter().map(|s| s.to_string()).collect();
+            let n = param_node(&merged, &kind, entry, &key);
+            (n.at.line, n.at.col)
+        };
+        assert_eq!(at(&[]), (2, 1));
+        assert_eq!(at(&["match"]), (3, 1));
+        assert_eq!(at(&["match", "path", "1"]), (3, 25));
+        assert_eq!(at(&["match", "nope"]), (3, 1));
+        assert_eq!(at(&["nope"]), (1, 1));
+    }
 }
