@@ -22,7 +22,9 @@ pub(crate) fn describe(v: &Val) -> String {
         Val::Bool(b) => b.to_string(),
         Val::Null => "null".into(),
         Val::Datetime(d) => format!("a datetime ({d})"),
+        Val::Array(items) if items.is_empty() => "an empty array".into(),
         Val::Array(_) => "an array".into(),
+        Val::Table(entries) if entries.is_empty() => "an empty table".into(),
         Val::Table(_) => "a table".into(),
     }
 }

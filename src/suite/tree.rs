@@ -142,6 +142,8 @@ impl<'a> Lines<'a> {
 
 /// Parse `text` as `format` into a located tree; syntax errors are located by the parser.
 pub(crate) fn parse(file: &Rc<Path>, text: &str, format: Format) -> Result<Node, SuiteError> {
+    // Editors do not count a byte-order mark as a column, and serde_json rejects it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines = Lines::new(file, text);
     match format {
         Format::Toml => parse_toml(&lines),
