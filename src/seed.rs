@@ -51,26 +51,13 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence_and_sane_moments() {
-        let a: Vec<u64> = (0..5)
-            .map({
-                let mut r = Rng::new(7);
-                move |_| r.next_u64()
-            })
-            .collect();
-        let b: Vec<u64> = (0..5)
-            .map({
-                let mut r = Rng::new(7);
-                move |_| r.next_u64()
-            })
-            .collect();
+        let a: Vec<u64> = (0..5).map({ let mut r = Rng::new(7); move |_| r.next_u64() }).collect();
+        let b: Vec<u64> = (0..5).map({ let mut r = Rng::new(7); move |_| r.next_u64() }).collect();
         assert_eq!(a, b);
         let mut r = Rng::new(1);
         let n = 100_000;
         let mean = (0..n).map(|_| r.exp(2.0)).sum::<f64>() / n as f64;
         assert!((mean - 2.0).abs() < 0.05, "mean {mean}");
-        assert_ne!(
-            Rng::fork(7, "load").next_u64(),
-            Rng::fork(7, "fault").next_u64()
-        );
+        assert_ne!(Rng::fork(7, "load").next_u64(), Rng::fork(7, "fault").next_u64());
     }
 }

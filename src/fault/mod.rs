@@ -19,9 +19,7 @@ pub fn check(kind: &str, params: &Map<String, Value>) -> Result<(), ParamError> 
         "process.kill" | "process.pause" => Ok(()),
         other => Err(ParamError {
             key: vec![],
-            message: format!(
-                "unknown fault kind `{other}`, expected one of `process.kill`, `process.pause`"
-            ),
+            message: format!("unknown fault kind `{other}`, expected one of `process.kill`, `process.pause`"),
         }),
     }
 }

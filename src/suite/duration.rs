@@ -30,11 +30,7 @@ impl FromStr for Dur {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let expected = || {
-            format!(
-                "expected a duration such as \"250ms\", \"10s\", \"5m\" or \"1h\", found \"{s}\""
-            )
-        };
+        let expected = || format!("expected a duration such as \"250ms\", \"10s\", \"5m\" or \"1h\", found \"{s}\"");
         let t = s.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -89,13 +85,7 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for (s, ms) in [
-            ("250ms", 250),
-            ("10s", 10_000),
-            ("1.5s", 1500),
-            ("5m", 300_000),
-            ("1h", 3_600_000),
-        ] {
+        for (s, ms) in [("250ms", 250), ("10s", 10_000), ("1.5s", 1500), ("5m", 300_000), ("1h", 3_600_000)] {
             let d: Dur = s.parse().unwrap();
             assert_eq!(d.0.as_millis(), ms, "{s}");
         }
