@@ -49,6 +49,12 @@ impl SuiteError {
 
 /// Load and validate a suite file.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    if path.is_dir() {
+        return Err(SuiteError::whole(
+            path,
+            "is a directory, expected a `.toml` or `.json` suite file",
+        ));
+    }
     // Checked before reading so a wrong extension says so even when the file is missing.
     format_of(path)?;
     let text = std::fs::read_to_string(path)
