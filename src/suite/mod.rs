@@ -3,12 +3,18 @@
 //! `load` turns a TOML or JSON file into a validated [`Suite`] with every default resolved;
 //! every error points at `file:line:col` and says what was expected.
 
+mod check;
 mod duration;
+mod faults;
 mod load;
 mod locate;
+mod services;
+mod tree;
 
 pub use duration::Dur;
 pub use load::{SuiteError, load, load_str};
+pub use locate::locate;
+pub use tree::Format;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
