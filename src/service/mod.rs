@@ -318,10 +318,12 @@ impl Supervisor {
         let spawned = Instant::now();
         let within = svc.spec.ready.within.0;
         loop {
-            if let Life::Dead { .. } = *life.borrow_and_update() {
+            let dead = matches!(*life.borrow_and_update(), Life::Dead { .. });
+            if dead {
+                let status = svc.lock().last_exit.clone().unwrap_or_default();
                 return Err(ServiceError::ExitedBeforeReady {
                     service: svc.spec.name.clone(),
-                    status: svc.lock().last_exit.clone().unwrap_or_default(),
+                    status,
                     tail: svc.tail(),
                 });
             }
