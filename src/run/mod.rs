@@ -329,8 +329,21 @@ async fn drive(
     journal.log(
         "phase",
         None,
-        json!({"phase": "load", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
+        json!({"phase": "baseline", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
     );
+    // Phase marks at the planned instants: faults begin, the last fault ends (recovery).
+    let first = timeline.faults.iter().map(|f| f.at_ms).reduce(f64::min);
+    let last = timeline.faults.iter().map(|f| f.until_ms).reduce(f64::max);
+    for (phase, at) in [("faults", first), ("recovery", last)] {
+        let Some(at) = at else { continue };
+        let (journal, cut) = (journal.clone(), cut.clone());
+        tokio::spawn(async move {
+            let when = tokio::time::Instant::from_std(clock.instant(at));
+            if cut.run_until_cancelled(tokio::time::sleep_until(when)).await.is_some() {
+                journal.log("phase", None, json!({"phase": phase}));
+            }
+        });
+    }
     if let Some(l) = &suite.load {
         say(format!(
             "  load: {} req/s ({:?}) for {} ({} requests)",
