@@ -44,6 +44,7 @@
 //! SIGTERM/SIGINT: stop accepting, give in-flight requests 300 ms, fail the rest with 503,
 //! stop the engine, exit 0.
 
+mod api;
 mod args;
 mod engine;
 mod generate;
