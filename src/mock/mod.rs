@@ -48,12 +48,16 @@ mod api;
 mod args;
 mod engine;
 mod generate;
+mod metrics;
+mod responses;
+mod server;
+mod supervisor;
 
 pub use args::{Bug, EngineArgs, EngineMode, OnEngineDeath, ServerArgs};
 
 /// Serve until SIGTERM/SIGINT; returns the process exit code.
-pub fn serve(_args: ServerArgs) -> std::io::Result<i32> {
-    Ok(0)
+pub fn serve(args: ServerArgs) -> std::io::Result<i32> {
+    server::serve(args)
 }
 
 /// The engine child process's main (`shakedown mock-engine`).
