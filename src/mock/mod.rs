@@ -1,25 +1,66 @@
-//! The mock model service (stub; being built).
+//! The mock model service (`shakedown mock-server`): the default target and the L2 "dummy
+//! model". A real HTTP server speaking the OpenAI API the way vLLM does, generating
+//! deterministic words with realistic timing, optionally in a separate engine process that
+//! faults can kill or freeze, and with deliberate bugs so every verdict can be seen failing.
+//!
+//! Flags (see [`ServerArgs`]):
+//! - `--host` (127.0.0.1), `--port` (8000; 0 picks a free one). Once the engine is ready it
+//!   prints `listening on http://HOST:PORT` on stdout.
+//! - `--model` (`mock-model`): the one model served; any other name gets 404.
+//! - `--seed` (0): the text is a function of this seed, the prompt, and the request's
+//!   `seed`, `temperature`, `top_p`, `max_tokens` and choice index (greedy requests,
+//!   `temperature: 0`, give every choice the same text).
+//! - `--ttft-ms` (20), `--itl-ms` (10): time to first token and between tokens.
+//! - `--max-num-seqs` (64) requests generate at once; up to `--max-waiting` (1024) more
+//!   wait; beyond that, 503.
+//! - `--max-model-len` (4096) tokens, where a token is a whitespace-separated word (chat
+//!   prompts are rendered as `role: content` lines; token-id prompts count one per id).
+//!   Without `max_tokens` a choice stops on its own after 8 to 32 words (`stop`); with it,
+//!   exactly `max_tokens` come out (`length`) unless a `stop` string (whole word) ends it.
+//! - `--engine inline|process` (inline). `process` runs generation in a child process
+//!   (`/proc/PID/cmdline` starts with `shakedown::engine`, comm `shakedown-engin`) in the
+//!   server's process group, killed by the kernel if the server dies (PDEATHSIG).
+//! - `--on-engine-death exit|respawn|stay` (exit): when the engine dies, in-flight requests
+//!   fail (500 `EngineDeadError`, or an SSE error event once a stream has started), new
+//!   ones get 503, `/health` 503, and stderr gets
+//!   `ERROR shakedown.mock: EngineDeadError: engine process (pid N) died: signal 9`.
+//!   Then `exit` exits with code 1 after 200 ms; `respawn` starts a new engine after
+//!   200 ms (health 200 once it answers); `stay` answers 503 for good.
+//! - `--engine-timeout-ms` (3000): the engine is pinged every 200 ms; silent for 1 s, it
+//!   counts as unresponsive (health 503 until it answers again); silent for this long, each
+//!   request that has made no progress for as long fails with 503 `EngineTimeoutError`.
+//! - `--log-requests`: one stderr line per request.
+//! - `--bug NAME` (repeatable), deliberate misbehaviour:
+//!   - `hang-on-engine-death`: after the engine dies, in-flight and new requests are never
+//!     answered, nothing restarts or exits; `/health` still says 503.
+//!   - `health-lies`: `/health` says 200 whatever the engine's state.
+//!   - `orphan-engine`: the engine calls `setsid()`, has no parent-death signal, ignores
+//!     SIGTERM/SIGHUP/SIGINT, outlives its stdin, and is not killed at shutdown.
+//!   - `drop-stream`: every 4th streaming response ends cleanly after 3 tokens, with
+//!     neither `[DONE]` nor an error.
+//!
+//! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
+//! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
+//! SIGTERM/SIGINT: stop accepting, give in-flight requests 300 ms, fail the rest with 503,
+//! stop the engine, exit 0.
 
-use clap::Args;
+mod api;
+mod args;
+mod engine;
+mod generate;
+mod metrics;
+mod responses;
+mod server;
+mod supervisor;
 
-/// Arguments of `shakedown mock-server`.
-#[derive(Debug, Clone, Args)]
-pub struct ServerArgs {
-    /// Port to listen on (127.0.0.1).
-    #[arg(long, default_value_t = 8000)]
-    pub port: u16,
+pub use args::{Bug, EngineArgs, EngineMode, OnEngineDeath, ServerArgs};
+
+/// Serve until SIGTERM/SIGINT; returns the process exit code.
+pub fn serve(args: ServerArgs) -> std::io::Result<i32> {
+    server::serve(args)
 }
 
-/// Arguments of the engine process.
-#[derive(Debug, Clone, Args)]
-pub struct EngineArgs {}
-
-/// Serve until killed.
-pub fn serve(_args: ServerArgs) -> std::io::Result<i32> {
-    Ok(0)
-}
-
-/// The engine process's main.
-pub fn engine_main(_args: EngineArgs) -> std::io::Result<i32> {
-    Ok(0)
+/// The engine child process's main (`shakedown mock-engine`).
+pub fn engine_main(args: EngineArgs) -> std::io::Result<i32> {
+    engine::engine_main(args)
 }
