@@ -19,8 +19,10 @@ pub enum Outcome {
     /// 2xx with a well-formed body (streams: ended with `[DONE]`).
     Ok,
     /// 4xx answer.
+    #[serde(rename = "http_4xx")]
     Http4xx,
     /// 5xx answer.
+    #[serde(rename = "http_5xx")]
     Http5xx,
     /// No complete answer within the request timeout.
     Timeout,
@@ -214,7 +216,15 @@ impl Journal {
     /// Record an event now; `data` must be a JSON object (anything else is kept under `value`).
     pub fn log(&self, kind: &str, service: Option<&str>, data: serde_json::Value) {
         let data = match data {
-            serde_json::Value::Object(m) => m,
+            serde_json::Value::Object(mut m) => {
+                // These names belong to the envelope; flattened data must not shadow them.
+                for key in ["t_ms", "kind", "service"] {
+                    if let Some(v) = m.remove(key) {
+                        m.insert(format!("data_{key}"), v);
+                    }
+                }
+                m
+            }
             serde_json::Value::Null => serde_json::Map::new(),
             other => serde_json::Map::from_iter([("value".to_string(), other)]),
         };

@@ -339,7 +339,11 @@ async fn drive(
         let (journal, cut) = (journal.clone(), cut.clone());
         tokio::spawn(async move {
             let when = tokio::time::Instant::from_std(clock.instant(at));
-            if cut.run_until_cancelled(tokio::time::sleep_until(when)).await.is_some() {
+            if cut
+                .run_until_cancelled(tokio::time::sleep_until(when))
+                .await
+                .is_some()
+            {
                 journal.log("phase", None, json!({"phase": phase}));
             }
         });
@@ -387,7 +391,7 @@ async fn drive(
             }
             let service = ctx.service.spec.name.clone();
             let details =
-                json!({"index": index, "kind": planned.kind, "describe": planned.describe});
+                json!({"index": index, "fault": planned.kind, "describe": planned.describe});
             match f.inject(&ctx).await {
                 Ok(d) => ctx
                     .journal

@@ -365,7 +365,12 @@ impl Supervisor {
                 let mut tick = tokio::time::interval(PROC_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 while stop2.run_until_cancelled(tick.tick()).await.is_some() {
-                    let procs = svc2.tree();
+                    // Reading /proc is blocking work; keep it off the threads that time requests.
+                    let sampled = svc2.clone();
+                    let Ok(procs) = tokio::task::spawn_blocking(move || sampled.tree()).await
+                    else {
+                        continue;
+                    };
                     if procs.is_empty() {
                         continue;
                     }

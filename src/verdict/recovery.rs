@@ -19,7 +19,7 @@ pub struct FaultWindow {
     pub inject_ms: f64,
     /// When it was cleared (= inject for instant faults); `None` if never injected.
     pub clear_ms: Option<f64>,
-    /// First instant after clearing from which the window's success rate met the target.
+    /// Start of the first request of the first window after clearing whose success rate met the target.
     pub recovered_ms: Option<f64>,
     /// End of the disturbance: recovery, or failing that the end of observation.
     pub end_ms: f64,
@@ -49,13 +49,15 @@ pub fn windows(r: &RunRecords) -> Vec<FaultWindow> {
         let mut t = from;
         // The window [t, t+2w) must fit in the observed load to count.
         while t + 2.0 * w <= last + 1e-9 {
-            let (ok, n) = success_rate(
+            let in_window = || {
                 r.requests
                     .iter()
-                    .filter(|q| q.start_ms() >= t && q.start_ms() < t + 2.0 * w),
-            );
+                    .filter(|q| q.start_ms() >= t && q.start_ms() < t + 2.0 * w)
+            };
+            let (ok, n) = success_rate(in_window());
             if n >= MIN_REQUESTS && ok as f64 >= target * n as f64 {
-                recovered_ms = Some(t);
+                // Recovered when the first request of the good window went out.
+                recovered_ms = in_window().map(|q| q.start_ms()).reduce(f64::min);
                 break;
             }
             t += STEP_MS;

@@ -14,10 +14,11 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
     let steady: Vec<_> = r
         .requests
         .iter()
+        // A request open when a fault struck belongs to the fault, not to the steady state.
         .filter(|q| {
             !windows
                 .iter()
-                .any(|w| q.start_ms() >= w.inject_ms && q.start_ms() < w.end_ms)
+                .any(|w| q.start_ms() < w.end_ms && q.done_ms > w.inject_ms)
         })
         .collect();
     let (ok, n) = success_rate(steady.iter().copied());
