@@ -736,3 +736,39 @@ fn unknown_bug_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("set-fire"));
 }
+
+#[tokio::test]
+async fn first_token_is_not_held_back_by_the_socket() {
+    // With Nagle's algorithm on, the role and first token chunks (two small writes) wait for
+    // a delayed ACK: 40 ms or more on every keep-alive request after the first.
+    let m = Mock::start(&["--ttft-ms", "0", "--itl-ms", "1"]);
+    let http = client();
+    let mut body = chat_body(3);
+    body["stream"] = json!(true);
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let r = http
+            .post(m.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        let mut stream = r.bytes_stream();
+        let mut text = String::new();
+        let mut first = None;
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            if first.is_none() && text.contains("\"delta\":{\"content\":\"") {
+                first = Some(t.elapsed());
+            }
+        }
+        assert!(text.ends_with("data: [DONE]\n\n"));
+        waits.push(first.expect("a content chunk"));
+    }
+    waits.sort();
+    assert!(
+        waits[3] < Duration::from_millis(35),
+        "time to first token: {waits:?}"
+    );
+}

@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
@@ -112,6 +113,12 @@ async fn run(args: ServerArgs) -> io::Result<i32> {
     }
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    // Without TCP_NODELAY, Nagle plus delayed ACKs hold back small SSE chunks by ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            eprintln!("WARN shakedown.mock: cannot set TCP_NODELAY: {e}");
+        }
+    });
     let server = axum::serve(listener, router(app))
         .with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;

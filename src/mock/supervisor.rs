@@ -212,14 +212,10 @@ impl Supervisor {
 
     /// Whether `/health` should say 200.
     pub fn healthy(&self) -> bool {
-        if self.cfg.health_lies {
-            return true;
-        }
-        let g = self.lock();
-        g.state == EngineState::Ready && g.last_heard.elapsed() < UNRESPONSIVE_AFTER
+        self.cfg.health_lies || self.engine_up()
     }
 
-    /// Whether the engine is up and answering (for the metrics gauge).
+    /// Whether the engine is ready and has answered within the last second.
     pub fn engine_up(&self) -> bool {
         let g = self.lock();
         g.state == EngineState::Ready && g.last_heard.elapsed() < UNRESPONSIVE_AFTER
