@@ -128,10 +128,11 @@ fn params<T: DeserializeOwned>(spec: &FaultSpec) -> Result<T, ParamError> {
             .collect();
         let message = e.inner().to_string();
         // Point at an unknown key itself, not at the table holding it.
-        if let Some(rest) = message.strip_prefix("unknown field `") {
-            if let Some(name) = rest.split('`').next() {
-                key.push(name.to_string());
-            }
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            key.push(name.to_string());
         }
         ParamError {
             key,

@@ -260,10 +260,10 @@ impl Supervisor {
                 .collect();
             // `shakedown` as a program means this very binary, so suites run from a checkout
             // (`cargo run -- run ...`) without an install.
-            if argv[0] == "shakedown" {
-                if let Ok(me) = std::env::current_exe() {
-                    argv[0] = me.display().to_string();
-                }
+            if argv[0] == "shakedown"
+                && let Ok(me) = std::env::current_exe()
+            {
+                argv[0] = me.display().to_string();
             }
             let path = run_dir.join(format!("service-{}.log", spec.name));
             let log = File::create(&path).map_err(|source| ServiceError::Log { path, source })?;
