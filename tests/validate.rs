@@ -418,7 +418,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
     );
     write(
         "suites/faults/kill.toml",
-        "description = \"dropped\"\nkind = \"process.kill\"\nat = \"10s\"\nsignal = \"SIGKILL\"\ngrace = \"1s\"\n",
+        "description = \"dropped\"\nkind = \"process.kill\"\nat = \"10s\"\nsignal = \"SIGKILL\"\nmatch = \"engine\"\n",
     );
     let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
     write("suites/s.toml", suite_text);
@@ -430,7 +430,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
     assert_eq!(f.at.to_string(), "3s", "the entry overrides the file");
     assert_eq!(f.service, "main");
     assert_eq!(f.params["signal"], "SIGTERM");
-    assert_eq!(f.params["grace"], "1s", "kept from the file");
+    assert_eq!(f.params["match"], "engine", "kept from the file");
     assert!(!f.params.contains_key("description"));
     assert_eq!(f.params.len(), 2);
     assert_eq!(f.origin, format!("{}:6:1", path.display()));
@@ -454,4 +454,26 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "kind = \"process.kill\"\nat = \"soon\"\n",
     );
     assert!(suite::load(&path).is_ok());
+}
+
+#[test]
+fn bad_signal_in_a_fault_param() {
+    fails_at(
+        "bad_signal.toml",
+        "bad_signal.toml",
+        10,
+        1,
+        "unknown signal `SIGNOPE`",
+    );
+}
+
+#[test]
+fn pause_without_for() {
+    fails_at(
+        "pause_without_for.toml",
+        "pause_without_for.toml",
+        7,
+        1,
+        "missing `for`, expected how long to freeze",
+    );
 }

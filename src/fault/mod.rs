@@ -9,7 +9,7 @@ use crate::service::Service;
 use crate::suite::FaultSpec;
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// A fault that can be injected and cleared.
@@ -100,17 +100,8 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
 }
 
 /// Check a fault entry's kind and kind-specific keys without building it for a run.
-pub fn check(kind: &str, params: &Map<String, Value>) -> Result<(), ParamError> {
-    let spec = FaultSpec {
-        kind: kind.to_string(),
-        name: None,
-        at: Default::default(),
-        duration: None,
-        service: String::new(),
-        params: params.clone(),
-        origin: String::new(),
-    };
-    build(&spec).map(|_| ())
+pub fn check(spec: &FaultSpec) -> Result<(), ParamError> {
+    build(spec).map(|_| ())
 }
 
 /// Read a kind's parameters from the entry's extra keys; unknown keys are errors.

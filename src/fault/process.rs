@@ -193,6 +193,12 @@ pub struct Pause {
 impl Pause {
     pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
         let p: PauseParams = params(spec)?;
+        if spec.duration.is_none() {
+            return Err(ParamError {
+                key: vec!["for".into()],
+                message: "missing `for`, expected how long to freeze, such as \"3s\"".into(),
+            });
+        }
         Ok(Box::new(Pause {
             target: target(p.target, p.matching)?,
             stopped: Vec::new(),

@@ -260,10 +260,8 @@ impl Supervisor {
                 .collect();
             // `shakedown` as a program means this very binary, so suites run from a checkout
             // (`cargo run -- run ...`) without an install.
-            if argv[0] == "shakedown"
-                && let Ok(me) = std::env::current_exe()
-            {
-                argv[0] = me.display().to_string();
+            if argv[0] == "shakedown" {
+                argv[0] = shakedown_exe().display().to_string();
             }
             let path = run_dir.join(format!("service-{}.log", spec.name));
             let log = File::create(&path).map_err(|source| ServiceError::Log { path, source })?;
@@ -679,6 +677,24 @@ fn fill(arg: &str, own: &str, ports: &HashMap<String, u16>) -> String {
         out = out.replace(&format!("{{port.{name}}}"), &port.to_string());
     }
     out
+}
+
+/// The `shakedown` binary: `$SHAKEDOWN_BIN`, else this process if it is shakedown, else
+/// `shakedown` from `PATH` (for programs that use the library).
+pub fn shakedown_exe() -> PathBuf {
+    if let Some(p) = std::env::var_os("SHAKEDOWN_BIN") {
+        return PathBuf::from(p);
+    }
+    match std::env::current_exe() {
+        Ok(me)
+            if me
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("shakedown")) =>
+        {
+            me
+        }
+        _ => PathBuf::from("shakedown"),
+    }
 }
 
 /// A port nothing listens on right now (the kernel's pick for port 0).

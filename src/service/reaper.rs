@@ -22,10 +22,9 @@ pub struct Reaper {
 }
 
 impl Reaper {
-    /// Start the reaper (`current_exe __reaper`).
+    /// Start the reaper (`shakedown __reaper`).
     pub fn start() -> io::Result<Reaper> {
-        let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(super::shakedown_exe());
         cmd.arg("__reaper")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -122,19 +122,19 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     for f in merged.iter().filter(|f| !COMMON.contains(&f.key.as_str())) {
         params.insert(f.key.clone(), to_json(f)?);
     }
-    crate::fault::check(kind, &params)
-        .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
-
     let o = &t.node.at;
-    Ok(FaultSpec {
+    let spec = FaultSpec {
         kind: kind.to_string(),
-        name: used.map(|(n, _)| n),
+        name: used.as_ref().map(|(n, _)| n.clone()),
         at,
         duration,
         service,
         params,
         origin: format!("{}:{}:{}", o.file.display(), o.line, o.col),
-    })
+    };
+    crate::fault::check(&spec)
+        .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
+    Ok(spec)
 }
 
 /// Where a [`crate::fault::ParamError`] key path points: `[]` is the `kind` key, a path is relative
