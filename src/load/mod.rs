@@ -59,12 +59,8 @@ pub async fn drive(
     let mut counts: BTreeMap<Outcome, u64> = BTreeMap::new();
     for (id, t) in arrivals.iter().enumerate() {
         let intended = start_ms + t;
-        let wake = tokio::time::Instant::from_std(clock.instant(intended));
-        if cancel
-            .run_until_cancelled(tokio::time::sleep_until(wake))
-            .await
-            .is_none()
-        {
+        let wake = clock.instant(intended);
+        if cancel.run_until_cancelled(arrive_at(wake)).await.is_none() {
             break;
         }
         summary.scheduled += 1;
@@ -108,6 +104,18 @@ pub async fn drive(
     }
     summary.aborted = counts.get(&Outcome::Aborted).copied().unwrap_or(0);
     summary
+}
+
+/// Wait until `at`, to well under a millisecond: the timer wheel has millisecond ticks and
+/// rounds up, so sleep to just short of `at` and yield the rest of the way.
+async fn arrive_at(at: std::time::Instant) {
+    const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+    if let Some(early) = at.checked_sub(TIMER_SLACK) {
+        tokio::time::sleep_until(early.into()).await;
+    }
+    while std::time::Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
 }
 
 fn tally(done: Result<Outcome, tokio::task::JoinError>, counts: &mut BTreeMap<Outcome, u64>) {
