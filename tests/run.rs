@@ -349,3 +349,143 @@ fn report_rejudges_a_run_directory_to_the_same_verdicts() {
     assert_eq!(code(&out), 1, "{}", show(&out));
     assert_eq!(case.report()["verdicts"], before);
 }
+
+#[test]
+fn dependency_starts_first_gets_its_port_passed_and_can_be_faulted() {
+    let case = Case::new(
+        r#"[suite]
+name = "pipeline"
+budget = "1m"
+
+[service.cache]
+command = ["shakedown", "mock-server", "--port", "{port}", "--model", "cache"]
+ready = { http = "/health", within = "20s" }
+stop_grace = "2s"
+
+[service.api]
+command = ["shakedown", "mock-server", "--port", "{port}", "--model", "api-for-{port.cache}"]
+ready = { http = "/health", within = "20s" }
+after = ["cache"]
+entry = true
+stop_grace = "2s"
+
+[load]
+rate = 10
+duration = "2s"
+
+[[fault]]
+kind = "process.kill"
+service = "cache"
+at = "500ms"
+
+[expect]
+steady_success_rate = 1.0
+no_orphans = true
+"#,
+    );
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let spawns = case.events("service.spawn");
+    assert_eq!(spawns[0]["service"], "cache", "the dependency starts first");
+    assert_eq!(spawns[1]["service"], "api");
+    let cache_port = spawns[0]["argv"][3].as_str().unwrap().to_string();
+    let api_argv = spawns[1]["argv"].to_string();
+    assert!(
+        api_argv.contains(&format!("api-for-{cache_port}")),
+        "{api_argv}"
+    );
+    let ready: Vec<_> = case.events("service.ready");
+    assert!(
+        ready[0]["t_ms"].as_f64() < spawns[1]["t_ms"].as_f64(),
+        "cache ready before api spawned"
+    );
+    // The fault hit the dependency, not the entry: load to the entry kept succeeding.
+    let inject = &case.events("fault.inject")[0];
+    assert_eq!(inject["service"], "cache");
+    assert!(
+        case.events("service.exit")
+            .iter()
+            .any(|e| e["service"] == "cache" && e["signal"] == 9)
+    );
+    assert_eq!(case.events("service.teardown").len(), 2);
+}
+
+#[test]
+fn frozen_engine_is_reported_by_health_and_recovers_after_sigcont() {
+    let case = Case::new(&mock_suite(
+        &["--engine", "process", "--engine-timeout-ms", "1500"],
+        r#"[load]
+rate = 20
+arrival = "constant"
+timeout = "8s"
+duration = "6s"
+request = { api = "chat", stream = true, max_tokens = 8 }
+
+[[fault]]
+kind = "process.pause"
+match = "shakedown::engine"
+at = "1s"
+for = "2s"
+
+[expect]
+recover_within = "3s"
+fail_fast = "4s"
+health_truthful = true
+no_lost_requests = true
+"#,
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let clear = &case.events("fault.clear")[0];
+    assert_eq!(clear["signal"], "SIGCONT");
+    assert_eq!(clear["early"], false);
+    // /health went 503 while the engine was frozen.
+    let samples = util::jsonl(&case.run_dir().join("samples.jsonl"));
+    let inject_t = case.events("fault.inject")[0]["t_ms"].as_f64().unwrap();
+    let clear_t = clear["t_ms"].as_f64().unwrap();
+    assert!(
+        samples.iter().any(|s| s["kind"] == "health"
+            && s["status"] == 503
+            && (inject_t..clear_t).contains(&s["t_ms"].as_f64().unwrap())),
+        "no 503 health poll during the freeze"
+    );
+}
+
+#[test]
+fn completions_without_streaming_are_judged_too() {
+    let case = Case::new(&mock_suite(
+        &[],
+        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"completions\", stream = false, max_tokens = 4 }\n\n[expect]\nsteady_success_rate = 1.0\n",
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let reqs = util::jsonl(&case.run_dir().join("requests.jsonl"));
+    assert!(reqs.len() >= 15);
+    assert!(
+        reqs.iter()
+            .all(|r| r["outcome"] == "ok" && r["tokens"] == 4),
+        "{reqs:?}"
+    );
+}
+
+#[test]
+fn shipped_suites_validate_and_the_smoke_suite_passes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["suites/l2", "suites/l4", "suites/l5/reliability"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    let out = std::process::Command::new(util::bin())
+        .arg("validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let case = Case::new("");
+    std::fs::copy(root.join("suites/l2/mock_smoke.toml"), &case.suite).unwrap();
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(case.report()["level"], "L2");
+}
