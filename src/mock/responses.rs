@@ -107,17 +107,21 @@ impl RespCtx {
     }
 
     fn chunk(&self, choices: Value) -> Bytes {
+        sse(&self.chunk_value(choices))
+    }
+
+    fn chunk_value(&self, choices: Value) -> Value {
         let object = match self.endpoint {
             Endpoint::Chat => "chat.completion.chunk",
             Endpoint::Completions => "text_completion",
         };
-        sse(&json!({
+        json!({
             "id": self.id,
             "object": object,
             "created": self.created,
             "model": self.model,
             "choices": choices,
-        }))
+        })
     }
 
     /// The chat stream's first chunk of a choice: the assistant role, no text yet.
@@ -171,17 +175,8 @@ impl RespCtx {
 
     /// The usage chunk (`stream_options.include_usage`): no choices.
     pub fn usage_chunk(&self, usage: Usage) -> Bytes {
-        let object = match self.endpoint {
-            Endpoint::Chat => "chat.completion.chunk",
-            Endpoint::Completions => "text_completion",
-        };
-        sse(&json!({
-            "id": self.id,
-            "object": object,
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage.json(),
-        }))
+        let mut v = self.chunk_value(json!([]));
+        v["usage"] = usage.json();
+        sse(&v)
     }
 }
