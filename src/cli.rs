@@ -29,6 +29,15 @@ pub enum Command {
     },
     /// Serve the mock model service (the L2 dummy model).
     MockServer(crate::mock::ServerArgs),
+    /// Take GPU memory and hold it (another tenant on the GPU).
+    GpuHog(crate::gpu::cuda::HogArgs),
+    /// Take host memory or CPU and hold it (another tenant on the host).
+    Hog {
+        #[command(subcommand)]
+        kind: crate::hog::HogKind,
+    },
+    /// Say what this machine offers: CUDA driver, devices, NVML, process and proxy capabilities.
+    Doctor,
     /// The mock service's engine process (started by `mock-server --engine process`).
     #[command(hide = true)]
     MockEngine(crate::mock::EngineArgs),

@@ -5,8 +5,14 @@
 
 /// Command-line definitions (the thin `main.rs` calls into the library).
 pub mod cli;
+/// `shakedown doctor`: what this machine offers.
+pub mod doctor;
 /// Every fault kind behind one trait.
 pub mod fault;
+/// GPU memory: the hog, device discovery, NVML observation (all loaded at run time).
+pub mod gpu;
+/// Resource hogs: child processes that take memory or CPU away from a service.
+pub mod hog;
 /// Open-loop arrivals and the OpenAI client that records every request.
 pub mod load;
 /// The mock model service (the L2 dummy model) and its engine process.

@@ -13,6 +13,9 @@ fn main() {
         Command::Report { run_dir } => report(&run_dir),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
+        Command::GpuHog(args) => shakedown::gpu::cuda::hog_main(&args),
+        Command::Hog { kind } => shakedown::hog::main(&kind),
+        Command::Doctor => shakedown::doctor::main(),
         Command::Reaper => shakedown::service::reaper::main(),
     };
     std::process::exit(code);

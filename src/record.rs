@@ -127,6 +127,12 @@ pub enum Sample {
         status: Option<u16>,
         latency_ms: f64,
     },
+    /// GPU memory per device, and held by processes of the service trees (where NVML loads).
+    Gpu {
+        t_ms: f64,
+        devices: Vec<crate::gpu::nvml::DeviceMem>,
+        procs: Vec<crate::gpu::nvml::ProcMem>,
+    },
     /// The service's process tree.
     Procs {
         t_ms: f64,
@@ -300,4 +306,7 @@ pub struct PlannedFault {
     pub at_ms: f64,
     /// Planned clearing, ms after `t0` (= `at_ms` for instant faults).
     pub until_ms: f64,
+    /// Injected before the services started (`at = "startup"`).
+    #[serde(default)]
+    pub startup: bool,
 }

@@ -2,6 +2,8 @@
 //!
 //! Adding a kind is one file here, one line in [`KINDS`], and one entry in `docs/faults.md`.
 
+mod gpu;
+mod pressure;
 mod process;
 
 use crate::record::Journal;
@@ -72,6 +74,18 @@ const KINDS: &[Kind] = &[
     Kind {
         name: "process.pause",
         build: process::Pause::build,
+    },
+    Kind {
+        name: "memory.pressure",
+        build: pressure::Pressure::memory,
+    },
+    Kind {
+        name: "cpu.pressure",
+        build: pressure::Pressure::cpu,
+    },
+    Kind {
+        name: "gpu.preempt",
+        build: gpu::build,
     },
 ];
 

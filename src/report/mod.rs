@@ -241,7 +241,6 @@ pub enum ReportError {
 /// Works on a directory whose run crashed before reporting, too.
 pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
     let records = crate::verdict::RunRecords::read(dir)?;
-    let verdicts = crate::verdict::judge(&records)?;
     let old: Option<Report> = std::fs::read(dir.join("report.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
@@ -256,6 +255,11 @@ pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
             RunStatus::Error | RunStatus::Interrupted | RunStatus::Skipped
         )
     });
+    let verdicts = if ended == Some(RunStatus::Skipped) {
+        Vec::new()
+    } else {
+        crate::verdict::judge(&records)?
+    };
     let wall_ms = old.as_ref().map_or_else(
         || records.events.last().map_or(0.0, |e| e.t_ms),
         |r| r.wall_ms,

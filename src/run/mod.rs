@@ -78,12 +78,12 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     }
     let seed = suite.meta.seed;
     // Every fault is built before anything starts: a bad entry costs no service start-up.
-    let mut faults: Vec<Box<dyn Fault>> = Vec::new();
+    let mut faults: Vec<Option<Box<dyn Fault>>> = Vec::new();
     for spec in &suite.faults {
-        faults.push(fault::build(spec).map_err(|e| RunError::Fault {
+        faults.push(Some(fault::build(spec).map_err(|e| RunError::Fault {
             origin: spec.origin.clone(),
             message: e.message,
-        })?);
+        })?));
     }
     let dir = create_run_dir(opts.run_dir.as_deref(), &opts.out, &suite.meta.name, seed)
         .map_err(|(path, source)| RunError::RunDir { path, source })?;
@@ -119,7 +119,12 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     };
     let finish = |status: Option<RunStatus>, error: Option<String>| -> Result<Report, RunError> {
         let records = RunRecords::read(&dir)?;
-        let verdicts = verdict::judge(&records)?;
+        // A skipped run judged nothing: its verdicts would only speak of what never ran.
+        let verdicts = if status == Some(RunStatus::Skipped) {
+            Vec::new()
+        } else {
+            verdict::judge(&records)?
+        };
         let report = Report {
             shakedown: env!("CARGO_PKG_VERSION").into(),
             suite: suite.meta.name.clone(),
@@ -140,18 +145,15 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         Ok(report)
     };
 
-    if suite.meta.hardware == Hardware::Gpu && !std::path::Path::new("/proc/driver/nvidia").exists()
+    if suite.meta.hardware == Hardware::Gpu
+        && let Err(e) = crate::gpu::cuda::driver_present()
     {
-        journal.log(
-            "run.skipped",
-            None,
-            json!({"reason": "no CUDA driver found"}),
-        );
-        return finish(
-            Some(RunStatus::Skipped),
-            Some("skipped: no CUDA driver found".into()),
-        );
+        journal.log("run.skipped", None, json!({"reason": e.to_string()}));
+        return finish(Some(RunStatus::Skipped), Some(format!("skipped: {e}")));
     }
+    // GPU memory as it was before the run, to prove it comes back (only where NVML loads).
+    let gpus = crate::gpu::nvml::Gpus::open().ok().map(Arc::new);
+    let gpu_before = gpus.as_ref().map(|g| g.devices());
 
     say(format!(
         "shakedown: running {} (seed {seed}) into {}",
@@ -172,6 +174,48 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         Ok(s) => s,
         Err(e) => return finish(Some(RunStatus::Error), Some(e.to_string())),
     };
+    // Faults at "startup" meet the services as they come up.
+    let release_startup = CancellationToken::new();
+    let mut startup_tasks = Vec::new();
+    for (index, spec) in suite.faults.iter().enumerate().filter(|(_, s)| s.startup) {
+        let (Some(mut f), Some(service)) =
+            (faults[index].take(), sup.service(&spec.service).cloned())
+        else {
+            continue;
+        };
+        let ctx = FaultCtx {
+            service,
+            journal: journal.clone(),
+            seed,
+        };
+        let at = clock.now_ms();
+        let planned = PlannedFault {
+            index,
+            kind: spec.kind.clone(),
+            name: spec.name.clone(),
+            service: spec.service.clone(),
+            describe: f.describe(),
+            at_ms: at,
+            until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
+            startup: true,
+        };
+        say(format!("  fault {index} at startup: {}", planned.describe));
+        timeline.faults.push(planned.clone());
+        // The hog must hold before anything starts: inject inline, clear later.
+        if inject(&mut f, &ctx, &planned).await && spec.duration.is_some() {
+            let until = clock.instant(planned.until_ms);
+            let release = release_startup.clone();
+            startup_tasks.push(tokio::spawn(async move {
+                hold_and_clear(f, &ctx, &planned, until, &release).await;
+            }));
+        }
+    }
+    if !timeline.faults.is_empty() {
+        write(
+            "timeline.json",
+            serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
+        )?;
+    }
     let started = tokio::select! {
         r = sup.start_all() => Some(r),
         () = cut.cancelled() => None,
@@ -193,7 +237,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
                     source,
                 })?;
             let stop_observing = CancellationToken::new();
-            let observers = sup.observe(samples, stop_observing.clone());
+            let observers = sup.observe(samples, stop_observing.clone(), gpus.clone());
             if let Err(e) = drive(
                 &suite,
                 &sup,
@@ -213,11 +257,20 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
                 let _ = o.await;
             }
         }
+        // Under a start-up fault, failing to start is the behaviour being judged, not a broken run.
+        Some(Err(e)) if suite.faults.iter().any(|f| f.startup) => {
+            journal.log("run.start_failed", None, json!({"error": e.to_string()}));
+            say(format!("  start-up under the fault failed: {e}"));
+        }
         Some(Err(e)) => {
             journal.log("run.error", None, json!({"error": e.to_string()}));
             error = Some(e.to_string());
         }
         None => {}
+    }
+    release_startup.cancel();
+    for t in startup_tasks {
+        let _ = t.await;
     }
     journal.log("phase", None, json!({"phase": "teardown"}));
     let survivors = sup.teardown().await;
@@ -226,6 +279,15 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             "  process outlived teardown: {} `{}`",
             s.pid, s.cmdline
         ));
+    }
+    if let (Some(g), Some(before)) = (&gpus, &gpu_before) {
+        let seen = sup
+            .services()
+            .iter()
+            .flat_map(|s| s.seen_pids())
+            .collect::<Vec<_>>();
+        let after = crate::gpu::nvml::released(g, before, &seen).await;
+        journal.log("gpu.after_teardown", None, after);
     }
     drop(sup);
     for w in watchers {
@@ -253,7 +315,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
 async fn drive(
     suite: &Suite,
     sup: &Supervisor,
-    faults: Vec<Box<dyn Fault>>,
+    faults: Vec<Option<Box<dyn Fault>>>,
     timeline: &mut Timeline,
     dir: &std::path::Path,
     journal: &Journal,
@@ -308,9 +370,12 @@ async fn drive(
     timeline.load_start_ms = start;
     timeline.load_end_ms = start + duration_ms;
     timeline.arrivals = arrivals.len() as u64;
-    for (index, (f, spec)) in faults.iter().zip(&suite.faults).enumerate() {
+    let mut scheduled = Vec::new();
+    for (index, (f, spec)) in faults.into_iter().zip(&suite.faults).enumerate() {
+        // Start-up faults were injected already; the rest are planned from load start.
+        let Some(f) = f else { continue };
         let at = start + spec.at.as_ms();
-        timeline.faults.push(PlannedFault {
+        let planned = PlannedFault {
             index,
             kind: spec.kind.clone(),
             name: spec.name.clone(),
@@ -318,7 +383,10 @@ async fn drive(
             describe: f.describe(),
             at_ms: at,
             until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
-        });
+            startup: false,
+        };
+        timeline.faults.push(planned.clone());
+        scheduled.push((f, planned));
     }
     let path = dir.join("timeline.json");
     std::fs::write(
@@ -332,8 +400,8 @@ async fn drive(
         json!({"phase": "baseline", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
     );
     // Phase marks at the planned instants: faults begin, the last fault ends (recovery).
-    let first = timeline.faults.iter().map(|f| f.at_ms).reduce(f64::min);
-    let last = timeline.faults.iter().map(|f| f.until_ms).reduce(f64::max);
+    let first = scheduled.iter().map(|(_, p)| p.at_ms).reduce(f64::min);
+    let last = scheduled.iter().map(|(_, p)| p.until_ms).reduce(f64::max);
     for (phase, at) in [("faults", first), ("recovery", last)] {
         let Some(at) = at else { continue };
         let (journal, cut) = (journal.clone(), cut.clone());
@@ -361,7 +429,8 @@ async fn drive(
     // Faults stop being injected when load ends, but one already injected is always cleared.
     let faults_stop = CancellationToken::new();
     let mut fault_tasks = Vec::new();
-    for ((index, mut f), planned) in faults.into_iter().enumerate().zip(timeline.faults.clone()) {
+    for (mut f, planned) in scheduled {
+        let index = planned.index;
         let Some(service) = sup.service(&planned.service).cloned() else {
             journal.log(
                 "fault.error",
@@ -389,41 +458,8 @@ async fn drive(
                 () = stop.cancelled() => return,
                 () = cut.cancelled() => return,
             }
-            let service = ctx.service.spec.name.clone();
-            let details =
-                json!({"index": index, "fault": planned.kind, "describe": planned.describe});
-            match f.inject(&ctx).await {
-                Ok(d) => ctx
-                    .journal
-                    .log("fault.inject", Some(&service), merge(details.clone(), d)),
-                Err(e) => {
-                    ctx.journal.log(
-                        "fault.error",
-                        Some(&service),
-                        merge(details, json!({"error": e.to_string()})),
-                    );
-                    return;
-                }
-            }
-            if duration.is_none() {
-                return;
-            }
-            let until = tokio::time::Instant::from_std(clock.instant(planned.until_ms));
-            let early = tokio::select! {
-                () = tokio::time::sleep_until(until) => false,
-                () = cut.cancelled() => true,
-            };
-            match f.clear(&ctx).await {
-                Ok(c) => ctx.journal.log(
-                    "fault.clear",
-                    Some(&service),
-                    merge(details, merge(c, json!({"early": early}))),
-                ),
-                Err(e) => ctx.journal.log(
-                    "fault.error",
-                    Some(&service),
-                    merge(details, json!({"error": format!("failed to clear: {e}")})),
-                ),
+            if inject(&mut f, &ctx, &planned).await && duration.is_some() {
+                hold_and_clear(f, &ctx, &planned, clock.instant(planned.until_ms), &cut).await;
             }
         }));
     }
@@ -459,6 +495,57 @@ async fn drive(
         let _ = t.await;
     }
     Ok(())
+}
+
+/// Inject `f` and record the outcome; true if it took effect.
+async fn inject(f: &mut Box<dyn Fault>, ctx: &FaultCtx, planned: &PlannedFault) -> bool {
+    let service = ctx.service.spec.name.clone();
+    let details =
+        json!({"index": planned.index, "fault": planned.kind, "describe": planned.describe});
+    match f.inject(ctx).await {
+        Ok(d) => {
+            ctx.journal
+                .log("fault.inject", Some(&service), merge(details, d));
+            true
+        }
+        Err(e) => {
+            ctx.journal.log(
+                "fault.error",
+                Some(&service),
+                merge(details, json!({"error": e.to_string()})),
+            );
+            false
+        }
+    }
+}
+
+/// Keep an injected fault until `until` (or `early` is cancelled), then clear it and record that.
+async fn hold_and_clear(
+    mut f: Box<dyn Fault>,
+    ctx: &FaultCtx,
+    planned: &PlannedFault,
+    until: std::time::Instant,
+    early: &CancellationToken,
+) {
+    let cut_short = tokio::select! {
+        () = tokio::time::sleep_until(until.into()) => false,
+        () = early.cancelled() => true,
+    };
+    let service = ctx.service.spec.name.clone();
+    let details =
+        json!({"index": planned.index, "fault": planned.kind, "describe": planned.describe});
+    match f.clear(ctx).await {
+        Ok(c) => ctx.journal.log(
+            "fault.clear",
+            Some(&service),
+            merge(details, merge(c, json!({"early": cut_short}))),
+        ),
+        Err(e) => ctx.journal.log(
+            "fault.error",
+            Some(&service),
+            merge(details, json!({"error": format!("failed to clear: {e}")})),
+        ),
+    }
 }
 
 /// Turn SIGINT/SIGTERM and the budget into a cut of the run; a second signal exits at once

@@ -32,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 const TAIL_LINES: usize = 20;
 /// How often the process tree is sampled.
 const PROC_EVERY: Duration = Duration::from_millis(250);
+/// How often GPU memory is sampled.
+const GPU_EVERY: Duration = Duration::from_secs(1);
 /// How often the health path is polled.
 const HEALTH_EVERY: Duration = Duration::from_millis(100);
 
@@ -133,6 +135,11 @@ impl Service {
         let procs = proctree::tree(pid, pid);
         self.remember(&procs, pid);
         procs
+    }
+
+    /// Pids of every process ever seen in this service's tree.
+    pub fn seen_pids(&self) -> Vec<i32> {
+        self.lock().seen.keys().map(|id| id.pid).collect()
     }
 
     /// How many times it was restarted.
@@ -355,8 +362,40 @@ impl Supervisor {
         &self,
         samples: Jsonl,
         stop: CancellationToken,
+        gpus: Option<Arc<crate::gpu::nvml::Gpus>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
+        if let Some(gpus) = gpus {
+            let (services, samples, stop) = (self.services.clone(), samples.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let Some(clock) = services.first().map(|s| s.journal.clock()) else {
+                    return;
+                };
+                let mut tick = tokio::time::interval(GPU_EVERY);
+                while stop.run_until_cancelled(tick.tick()).await.is_some() {
+                    let (g, svcs) = (gpus.clone(), services.clone());
+                    // NVML calls block; keep them off the async workers.
+                    let Ok((devices, procs)) = tokio::task::spawn_blocking(move || {
+                        let pids: Vec<i32> = svcs.iter().flat_map(|s| s.seen_pids()).collect();
+                        let procs = g
+                            .processes()
+                            .into_iter()
+                            .filter(|p| pids.contains(&(p.pid as i32)))
+                            .collect();
+                        (g.devices(), procs)
+                    })
+                    .await
+                    else {
+                        continue;
+                    };
+                    let _ = samples.write(&Sample::Gpu {
+                        t_ms: clock.now_ms(),
+                        devices,
+                        procs,
+                    });
+                }
+            }));
+        }
         for svc in &self.services {
             let (svc2, samples2, stop2) = (svc.clone(), samples.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {

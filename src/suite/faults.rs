@@ -91,14 +91,19 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     let kind_expected = "a fault kind such as \"process.kill\"";
     let kind_f = get("kind").ok_or_else(|| missing("kind", kind_expected))?;
     let kind = kind_f.str(kind_expected)?;
-    let at = get("at")
-        .ok_or_else(|| {
-            missing(
-                "at",
-                "when to inject, a duration from load start such as \"10s\"",
-            )
-        })?
-        .dur()?;
+    let at_f = get("at").ok_or_else(|| {
+        missing(
+            "at",
+            "when to inject, a duration from load start such as \"10s\", or \"startup\"",
+        )
+    })?;
+    // `at = "startup"`: before the services start, so start-up itself meets the fault.
+    let startup = matches!(&at_f.node.val, crate::suite::tree::Val::Str(s) if s == "startup");
+    let at = if startup {
+        crate::suite::Dur::default()
+    } else {
+        at_f.dur()?
+    };
     let duration = opt(get("for"), Field::pos_dur)?;
     let service = match get("service") {
         Some(f) => {
@@ -127,6 +132,7 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
         kind: kind.to_string(),
         name: used.as_ref().map(|(n, _)| n.clone()),
         at,
+        startup,
         duration,
         service,
         params,

@@ -193,8 +193,10 @@ pub struct FaultSpec {
     pub kind: String,
     /// The `use = "NAME"` it came from, if any.
     pub name: Option<String>,
-    /// When to inject, from load start.
+    /// When to inject, from load start (zero when `startup`).
     pub at: Dur,
+    /// `at = "startup"`: injected before any service starts.
+    pub startup: bool,
     /// How long it lasts (`for`); `None` for instant faults.
     pub duration: Option<Dur>,
     /// Which service it acts on; default the entry.

@@ -5,12 +5,14 @@
 //! and every check can be tested on recorded runs.
 
 mod fail_fast;
+mod gpu;
 mod health;
 mod injected;
 mod logs;
 mod loss;
 mod orphans;
 mod recovery;
+mod startup;
 mod steady;
 
 use crate::record::{Event, RequestRecord, Sample, Timeline, read_jsonl};
@@ -161,6 +163,9 @@ const CHECKS: &[Check] = &[
         judge: injected::judge,
     },
     Check {
+        judge: startup::judge,
+    },
+    Check {
         judge: recovery::judge,
     },
     Check {
@@ -177,6 +182,7 @@ const CHECKS: &[Check] = &[
     Check {
         judge: health::judge,
     },
+    Check { judge: gpu::judge },
 ];
 
 /// Judge a run from its records.

@@ -1,0 +1,233 @@
+//! Resource hogs: child processes that take host memory or CPU away from a service, print
+//! one `READY ...` line when they hold it, and give it back when killed.
+//!
+//! Hogs run as separate processes (`shakedown hog ...`, `shakedown gpu-hog`) so the kernel's
+//! OOM killer and the scheduler see them as the other tenant they stand for, and so a hog
+//! dies with the framework (parent-death signal, the framework's process group).
+
+use crate::gpu::parse_bytes;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
+
+/// What to hog.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum HogKind {
+    /// Take host memory (and touch every page, so it is really resident).
+    Memory {
+        /// Take this fraction of `MemAvailable` (0..1).
+        #[arg(long, group = "target")]
+        fraction: Option<f64>,
+        /// Take exactly this much (e.g. `512MiB`).
+        #[arg(long, group = "target", value_parser = parse_bytes)]
+        bytes: Option<u64>,
+        /// Hold for this long (default: until killed).
+        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
+        hold: Option<crate::suite::Dur>,
+    },
+    /// Keep CPU cores busy.
+    Cpu {
+        /// Busy threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Hold for this long (default: until killed).
+        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
+        hold: Option<crate::suite::Dur>,
+    },
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `shakedown hog memory|cpu`.
+pub fn main(kind: &HogKind) -> i32 {
+    match kind {
+        HogKind::Memory {
+            fraction,
+            bytes,
+            hold: how_long,
+        } => {
+            let available = mem_available().unwrap_or(0);
+            let goal = match (fraction, bytes) {
+                (_, Some(b)) => *b,
+                (Some(f), None) => (available as f64 * f.clamp(0.0, 1.0)) as u64,
+                (None, None) => available / 2,
+            };
+            const CHUNK: usize = 64 << 20;
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            let mut total = 0u64;
+            while total < goal {
+                let n = CHUNK.min((goal - total) as usize);
+                // Touch one byte per page so the memory is resident, not just promised.
+                let mut block = vec![0u8; n];
+                for i in (0..n).step_by(4096) {
+                    block[i] = 1;
+                }
+                held.push(block);
+                total += n as u64;
+            }
+            ready(&format!("memory {total} {}", mem_available().unwrap_or(0)));
+            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            drop(held);
+            0
+        }
+        HogKind::Cpu {
+            threads,
+            hold: how_long,
+        } => {
+            let n = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            for _ in 0..n {
+                std::thread::spawn(|| {
+                    let mut x: u64 = 1;
+                    loop {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                });
+            }
+            ready(&format!("cpu {n}"));
+            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            0
+        }
+    }
+}
+
+fn ready(what: &str) {
+    println!("READY {what}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Block until SIGTERM or SIGINT arrives, or `how_long` passes.
+pub fn hold(how_long: Duration) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    // Blocked signals stay pending for sigtimedwait instead of killing us mid-free.
+    let _ = set.thread_block();
+    let deadline = Instant::now().checked_add(how_long);
+    loop {
+        let left = deadline.map_or(Duration::from_secs(3600), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if left.is_zero() {
+            return;
+        }
+        let step = left.min(Duration::from_secs(3600));
+        let ts = libc::timespec {
+            tv_sec: step.as_secs() as libc::time_t,
+            tv_nsec: step.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: `set` is a valid sigset_t, the info pointer may be null, `ts` lives across the call.
+        let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+        if r > 0 {
+            return;
+        }
+    }
+}
+
+/// A hog child process of the framework, ready and holding.
+#[derive(Debug)]
+pub struct Hog {
+    child: tokio::process::Child,
+    /// The `READY ...` line, without `READY `.
+    pub ready: String,
+}
+
+/// Why a hog could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum HogError {
+    #[error("failed to start {what}: {source}")]
+    Spawn {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what} exited before it was ready: {message}")]
+    Failed { what: String, message: String },
+    #[error("{what} was not ready within {within:?}")]
+    NotReady { what: String, within: Duration },
+}
+
+impl Hog {
+    /// Start `shakedown ARGS` and wait for its `READY` line.
+    pub async fn start(args: &[String], within: Duration) -> Result<Hog, HogError> {
+        let what = format!("shakedown {}", args.join(" "));
+        let mut cmd = tokio::process::Command::new(crate::service::shakedown_exe());
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe and touches no parent memory.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Dies with the framework; stays in its process group.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| HogError::Spawn {
+            what: what.clone(),
+            source,
+        })?;
+        let stdout = child.stdout.take();
+        let read = async {
+            let mut lines = tokio::io::BufReader::new(stdout?).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.strip_prefix("READY ") {
+                    return Some(rest.to_string());
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(within, read).await {
+            Ok(Some(ready)) => Ok(Hog { child, ready }),
+            Ok(None) => {
+                let _ = child.wait().await;
+                let mut message = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    use tokio::io::AsyncReadExt;
+                    let _ = err.read_to_string(&mut message).await;
+                }
+                Err(HogError::Failed {
+                    what,
+                    message: message.trim().to_string(),
+                })
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(HogError::NotReady { what, within })
+            }
+        }
+    }
+
+    /// Pid of the hog.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Release: SIGTERM (so it frees cleanly), then SIGKILL if it lingers.
+    pub async fn release(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
