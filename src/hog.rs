@@ -58,17 +58,16 @@ pub fn main(kind: &HogKind) -> i32 {
                 (Some(f), None) => (available as f64 * f.clamp(0.0, 1.0)) as u64,
                 (None, None) => available / 2,
             };
-            const CHUNK: usize = 64 << 20;
-            let mut held: Vec<Vec<u8>> = Vec::new();
+            const CHUNK: usize = 256 << 20;
+            let mut held: Vec<Resident> = Vec::new();
             let mut total = 0u64;
             while total < goal {
                 let n = CHUNK.min((goal - total) as usize);
-                // Touch one byte per page so the memory is resident, not just promised.
-                let mut block = vec![0u8; n];
-                for i in (0..n).step_by(4096) {
-                    block[i] = 1;
+                match Resident::new(n) {
+                    Some(r) => held.push(r),
+                    // The kernel said no: hold what we have, as a real tenant would.
+                    None => break,
                 }
-                held.push(block);
                 total += n as u64;
             }
             ready(&format!("memory {total} {}", mem_available().unwrap_or(0)));
@@ -96,6 +95,37 @@ pub fn main(kind: &HogKind) -> i32 {
             hold(how_long.map_or(Duration::MAX, |d| d.0));
             0
         }
+    }
+}
+
+/// Anonymous memory the kernel populated up front (`MAP_POPULATE`): resident at once,
+/// without a page fault per page, and returned by `munmap` on drop.
+struct Resident {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Resident {
+    fn new(len: usize) -> Option<Self> {
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Resident { ptr, len })
+    }
+}
+
+impl Drop for Resident {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }
 
