@@ -2,6 +2,7 @@
 //!
 //! Adding a kind is one file here, one line in [`KINDS`], and one entry in `docs/faults.md`.
 
+pub mod input;
 mod process;
 
 use crate::record::Journal;
@@ -32,6 +33,8 @@ pub struct FaultCtx {
     pub journal: Journal,
     /// The run's seed (for faults that draw, each forks its own stream).
     pub seed: u64,
+    /// The run directory (for faults that record what they did, such as `input.jsonl`).
+    pub run_dir: std::path::PathBuf,
 }
 
 /// A fault that could not do what it was asked to.
@@ -72,6 +75,10 @@ const KINDS: &[Kind] = &[
     Kind {
         name: "process.pause",
         build: process::Pause::build,
+    },
+    Kind {
+        name: "input.malformed",
+        build: input::Malformed::build,
     },
 ];
 

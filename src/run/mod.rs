@@ -374,6 +374,7 @@ async fn drive(
             service,
             journal: journal.clone(),
             seed: suite.meta.seed,
+            run_dir: dir.to_path_buf(),
         };
         let (stop, cut) = (faults_stop.clone(), cut.clone());
         let duration = suite.faults[index].duration;
