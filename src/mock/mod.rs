@@ -48,6 +48,7 @@ mod api;
 mod args;
 mod engine;
 mod generate;
+mod media;
 mod metrics;
 mod responses;
 mod server;

@@ -131,6 +131,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             wall_ms: clock.now_ms(),
             run_dir: dir.clone(),
             requests: RequestStats::of(&records.requests),
+            input: verdict::input_rows(&records),
             verdicts,
         };
         report.write(&dir).map_err(|source| RunError::Write {

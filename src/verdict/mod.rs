@@ -7,18 +7,20 @@
 mod fail_fast;
 mod health;
 mod injected;
+mod input;
 mod logs;
 mod loss;
 mod orphans;
 mod recovery;
 mod steady;
 
-use crate::record::{Event, RequestRecord, Sample, Timeline, read_jsonl};
+use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, read_jsonl};
 use crate::suite::Expect;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+pub use input::{CaseRow, rows as input_rows};
 pub use recovery::FaultWindow;
 
 /// Pass, fail, or not applicable to this run.
@@ -95,6 +97,8 @@ pub struct RunRecords {
     pub events: Vec<Event>,
     pub requests: Vec<RequestRecord>,
     pub samples: Vec<Sample>,
+    /// Malformed-input cases (`input.jsonl`), empty when the run sent none.
+    pub input: Vec<InputRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
 }
@@ -132,6 +136,8 @@ impl RunRecords {
             .map_err(read_err("requests.jsonl"))?;
         let (samples, c) =
             read_jsonl(&lines("samples.jsonl")).map_err(read_err("samples.jsonl"))?;
+        let (input, d) = read_jsonl(&lines(crate::fault::input::RECORD_FILE))
+            .map_err(read_err(crate::fault::input::RECORD_FILE))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
@@ -140,7 +146,8 @@ impl RunRecords {
             events,
             requests,
             samples,
-            skipped_lines: a + b + c,
+            input,
+            skipped_lines: a + b + c + d,
         })
     }
 
@@ -176,6 +183,19 @@ const CHECKS: &[Check] = &[
     Check { judge: logs::judge },
     Check {
         judge: health::judge,
+    },
+    Check {
+        judge: input::server_error,
+    },
+    Check {
+        judge: input::crash,
+    },
+    Check { judge: input::leak },
+    Check {
+        judge: input::error_shape,
+    },
+    Check {
+        judge: input::slow_answer,
     },
 ];
 

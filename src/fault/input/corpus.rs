@@ -322,7 +322,8 @@ impl Case {
                 ));
             }
         }
-        if self.mode == Mode::DisconnectMany && !self.count.is_some_and(|c| (1..=10_000).contains(&c))
+        if self.mode == Mode::DisconnectMany
+            && !self.count.is_some_and(|c| (1..=10_000).contains(&c))
         {
             return Err(format!(
                 "case `{}`: `disconnect_many` needs `count` between 1 and 10000",

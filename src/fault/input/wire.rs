@@ -55,7 +55,8 @@ pub struct Target {
 /// One ordinary request with reqwest.
 pub async fn normal(t: &Target, case: &Case, body: Vec<u8>) -> Answer {
     let start = Instant::now();
-    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let method =
+        reqwest::Method::from_bytes(case.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = t
         .http
         .request(method, format!("{}{}", t.base_url, case.path))
@@ -373,8 +374,7 @@ pub async fn disconnect_many(
 ) -> Answer {
     let start = Instant::now();
     let n = case.count.unwrap_or(1) as usize;
-    let opened =
-        futures_util::future::join_all((0..n).map(|_| open_stream(t, case, &body))).await;
+    let opened = futures_util::future::join_all((0..n).map(|_| open_stream(t, case, &body))).await;
     let sent = opened.iter().filter(|s| s.is_some()).count();
     admitted.await;
     drop(opened);
