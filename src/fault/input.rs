@@ -269,7 +269,7 @@ fn record(
         status: a.status,
         result: a.result.into(),
         elapsed_ms: (a.elapsed_ms * 10.0).round() / 10.0,
-        answer_bound_ms: case.mode.owes_answer().then(|| bound.as_secs_f64() * 1e3),
+        answer_bound_ms: case.mode.owes_answer().then_some(bound.as_secs_f64() * 1e3),
         error_shaped,
         evidence: evidence.chars().take(EVIDENCE_CHARS).collect(),
         health_after,
