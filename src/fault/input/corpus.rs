@@ -435,6 +435,18 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_builtin_case() {
+        let doc = include_str!("../../../docs/faults.md");
+        for c in builtin() {
+            assert!(
+                doc.contains(&format!("| `{}` |", c.name)),
+                "docs/faults.md does not list `{}`",
+                c.name
+            );
+        }
+    }
+
+    #[test]
     fn bodies_are_generated_and_templated() {
         let cases = builtin();
         let deep = cases
