@@ -128,3 +128,34 @@ fn leak_on_disconnect_fails_leak() {
     assert_eq!(failed_ids(&case), vec!["input.leak"]);
     assert!(!cases_failing(&case, "input.leak").is_empty());
 }
+
+fn validate(path: &str) -> std::process::Output {
+    std::process::Command::new(util::bin())
+        .arg("validate")
+        .arg(path)
+        .output()
+        .expect("run shakedown validate")
+}
+
+#[test]
+fn a_suite_adds_its_own_corpus_next_to_it() {
+    let out = validate("tests/suites/valid/malformed_input.toml");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unknown_corpus_is_a_located_suite_error() {
+    let out = validate("tests/suites/invalid/unknown_corpus.toml");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("tests/suites/invalid/unknown_corpus.toml:10:1: ")
+            && err.contains("unknown corpus `builtin:nope`"),
+        "{err}"
+    );
+}
