@@ -187,6 +187,15 @@ impl Jsonl {
         Ok(Jsonl(Arc::new(Mutex::new(File::create(path)?))))
     }
 
+    /// Open `path` for appending, creating it if needed.
+    pub fn append(path: &Path) -> io::Result<Self> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Jsonl(Arc::new(Mutex::new(f))))
+    }
+
     /// Append one value as one line.
     pub fn write<T: Serialize>(&self, value: &T) -> io::Result<()> {
         let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
@@ -309,4 +318,56 @@ pub struct PlannedFault {
     /// Injected before the services started (`at = "startup"`).
     #[serde(default)]
     pub startup: bool,
+}
+
+/// One malformed-input case as sent and judged (`input.jsonl`, written by `input.malformed`).
+/// Facts only; the `input.*` verdicts derive everything else from them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// Case name, unique in its corpus.
+    pub case: String,
+    /// `json`, `schema`, `values`, `multimodal` or `protocol`.
+    pub category: String,
+    /// Where the case comes from (an issue reference), if anywhere.
+    pub origin: Option<String>,
+    /// `4xx` or `not_5xx`.
+    pub expect: String,
+    /// How it was sent (`normal`, `slow_headers`, `disconnect_mid_stream`, ...).
+    pub mode: String,
+    /// When it was sent, ms after `t0`.
+    pub t_ms: f64,
+    /// The HTTP status it got, if any (the worst one for modes sending several requests).
+    pub status: Option<u16>,
+    /// `answered`, `closed` (no answer, connection closed), `timeout`, `refused`,
+    /// `disconnected` (the client left on purpose), `waiting` (a slow case still open), `error`.
+    pub result: String,
+    /// From send to answer (or to the end of the case), ms.
+    pub elapsed_ms: f64,
+    /// The bound an answer must come within, ms; `None` where the case expects no answer.
+    pub answer_bound_ms: Option<f64>,
+    /// For a 4xx/5xx answer: whether the body has `error.message`, `error.type` and `error.code`.
+    pub error_shaped: Option<bool>,
+    /// The start of the body or the error, for humans.
+    pub evidence: String,
+    /// `/health` status right after the case (`None`: no answer at all).
+    pub health_after: Option<u16>,
+    /// Status of a valid request sent right after the case (during it, for slow cases).
+    pub valid_after: Option<u16>,
+    /// Why that valid request failed, if it did.
+    pub valid_error: Option<String>,
+    /// `vllm:num_requests_running` around a disconnect case, if the service exports it.
+    pub gauge: Option<GaugeCheck>,
+}
+
+/// The running gauge before a disconnect case and whether it came back after.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GaugeCheck {
+    /// Lowest value seen just before the case.
+    pub baseline: f64,
+    /// Last value seen after it.
+    pub last: f64,
+    /// How long after the case it was back at or below the baseline; `None`: never within the bound.
+    pub settled_ms: Option<f64>,
+    /// How long it was given, ms.
+    pub bound_ms: f64,
 }

@@ -3,6 +3,7 @@
 //! Adding a kind is one file here, one line in [`KINDS`], and one entry in `docs/faults.md`.
 
 mod gpu;
+pub mod input;
 mod pressure;
 mod process;
 
@@ -34,6 +35,8 @@ pub struct FaultCtx {
     pub journal: Journal,
     /// The run's seed (for faults that draw, each forks its own stream).
     pub seed: u64,
+    /// The run directory (for faults that record what they did, such as `input.jsonl`).
+    pub run_dir: std::path::PathBuf,
 }
 
 /// A fault that could not do what it was asked to.
@@ -86,6 +89,10 @@ const KINDS: &[Kind] = &[
     Kind {
         name: "gpu.preempt",
         build: gpu::build,
+    },
+    Kind {
+        name: "input.malformed",
+        build: input::Malformed::build,
     },
 ];
 

@@ -5,6 +5,7 @@
 //! plain-text message.
 
 use super::generate::{GenSpec, KeyHasher};
+use super::media::{self, MediaError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -16,6 +17,10 @@ const MAX_LOGPROBS: i64 = 20;
 /// Upper bound of sequences one request may ask for (prompts × n), so a batch cannot
 /// make the mock allocate without limit.
 const MAX_SEQS: usize = 1024;
+/// Token ids (in prompts and `logit_bias`) must be below this, as a tokenizer's vocabulary.
+pub const VOCAB_SIZE: u64 = 32_000;
+/// `logit_bias` values must lie within ± this (OpenAI's range).
+const MAX_BIAS: f64 = 100.0;
 
 /// An error answered as `{"error":{"message","type","param","code"}}`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -102,6 +107,15 @@ impl ApiError {
         )
     }
 
+    /// 500 for undecodable base64, as vLLM once answered it (bug `500-on-bad-base64`).
+    pub fn base64_crash(detail: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            format!("binascii.Error: {detail}"),
+        )
+    }
+
     /// 503: the server cannot take requests now.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(
@@ -179,6 +193,9 @@ pub struct GenRequest {
     pub top_p: Option<f64>,
     /// Stop strings.
     pub stop: Vec<String>,
+    /// Whether a prompt is empty (a completions prompt of only whitespace, or a chat whose
+    /// every message is empty): bug `crash-on-empty-prompt` kills the engine on it.
+    pub empty_prompt: bool,
 }
 
 /// What the validation needs to know about the server.
@@ -188,6 +205,8 @@ pub struct Limits<'a> {
     pub model: &'a str,
     /// Context length in tokens.
     pub max_model_len: u32,
+    /// Bug `500-on-bad-base64`: undecodable media base64 is a 500, not a 400.
+    pub base64_500: bool,
 }
 
 /// One sequence to generate: which choice it fills and how.
@@ -273,7 +292,7 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: Limits<'_>) -> Result<GenR
 
     let model = o.string("model")?;
     let prompts = match endpoint {
-        Endpoint::Chat => vec![chat_prompt(o.get("messages"))?],
+        Endpoint::Chat => vec![chat_prompt(o.get("messages"), limits.base64_500)?],
         Endpoint::Completions => completion_prompts(o.get("prompt"))?,
     };
     let stream = o.bool("stream")?.unwrap_or(false);
@@ -332,6 +351,11 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: Limits<'_>) -> Result<GenR
         ));
     }
     let seed = o.int_in("seed", i64::MIN, i64::MAX)?;
+    logit_bias(o.get("logit_bias"))?;
+    if endpoint == Endpoint::Chat {
+        response_format(o.get("response_format"))?;
+        tools(o.get("tools"))?;
+    }
     let stop = stop_strings(o.get("stop"))?;
     o.string("user")?;
     match endpoint {
@@ -387,7 +411,9 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: Limits<'_>) -> Result<GenR
         }
     }
 
+    let empty_prompt = is_empty_prompt(endpoint, &o);
     Ok(GenRequest {
+        empty_prompt,
         endpoint,
         prompts,
         n,
@@ -399,6 +425,116 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: Limits<'_>) -> Result<GenR
         top_p,
         stop,
     })
+}
+
+/// Whether the prompt is empty: see [`GenRequest::empty_prompt`].
+fn is_empty_prompt(endpoint: Endpoint, o: &Fields<'_>) -> bool {
+    let blank = |v: &Value| match v {
+        Value::String(s) => s.trim().is_empty(),
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    match (endpoint, o.get("prompt"), o.get("messages")) {
+        (Endpoint::Completions, Some(Value::String(s)), _) => s.trim().is_empty(),
+        (Endpoint::Completions, Some(Value::Array(a)), _) => a
+            .iter()
+            .any(|p| p.as_str().is_some_and(|s| s.trim().is_empty())),
+        (Endpoint::Chat, _, Some(Value::Array(msgs))) => {
+            msgs.iter().all(|m| m.get("content").is_none_or(blank))
+        }
+        _ => false,
+    }
+}
+
+/// `logit_bias`: an object mapping token ids (as strings) to biases in [-100, 100].
+fn logit_bias(v: Option<&Value>) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::bad_param("logit_bias", m);
+    let Some(v) = v else { return Ok(()) };
+    let Value::Object(map) = v else {
+        return Err(bad(
+            "`logit_bias` must be an object of token id → bias".into()
+        ));
+    };
+    for (k, b) in map {
+        let id: i64 = k.trim().parse().map_err(|_| {
+            bad(format!(
+                "logit_bias key `{k}` is not a token id (an integer)"
+            ))
+        })?;
+        if id < 0 || id as u64 >= VOCAB_SIZE {
+            return Err(bad(format!(
+                "token_id(s) [{id}] in logit_bias contain out-of-vocab token ids. Vocabulary size: {VOCAB_SIZE}"
+            )));
+        }
+        match b.as_f64() {
+            Some(x) if (-MAX_BIAS..=MAX_BIAS).contains(&x) => {}
+            _ => {
+                return Err(bad(format!(
+                    "logit_bias value for token {id} must be a number in [-{MAX_BIAS}, {MAX_BIAS}], got {b}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `response_format`: `{type: text | json_object | json_schema | structural_tag}`; a
+/// `json_schema` one needs `json_schema: {name, schema?: object}`.
+fn response_format(v: Option<&Value>) -> Result<(), ApiError> {
+    let bad = |m: &str| ApiError::bad_param("response_format", m);
+    let Some(v) = v else { return Ok(()) };
+    let Value::Object(rf) = v else {
+        return Err(bad("`response_format` must be an object"));
+    };
+    match rf.get("type").and_then(Value::as_str) {
+        Some("text" | "json_object" | "structural_tag") => Ok(()),
+        Some("json_schema") => {
+            let Some(Value::Object(js)) = rf.get("json_schema") else {
+                return Err(bad(
+                    "`response_format.json_schema` is required when type is `json_schema`",
+                ));
+            };
+            if !js.get("name").is_some_and(Value::is_string) {
+                return Err(bad("`response_format.json_schema.name` must be a string"));
+            }
+            match js.get("schema") {
+                None | Some(Value::Object(_)) | Some(Value::Bool(_)) => Ok(()),
+                Some(_) => Err(bad(
+                    "`response_format.json_schema.schema` must be a JSON schema object",
+                )),
+            }
+        }
+        _ => Err(bad(
+            "`response_format.type` must be one of `text`, `json_object`, `json_schema`, `structural_tag`",
+        )),
+    }
+}
+
+/// `tools`: an array of `{type: "function", function: {name, parameters?: object}}`.
+fn tools(v: Option<&Value>) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::bad_param("tools", m);
+    let Some(v) = v else { return Ok(()) };
+    let Value::Array(tools) = v else {
+        return Err(bad("`tools` must be an array of tools".into()));
+    };
+    for (i, t) in tools.iter().enumerate() {
+        if t.get("type").and_then(Value::as_str) != Some("function") {
+            return Err(bad(format!("tools[{i}].type must be `function`")));
+        }
+        let Some(Value::Object(f)) = t.get("function") else {
+            return Err(bad(format!("tools[{i}].function must be an object")));
+        };
+        if !f.get("name").is_some_and(Value::is_string) {
+            return Err(bad(format!("tools[{i}].function.name must be a string")));
+        }
+        if f.get("parameters").is_some_and(|p| !p.is_object()) {
+            return Err(bad(format!(
+                "tools[{i}].function.parameters must be a JSON schema object"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Re-point a nested field's error at its parent.
@@ -501,8 +637,8 @@ fn count_words(text: &str) -> u32 {
 }
 
 /// Chat `messages`: a non-empty array of `{role, content}`; content is a string, null, or
-/// an array of text parts. The prompt is rendered as `role: content` lines.
-fn chat_prompt(v: Option<&Value>) -> Result<Prompt, ApiError> {
+/// an array of content parts (text, `image_url`, `input_audio`; media checked by [`media`]). The prompt is rendered as `role: content` lines.
+fn chat_prompt(v: Option<&Value>, base64_500: bool) -> Result<Prompt, ApiError> {
     let bad = |m: String| ApiError::bad_param("messages", m);
     let Some(v) = v else {
         return Err(bad("`messages` is required".into()));
@@ -560,9 +696,37 @@ fn chat_prompt(v: Option<&Value>) -> Result<Prompt, ApiError> {
                                 "messages[{i}].content[{j}].text must be a string"
                             )));
                         }
+                        (Some("image_url"), _) => {
+                            let url = match part.get("image_url") {
+                                Some(Value::Object(u)) => u.get("url").and_then(Value::as_str),
+                                Some(Value::String(u)) => Some(u.as_str()),
+                                _ => None,
+                            }
+                            .ok_or_else(|| {
+                                bad(format!(
+                                    "messages[{i}].content[{j}].image_url.url must be a string"
+                                ))
+                            })?;
+                            let (w, h) = media::image_url(url)
+                                .map_err(|e| media_error(e, i, j, base64_500))?;
+                            text.push_str(&format!(" <image {w}x{h}>"));
+                        }
+                        (Some("input_audio"), _) => {
+                            let a = part.get("input_audio");
+                            let field = |k: &str| a.and_then(|a| a.get(k)).and_then(Value::as_str);
+                            let (Some(data), Some(format)) = (field("data"), field("format"))
+                            else {
+                                return Err(bad(format!(
+                                    "messages[{i}].content[{j}].input_audio needs string `data` and `format`"
+                                )));
+                            };
+                            media::audio(data, format)
+                                .map_err(|e| media_error(e, i, j, base64_500))?;
+                            text.push_str(" <audio>");
+                        }
                         (Some(other), _) => {
                             return Err(bad(format!(
-                                "messages[{i}].content[{j}] has type `{other}`; this model only takes text"
+                                "messages[{i}].content[{j}] has unsupported type `{other}`"
                             )));
                         }
                         (None, _) => {
@@ -585,6 +749,14 @@ fn chat_prompt(v: Option<&Value>) -> Result<Prompt, ApiError> {
         tokens: count_words(&text),
         text,
     })
+}
+
+/// A media part's error as the client sees it.
+fn media_error(e: MediaError, i: usize, j: usize, base64_500: bool) -> ApiError {
+    match e {
+        MediaError::BadBase64(detail) if base64_500 => ApiError::base64_crash(&detail),
+        e => ApiError::bad_param("messages", format!("messages[{i}].content[{j}]: {e}")),
+    }
 }
 
 /// Completions `prompt`: a string, an array of strings (a batch), an array of token ids,
@@ -610,13 +782,13 @@ fn completion_prompts(v: Option<&Value>) -> Result<Vec<Prompt>, ApiError> {
                     })
                     .collect())
             } else if items.iter().all(Value::is_number) {
-                Ok(vec![token_prompt(items).ok_or_else(|| bad(shape))?])
+                Ok(vec![token_prompt(items)?.ok_or_else(|| bad(shape))?])
             } else if items.iter().all(Value::is_array) {
                 items
                     .iter()
                     .map(|i| match i {
                         Value::Array(ids) if !ids.is_empty() => {
-                            token_prompt(ids).ok_or_else(|| bad(shape))
+                            token_prompt(ids)?.ok_or_else(|| bad(shape))
                         }
                         _ => Err(bad("token id prompts must not be empty")),
                     })
@@ -629,14 +801,23 @@ fn completion_prompts(v: Option<&Value>) -> Result<Vec<Prompt>, ApiError> {
     }
 }
 
-/// A prompt of token ids (non-negative integers); `None` if any is not one.
-fn token_prompt(ids: &[Value]) -> Option<Prompt> {
-    let ids: Vec<u64> = ids.iter().map(Value::as_u64).collect::<Option<_>>()?;
+/// A prompt of token ids (non-negative integers); `None` if any is not one, an error if
+/// one is past the vocabulary.
+fn token_prompt(ids: &[Value]) -> Result<Option<Prompt>, ApiError> {
+    let Some(ids) = ids.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>() else {
+        return Ok(None);
+    };
+    if let Some(id) = ids.iter().find(|id| **id >= VOCAB_SIZE) {
+        return Err(ApiError::bad_param(
+            "prompt",
+            format!("Token id {id} is out of vocabulary (size {VOCAB_SIZE})"),
+        ));
+    }
     let text = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
-    Some(Prompt {
+    Ok(Some(Prompt {
         tokens: (ids.len().min(u32::MAX as usize) as u32).max(1),
         text,
-    })
+    }))
 }
 
 /// `stop`: a string or an array of strings.
@@ -660,6 +841,7 @@ mod tests {
     const LIM: Limits<'static> = Limits {
         model: "m",
         max_model_len: 100,
+        base64_500: false,
     };
 
     fn chat(body: Value) -> Result<GenRequest, ApiError> {
@@ -727,6 +909,32 @@ mod tests {
                 json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
                 "messages",
             ),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "!!", "format": "wav"}}]}]}),
+                "messages",
+            ),
+            (
+                json!({"messages": m, "logit_bias": {"hello": 1}}),
+                "logit_bias",
+            ),
+            (
+                json!({"messages": m, "logit_bias": {"99999999": 1}}),
+                "logit_bias",
+            ),
+            (json!({"messages": m, "logit_bias": [1]}), "logit_bias"),
+            (
+                json!({"messages": m, "response_format": {"type": "json_schema"}}),
+                "response_format",
+            ),
+            (
+                json!({"messages": m, "response_format": {"type": "yaml"}}),
+                "response_format",
+            ),
+            (
+                json!({"messages": m, "tools": [{"type": "function"}]}),
+                "tools",
+            ),
+            (json!({"messages": m, "tools": "x"}), "tools"),
             (json!({"messages": m, "stream": "yes"}), "stream"),
             (json!({"messages": m, "temperature": "hot"}), "temperature"),
             (json!({"messages": m, "temperature": 2.5}), "temperature"),
@@ -781,6 +989,7 @@ mod tests {
             (json!({"prompt": []}), "prompt"),
             (json!({"prompt": ["a", 1]}), "prompt"),
             (json!({"prompt": [-1]}), "prompt"),
+            (json!({"prompt": [1, 99999999]}), "prompt"),
             (json!({"prompt": "x", "logprobs": 21}), "logprobs"),
             (json!({"prompt": "x", "logprobs": true}), "logprobs"),
         ];

@@ -101,4 +101,11 @@ pub enum Bug {
     OrphanEngine,
     /// Every 4th streaming response ends early, cleanly, without `[DONE]` or an error.
     DropStream,
+    /// Undecodable base64 in an image or audio part is answered with a 500, not a 400.
+    #[value(name = "500-on-bad-base64")]
+    FiveHundredOnBadBase64,
+    /// An empty prompt kills the engine (the engine process exits; inline, it counts as dead).
+    CrashOnEmptyPrompt,
+    /// A client that disconnects leaves `vllm:num_requests_running` counting its request forever.
+    LeakOnDisconnect,
 }

@@ -38,6 +38,14 @@
 //!     SIGTERM/SIGHUP/SIGINT, outlives its stdin, and is not killed at shutdown.
 //!   - `drop-stream`: every 4th streaming response ends cleanly after 3 tokens, with
 //!     neither `[DONE]` nor an error.
+//!   - `500-on-bad-base64`: undecodable base64 in an `image_url` or `input_audio` part is
+//!     answered 500 `InternalServerError` (`binascii.Error: ...`) instead of 400 (vllm#32636).
+//!   - `crash-on-empty-prompt`: a request whose prompt is empty (a completions prompt of
+//!     only whitespace, or a chat whose every message is empty) kills the engine (vllm#7283):
+//!     with `--engine process` the engine process gets SIGKILL; inline, the engine is declared
+//!     dead on the spot. Either way `--on-engine-death` then applies.
+//!   - `leak-on-disconnect`: a request whose client disconnects before it ends is never
+//!     counted down: `vllm:num_requests_running` stays up for good (vllm#54947).
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
@@ -48,6 +56,7 @@ mod api;
 mod args;
 mod engine;
 mod generate;
+mod media;
 mod metrics;
 mod responses;
 mod server;

@@ -283,10 +283,21 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
     }
     let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
-        .map_err(|_| ApiError::too_large(BODY_LIMIT))?;
+        .map_err(|e| {
+            // Over the limit is 413; a body cut short or badly framed is the client's 400.
+            if error_chain(&e).contains("length limit") {
+                ApiError::too_large(BODY_LIMIT)
+            } else {
+                ApiError::bad_request(format!(
+                    "Failed to read the request body: {}",
+                    error_chain(&e)
+                ))
+            }
+        })?;
     let limits = Limits {
         model: &app.args.model,
         max_model_len: app.args.max_model_len,
+        base64_500: app.args.has_bug(Bug::FiveHundredOnBadBase64),
     };
     let gr = api::parse(endpoint, &body, limits)?;
 
@@ -299,7 +310,7 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
             return Err(Failure::ShuttingDown.to_api());
         }
     }
-    let slot = app.take_slot().await?;
+    let mut slot = app.take_slot().await?;
     app.metrics
         .prompt_tokens
         .fetch_add(gr.prompt_tokens(), Ordering::Relaxed);
@@ -309,6 +320,10 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         .map(|p| app.sup.submit(p.spec.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::to_api)?;
+    if gr.empty_prompt && app.args.has_bug(Bug::CrashOnEmptyPrompt) {
+        // The bug (vllm#7283): the engine dies under the request; it fails as vLLM's did.
+        app.sup.crash_engine("crashed on an empty prompt");
+    }
     let prefix = match endpoint {
         Endpoint::Chat => "chatcmpl",
         Endpoint::Completions => "cmpl",
@@ -322,7 +337,10 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
     if gr.stream {
         stream_response(app, ctx, &gr, &plans, seqs, slot).await
     } else {
-        full_response(app, ctx, &gr, &plans, seqs).await
+        // Dropped before this line only if the client left (the future is cancelled).
+        let r = full_response(app, ctx, &gr, &plans, seqs).await;
+        slot.finished = true;
+        r
     }
 }
 
@@ -382,7 +400,7 @@ async fn stream_response(
     gr: &GenRequest,
     plans: &[SeqPlan],
     seqs: Vec<SeqHandle>,
-    slot: Slot,
+    mut slot: Slot,
 ) -> Result<Response, ApiError> {
     let mut merged = stream::select_all(seqs.into_iter().zip(plans.iter().map(|p| p.index)).map(
         |(h, index)| {
@@ -392,9 +410,15 @@ async fn stream_response(
         },
     ));
     let first = match merged.next().await {
-        Some((_, SeqEvent::Failed(f))) => return Err(f.to_api()),
+        Some((_, SeqEvent::Failed(f))) => {
+            slot.finished = true;
+            return Err(f.to_api());
+        }
         Some(first) => first,
-        None => return Err(Failure::Dead.to_api()),
+        None => {
+            slot.finished = true;
+            return Err(Failure::Dead.to_api());
+        }
     };
     let drop_after = (app.args.has_bug(Bug::DropStream)
         && app.streams.fetch_add(1, Ordering::Relaxed) % 4 == 3)
@@ -407,7 +431,7 @@ async fn stream_response(
         prompt_tokens: gr.prompt_tokens(),
         open: plans.len(),
         drop_after,
-        _slot: slot,
+        slot,
     };
     tokio::spawn(job.run(first, merged, tx));
     let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
@@ -434,7 +458,7 @@ struct StreamJob {
     /// Bug `drop-stream`: end the body after this many token chunks.
     drop_after: Option<usize>,
     /// Holds the generation slot for as long as the stream runs.
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl StreamJob {
@@ -469,6 +493,7 @@ impl StreamJob {
                 }
                 SeqEvent::Failed(f) => {
                     // vLLM-style error event; the body then ends, without `[DONE]`.
+                    self.slot.finished = true;
                     let _ = tx.send(sse_error(&f.to_api())).await;
                     return;
                 }
@@ -479,6 +504,7 @@ impl StreamJob {
                 }
             }
             if self.drop_after.is_some_and(|n| completion as usize >= n) {
+                self.slot.finished = true;
                 return; // Bug `drop-stream`: a clean end of the body, mid-answer.
             }
             if self.open == 0 {
@@ -489,6 +515,7 @@ impl StreamJob {
                 _ = tx.closed() => return,
             };
         }
+        self.slot.finished = true;
         if self.open > 0 {
             let _ = tx.send(sse_error(&Failure::Dead.to_api())).await;
             return;
@@ -510,10 +537,16 @@ impl StreamJob {
 struct Slot {
     app: Shared,
     _permit: OwnedSemaphorePermit,
+    /// The request ended other than by its client leaving.
+    finished: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Bug `leak-on-disconnect`: a request whose client left is never counted down.
+        if !self.finished && self.app.args.has_bug(Bug::LeakOnDisconnect) {
+            return;
+        }
         self.app.metrics.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -551,6 +584,7 @@ impl App {
         Ok(Slot {
             app: Arc::clone(self),
             _permit: permit,
+            finished: false,
         })
     }
 
@@ -561,6 +595,18 @@ impl App {
         let b = KeyHasher::default().u64(self.nonce).u64(n).u64(1).finish();
         format!("{a:016x}{b:016x}")
     }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }
 
 fn unix_now() -> u64 {

@@ -298,6 +298,26 @@ impl Supervisor {
         }
     }
 
+    /// Kill the engine now, as a crash inside it would (bug `crash-on-empty-prompt`): a
+    /// process engine gets SIGKILL and its death is noticed as any other; an inline one is
+    /// declared dead on the spot.
+    pub fn crash_engine(self: &Arc<Self>, why: &str) {
+        let (generation, pid) = {
+            let g = self.lock();
+            (g.generation, g.link.as_ref().map(|l| l.pid))
+        };
+        eprintln!("ERROR shakedown.mock: the engine {why}");
+        match (self.cfg.mode, pid) {
+            (EngineMode::Process, Some(pid)) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            _ => self.on_death(generation, pid.unwrap_or(0), why),
+        }
+    }
+
     /// Stop the engine: close its input and kill it (except the orphan, which is left to
     /// outlive us, that being its bug), and wait for it.
     pub async fn stop_engine(&self) {

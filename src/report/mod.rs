@@ -3,7 +3,7 @@
 mod junit;
 
 use crate::record::{Outcome, RequestRecord};
-use crate::verdict::{Status, Verdict};
+use crate::verdict::{CaseRow, Status, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -109,6 +109,9 @@ pub struct Report {
     pub wall_ms: f64,
     pub run_dir: PathBuf,
     pub requests: RequestStats,
+    /// One row per malformed-input case (`input.malformed`), in the order sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input: Vec<CaseRow>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -191,6 +194,7 @@ impl Report {
             };
             let _ = writeln!(s, "  {tag}  {:width$}  {id}{}", v.check, v.summary);
         }
+        self.input_table(&mut s);
         let failed: Vec<&Verdict> = self
             .verdicts
             .iter()
@@ -205,6 +209,46 @@ impl Report {
         }
         let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
         s
+    }
+}
+
+/// Failing cases listed in the terminal summary at most (`report.json` has them all).
+const MAX_CASE_ROWS: usize = 20;
+
+impl Report {
+    /// The malformed-input cases: a count, then one line per failing case.
+    fn input_table(&self, s: &mut String) {
+        if self.input.is_empty() {
+            return;
+        }
+        let failing: Vec<&CaseRow> = self.input.iter().filter(|r| r.verdict != "ok").collect();
+        let _ = writeln!(
+            s,
+            "  input cases: {} sent, {} ok, {} failing{}",
+            self.input.len(),
+            self.input.len() - failing.len(),
+            failing.len(),
+            if failing.is_empty() {
+                ""
+            } else {
+                " (case, status, time, verdict, evidence):"
+            }
+        );
+        let width = failing.iter().map(|r| r.case.len()).max().unwrap_or(0);
+        for r in failing.iter().take(MAX_CASE_ROWS) {
+            let _ = writeln!(
+                s,
+                "    {:width$}  {:>12}  {:>8.1} ms  {}  {}",
+                r.case, r.status, r.time_ms, r.verdict, r.evidence
+            );
+        }
+        if failing.len() > MAX_CASE_ROWS {
+            let _ = writeln!(
+                s,
+                "    ... {} more in report.json",
+                failing.len() - MAX_CASE_ROWS
+            );
+        }
     }
 }
 
@@ -275,6 +319,7 @@ pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
         wall_ms,
         run_dir: dir.to_path_buf(),
         requests: RequestStats::of(&records.requests),
+        input: crate::verdict::input_rows(&records),
         verdicts,
     };
     report.write(dir)?;

@@ -136,6 +136,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             wall_ms: clock.now_ms(),
             run_dir: dir.clone(),
             requests: RequestStats::of(&records.requests),
+            input: verdict::input_rows(&records),
             verdicts,
         };
         report.write(&dir).map_err(|source| RunError::Write {
@@ -187,6 +188,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             service,
             journal: journal.clone(),
             seed,
+            run_dir: dir.clone(),
         };
         let at = clock.now_ms();
         let planned = PlannedFault {
@@ -443,6 +445,7 @@ async fn drive(
             service,
             journal: journal.clone(),
             seed: suite.meta.seed,
+            run_dir: dir.to_path_buf(),
         };
         let (stop, cut) = (faults_stop.clone(), cut.clone());
         let duration = suite.faults[index].duration;

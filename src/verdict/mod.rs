@@ -8,6 +8,7 @@ mod fail_fast;
 mod gpu;
 mod health;
 mod injected;
+mod input;
 mod logs;
 mod loss;
 mod orphans;
@@ -15,12 +16,13 @@ mod recovery;
 mod startup;
 mod steady;
 
-use crate::record::{Event, RequestRecord, Sample, Timeline, read_jsonl};
+use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, read_jsonl};
 use crate::suite::Expect;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+pub use input::{CaseRow, rows as input_rows};
 pub use recovery::FaultWindow;
 
 /// Pass, fail, or not applicable to this run.
@@ -97,6 +99,8 @@ pub struct RunRecords {
     pub events: Vec<Event>,
     pub requests: Vec<RequestRecord>,
     pub samples: Vec<Sample>,
+    /// Malformed-input cases (`input.jsonl`), empty when the run sent none.
+    pub input: Vec<InputRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
 }
@@ -134,6 +138,8 @@ impl RunRecords {
             .map_err(read_err("requests.jsonl"))?;
         let (samples, c) =
             read_jsonl(&lines("samples.jsonl")).map_err(read_err("samples.jsonl"))?;
+        let (input, d) = read_jsonl(&lines(crate::fault::input::RECORD_FILE))
+            .map_err(read_err(crate::fault::input::RECORD_FILE))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
@@ -142,7 +148,8 @@ impl RunRecords {
             events,
             requests,
             samples,
-            skipped_lines: a + b + c,
+            input,
+            skipped_lines: a + b + c + d,
         })
     }
 
@@ -183,6 +190,19 @@ const CHECKS: &[Check] = &[
         judge: health::judge,
     },
     Check { judge: gpu::judge },
+    Check {
+        judge: input::server_error,
+    },
+    Check {
+        judge: input::crash,
+    },
+    Check { judge: input::leak },
+    Check {
+        judge: input::error_shape,
+    },
+    Check {
+        judge: input::slow_answer,
+    },
 ];
 
 /// Judge a run from its records.
