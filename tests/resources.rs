@@ -3,19 +3,7 @@
 
 mod util;
 
-use util::{Case, mock_suite};
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn show(out: &std::process::Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use util::{Case, code, mock_suite, show};
 
 fn gpu_driver_here() -> bool {
     shakedown::gpu::cuda::driver_present().is_ok()

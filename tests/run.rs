@@ -4,7 +4,7 @@
 mod util;
 
 use std::time::Duration;
-use util::{Case, mock_suite, wait_for};
+use util::{Case, code, mock_suite, show, wait_for};
 
 /// Load and a kill of the engine 1.5 s in; the run lasts about 5 s.
 fn kill_engine(expect: &str) -> String {
@@ -32,18 +32,6 @@ fn status(case: &Case, check: &str) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
-}
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn show(out: &std::process::Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 const ALL_CHECKS: &str = r#"recover_within = "5s"

@@ -190,17 +190,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             seed,
             run_dir: dir.clone(),
         };
-        let at = clock.now_ms();
-        let planned = PlannedFault {
-            index,
-            kind: spec.kind.clone(),
-            name: spec.name.clone(),
-            service: spec.service.clone(),
-            describe: f.describe(),
-            at_ms: at,
-            until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
-            startup: true,
-        };
+        let planned = plan(index, spec, f.as_ref(), clock.now_ms());
         say(format!("  fault {index} at startup: {}", planned.describe));
         timeline.faults.push(planned.clone());
         // The hog must hold before anything starts: inject inline, clear later.
@@ -376,17 +366,7 @@ async fn drive(
     for (index, (f, spec)) in faults.into_iter().zip(&suite.faults).enumerate() {
         // Start-up faults were injected already; the rest are planned from load start.
         let Some(f) = f else { continue };
-        let at = start + spec.at.as_ms();
-        let planned = PlannedFault {
-            index,
-            kind: spec.kind.clone(),
-            name: spec.name.clone(),
-            service: spec.service.clone(),
-            describe: f.describe(),
-            at_ms: at,
-            until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
-            startup: false,
-        };
+        let planned = plan(index, spec, f.as_ref(), start + spec.at.as_ms());
         timeline.faults.push(planned.clone());
         scheduled.push((f, planned));
     }
@@ -498,6 +478,20 @@ async fn drive(
         let _ = t.await;
     }
     Ok(())
+}
+
+/// The plan of fault `index`, injected at `at_ms`.
+fn plan(index: usize, spec: &crate::suite::FaultSpec, f: &dyn Fault, at_ms: f64) -> PlannedFault {
+    PlannedFault {
+        index,
+        kind: spec.kind.clone(),
+        name: spec.name.clone(),
+        service: spec.service.clone(),
+        describe: f.describe(),
+        at_ms,
+        until_ms: at_ms + spec.duration.map_or(0.0, |d| d.as_ms()),
+        startup: spec.startup,
+    }
 }
 
 /// Inject `f` and record the outcome; true if it took effect.

@@ -164,6 +164,20 @@ pub fn assert_tree_gone(run_dir: &Path) {
     }
 }
 
+/// The exit code of a finished run (-1 if killed by a signal).
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Both outputs of a run, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Poll `cond` every 20 ms until it holds; panic with `what` after `within`.
 pub fn wait_for(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
