@@ -29,6 +29,15 @@ pub enum Command {
     },
     /// Serve the mock model service (the L2 dummy model).
     MockServer(crate::mock::ServerArgs),
+    /// Serve a Toxiproxy-compatible proxy API (network faults; works with Toxiproxy clients).
+    Proxy {
+        /// Address of the HTTP API (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8474")]
+        listen: String,
+        /// Seed of the toxicity rolls.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// The mock service's engine process (started by `mock-server --engine process`).
     #[command(hide = true)]
     MockEngine(crate::mock::EngineArgs),
