@@ -133,6 +133,10 @@ impl Direction {
                 Some((at, what)) => (Some(at), what),
                 None => (None, End::Close),
             };
+            // A timer already due must win over data that is waiting.
+            if at.is_some_and(|at| at <= Instant::now()) {
+                break on_deadline;
+            }
             let n = tokio::select! {
                 biased;
                 () = self.kill.cancelled() => return,
