@@ -101,4 +101,6 @@ pub enum Bug {
     OrphanEngine,
     /// Every 4th streaming response ends early, cleanly, without `[DONE]` or an error.
     DropStream,
+    /// A stream whose client goes away (broken connection) never frees its generation slot.
+    LeakOnDisconnect,
 }

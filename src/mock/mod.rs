@@ -38,6 +38,9 @@
 //!     SIGTERM/SIGHUP/SIGINT, outlives its stdin, and is not killed at shutdown.
 //!   - `drop-stream`: every 4th streaming response ends cleanly after 3 tokens, with
 //!     neither `[DONE]` nor an error.
+//!   - `leak-on-disconnect`: when a streaming client goes away mid-answer (reset, closed
+//!     connection), the request's generation slot is never freed; after `--max-num-seqs`
+//!     such breaks every new request waits forever (the vLLM-style abort-on-disconnect bug).
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
