@@ -104,9 +104,7 @@ pub struct ToxicFault {
 
 impl ToxicFault {
     fn build(spec: &FaultSpec, kind: &'static str) -> Result<Box<dyn Fault>, ParamError> {
-        let p: ToxicParams = params(spec)?;
-        need_for(spec)?;
-        let allowed: &[&str] = match kind {
+        let own: &[&str] = match kind {
             "latency" => &["latency", "jitter"],
             "bandwidth" => &["rate"],
             "reset_peer" | "timeout" => &["timeout"],
@@ -114,28 +112,22 @@ impl ToxicFault {
             "limit_data" => &["bytes"],
             _ => &["delay"], // slow_close
         };
-        let given = [
-            ("latency", p.latency.is_some()),
-            ("jitter", p.jitter.is_some()),
-            ("rate", p.rate.is_some()),
-            ("timeout", p.timeout.is_some()),
-            ("delay", p.delay.is_some()),
-            ("average_size", p.average_size.is_some()),
-            ("size_variation", p.size_variation.is_some()),
-            ("bytes", p.bytes.is_some()),
-        ];
-        if let Some((k, _)) = given.iter().find(|(k, g)| *g && !allowed.contains(k)) {
+        // Checked per kind first, so the message lists only this kind's keys.
+        if let Some(k) = spec
+            .params
+            .keys()
+            .find(|k| !own.contains(&k.as_str()) && *k != "stream" && *k != "toxicity")
+        {
             return Err(err(
                 k,
                 format!(
-                    "unknown key `{k}` for network.{kind}, expected `stream`, `toxicity`{}",
-                    allowed
-                        .iter()
-                        .map(|a| format!(", `{a}`"))
-                        .collect::<String>()
+                    "unknown key `{k}`, expected one of `stream`, `toxicity`{}",
+                    own.iter().map(|a| format!(", `{a}`")).collect::<String>()
                 ),
             ));
         }
+        let p: ToxicParams = params(spec)?;
+        need_for(spec)?;
         let required = |k: &str| err(k, format!("missing `{k}` for network.{kind}"));
         let d = |k: &str, v: &Option<String>| v.as_deref().map(|s| dur(k, s)).transpose();
         let attributes = match kind {
