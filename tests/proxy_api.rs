@@ -358,3 +358,37 @@ async fn browsers_are_refused() {
         "User agent not allowed"
     );
 }
+
+#[tokio::test]
+async fn cli_serves_the_api_on_the_given_address() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .args(["proxy", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn shakedown proxy");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the address line");
+    let url = line
+        .split_whitespace()
+        .last()
+        .expect("a URL at the end")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let v: Value = reqwest::get(format!("{url}/version"))
+        .await
+        .expect("GET /version")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["version"], shakedown::proxy::VERSION);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}

@@ -132,7 +132,11 @@ impl Proxy {
                     () = token.cancelled() => return,
                     a = listener.accept() => a,
                 };
-                let Ok((client, _)) = accepted else { continue };
+                let Ok((client, _)) = accepted else {
+                    // Out of fds or similar: back off instead of spinning on the error.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
                 let (toxics, upstream, kill) =
                     (toxics.clone(), upstream.clone(), token.child_token());
                 // Each link draws its toxicity rolls from its own seeded stream.
