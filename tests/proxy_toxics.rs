@@ -248,3 +248,33 @@ async fn slicer_and_bandwidth_keep_the_bytes() {
     s.read_to_end(&mut got).await.expect("read");
     assert_eq!(got, pattern(50_000));
 }
+
+#[tokio::test]
+async fn a_toxic_added_later_acts_on_an_open_connection() {
+    let (_server, client, addr) = proxy(echo().await).await;
+    let mut s = TcpStream::connect(&addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let mut buf = [0u8; 4];
+    s.write_all(b"fast").await.expect("write");
+    s.read_exact(&mut buf).await.expect("read");
+    client
+        .add_toxic(
+            "p",
+            "slow",
+            "latency",
+            "downstream",
+            1.0,
+            json!({"latency": 150}),
+        )
+        .await
+        .expect("toxic");
+    let t = Instant::now();
+    s.write_all(b"slow").await.expect("write");
+    s.read_exact(&mut buf).await.expect("read");
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(&buf, b"slow");
+}
