@@ -278,3 +278,46 @@ async fn a_toxic_added_later_acts_on_an_open_connection() {
     );
     assert_eq!(&buf, b"slow");
 }
+
+#[tokio::test]
+async fn latency_delays_each_chunk_from_its_arrival_not_after_the_previous_one() {
+    // An upstream that trickles 10 bytes, 30 ms apart (like tokens of a stream).
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let up = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = l.accept().await {
+            let _ = s.set_nodelay(true);
+            for _ in 0..10 {
+                let _ = s.write_all(b"t").await;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+    });
+    let (_server, client, addr) = proxy(up).await;
+    client
+        .add_toxic(
+            "p",
+            "slow",
+            "latency",
+            "downstream",
+            1.0,
+            json!({"latency": 200}),
+        )
+        .await
+        .expect("toxic");
+    let mut s = TcpStream::connect(&addr).await.expect("connect");
+    let start = Instant::now();
+    let mut at = Vec::new();
+    let mut b = [0u8; 16];
+    let mut got = 0;
+    while got < 10 {
+        let n = s.read(&mut b).await.expect("read");
+        assert!(n > 0, "closed after {got} bytes");
+        got += n;
+        at.push(start.elapsed());
+    }
+    assert!(at[0] >= Duration::from_millis(200), "{at:?}");
+    // Serialised delays would show 200 ms gaps; pipelined ones keep the 30 ms rhythm.
+    let max_gap = at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    assert!(max_gap < Duration::from_millis(170), "{at:?}");
+}

@@ -7,7 +7,7 @@
 
 use super::toxic::{Effect, Stream, Toxic};
 use crate::seed::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,17 @@ use tokio_util::sync::CancellationToken;
 
 /// Bytes read at once; large enough that bulk transfer costs few wake-ups.
 const CHUNK: usize = 64 * 1024;
+
+/// Most chunks held back by latency per direction; past it, reading waits (backpressure).
+const MAX_HELD: usize = 64;
+
+/// A chunk held back by latency.
+struct Held {
+    due: Instant,
+    data: Vec<u8>,
+    /// `limit_data` reached: close the link once it is written.
+    close: bool,
+}
 
 /// The toxic list every link of a proxy watches.
 pub type Toxics = watch::Receiver<Arc<Vec<Toxic>>>;
@@ -114,7 +125,14 @@ impl Direction {
 
     async fn pump(mut self) {
         let mut buf = vec![0u8; CHUNK];
+        // Chunks held back by latency, each due at its read time + its delay, as Toxiproxy
+        // does: a chunk read while another waits is not delayed twice.
+        let mut held: VecDeque<Held> = VecDeque::new();
+        let mut eof = false;
         let end = loop {
+            if eof && held.is_empty() {
+                break End::Eof;
+            }
             let chain = self.active();
             // A timeout or reset_peer ends the link at a fixed instant after it first applied.
             let deadline = chain
@@ -137,21 +155,43 @@ impl Direction {
             if at.is_some_and(|at| at <= Instant::now()) {
                 break on_deadline;
             }
+            let due = held.front().map(|h| h.due);
+            let can_read = !eof && held.len() < MAX_HELD;
             let n = tokio::select! {
                 biased;
                 () = self.kill.cancelled() => return,
                 () = sleep_until(at) => break on_deadline,
                 Ok(()) = self.toxics.changed() => continue,
-                r = read(&self.src, &mut buf) => match r {
-                    Ok(0) => break End::Eof,
+                () = sleep_until(due), if due.is_some() => {
+                    let Some(h) = held.pop_front() else { continue };
+                    match self.write_out(&chain, &h.data).await {
+                        Ok(true) if !h.close => continue,
+                        _ => break End::Close,
+                    }
+                }
+                r = read(&self.src, &mut buf), if can_read => match r {
+                    Ok(0) => {
+                        eof = true;
+                        continue;
+                    }
                     Ok(n) => n,
                     Err(_) => break End::Close,
                 },
             };
-            match self.forward(&chain, &buf[..n]).await {
-                Ok(true) => {}
-                Ok(false) => break End::Close,
-                Err(_) => break End::Close,
+            let Some((delay, len, close)) = self.admit(&chain, &buf[..n]) else {
+                continue; // dropped by a timeout toxic
+            };
+            if delay.is_zero() && held.is_empty() {
+                match self.write_out(&chain, &buf[..len]).await {
+                    Ok(true) if !close => {}
+                    _ => break End::Close,
+                }
+            } else {
+                held.push_back(Held {
+                    due: Instant::now() + delay,
+                    data: buf[..len].to_vec(),
+                    close,
+                });
             }
         };
         match end {
@@ -186,13 +226,12 @@ impl Direction {
         self.seen.get(&t.id).map_or_else(Instant::now, |s| s.since)
     }
 
-    /// Pass one chunk through `chain` to the destination. `Ok(false)`: close the link now.
-    async fn forward(&mut self, chain: &[Toxic], data: &[u8]) -> io::Result<bool> {
-        let mut data = data;
+    /// What the read-side toxics make of a chunk just read: its delay, how much of it passes
+    /// (`limit_data`), and whether the link closes after it; `None`: dropped (`timeout`).
+    fn admit(&mut self, chain: &[Toxic], data: &[u8]) -> Option<(Duration, usize, bool)> {
+        let mut len = data.len();
         let mut delay = Duration::ZERO;
-        let mut slices: Option<(u64, u64, u64)> = None;
-        let mut rate: Option<u64> = None;
-        let mut close_after = false;
+        let mut close = false;
         for t in chain {
             match t.effect {
                 Effect::Latency { latency, jitter } => {
@@ -203,6 +242,31 @@ impl Direction {
                     };
                     delay += Duration::from_secs_f64(((latency as f64 + j) / 1e3).max(0.0));
                 }
+                Effect::Timeout { .. } => return None,
+                Effect::LimitData { bytes } => {
+                    let Some(seen) = self.seen.get_mut(&t.id) else {
+                        continue;
+                    };
+                    let left = bytes.saturating_sub(seen.passed);
+                    if (len as u64) >= left {
+                        len = left as usize;
+                        close = true;
+                    }
+                    seen.passed += len as u64;
+                }
+                _ => {}
+            }
+        }
+        Some((delay, len, close))
+    }
+
+    /// Write one chunk through the write-side toxics (`slicer`, `bandwidth`). `Ok(false)`:
+    /// the link was killed meanwhile.
+    async fn write_out(&mut self, chain: &[Toxic], data: &[u8]) -> io::Result<bool> {
+        let mut slices: Option<(u64, u64, u64)> = None;
+        let mut rate: Option<u64> = None;
+        for t in chain {
+            match t.effect {
                 Effect::Bandwidth { rate: r } => {
                     rate = Some(rate.map_or(r, |old: u64| old.min(r)));
                 }
@@ -211,26 +275,12 @@ impl Direction {
                     size_variation,
                     delay,
                 } => slices = Some((average_size, size_variation, delay)),
-                Effect::Timeout { .. } => return Ok(true), // dropped
-                Effect::LimitData { bytes } => {
-                    let Some(seen) = self.seen.get_mut(&t.id) else {
-                        continue;
-                    };
-                    let left = bytes.saturating_sub(seen.passed);
-                    if (data.len() as u64) >= left {
-                        data = &data[..left as usize];
-                        close_after = true;
-                    }
-                    seen.passed += data.len() as u64;
-                }
-                Effect::SlowClose { .. } | Effect::ResetPeer { .. } => {}
+                _ => {}
             }
         }
-        if !delay.is_zero() {
-            tokio::select! {
-                () = self.kill.cancelled() => return Ok(false),
-                () = tokio::time::sleep(delay) => {}
-            }
+        if slices.is_none() && rate.is_none() {
+            self.write(data).await?;
+            return Ok(true);
         }
         let mut pieces: Vec<&[u8]> = Vec::new();
         match slices {
@@ -276,7 +326,7 @@ impl Direction {
                 None => self.write(piece).await?,
             }
         }
-        Ok(!close_after)
+        Ok(true)
     }
 
     async fn write(&self, mut data: &[u8]) -> io::Result<()> {

@@ -85,11 +85,12 @@ impl Drop for Server {
 pub fn serve(listen: &str, seed: u64) -> std::io::Result<i32> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let server = Server::start(listen, seed).await?;
-        println!("toxiproxy-compatible API on {}", server.url());
         use tokio::signal::unix::{SignalKind, signal};
+        // Handlers first: a signal sent as soon as the address is printed must stop us cleanly.
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
+        let server = Server::start(listen, seed).await?;
+        println!("toxiproxy-compatible API on {}", server.url());
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
