@@ -195,19 +195,39 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
                 })?;
             let stop_observing = CancellationToken::new();
             let observers = sup.observe(samples, stop_observing.clone());
-            if let Err(e) = drive(
-                &suite,
-                &sup,
-                faults,
-                &mut timeline,
-                &dir,
-                &journal,
-                &cut,
-                &say,
-            )
-            .await
-            {
-                error = Some(e);
+            // Load reaches the entry service through the proxy; health polls stay direct.
+            let proxy = if suite.uses_proxy() {
+                RunProxy::open(&suite, &sup, &journal).await.map(Some)
+            } else {
+                Ok(None)
+            };
+            match proxy {
+                Ok(proxy) => {
+                    let handle = proxy.as_ref().map(|p| p.handle.clone());
+                    if let Err(e) = drive(
+                        &suite,
+                        &sup,
+                        faults,
+                        &mut timeline,
+                        &dir,
+                        &journal,
+                        &cut,
+                        &say,
+                        handle,
+                    )
+                    .await
+                    {
+                        error = Some(e);
+                    }
+                    // Whatever happened above, no toxic or disabled proxy outlives the run.
+                    if let Some(p) = proxy {
+                        p.close(&journal).await;
+                    }
+                }
+                Err(e) => {
+                    journal.log("run.error", None, json!({"error": e}));
+                    error = Some(e);
+                }
             }
             stop_observing.cancel();
             for o in observers {
@@ -260,6 +280,7 @@ async fn drive(
     journal: &Journal,
     cut: &CancellationToken,
     say: &dyn Fn(String),
+    proxy: Option<Arc<ProxyHandle>>,
 ) -> Result<(), String> {
     let clock = journal.clock();
     let entry = sup
@@ -268,220 +289,202 @@ async fn drive(
         .clone();
     let http = load::http_client(suite.load.as_ref().map_or(1, |l| l.max_in_flight))
         .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
-    // Load reaches the entry service through the proxy; health polls stay direct.
-    let proxy = if suite.uses_proxy() {
-        Some(RunProxy::open(suite, &entry, journal).await?)
-    } else {
-        None
-    };
-    let handle = proxy.as_ref().map(|p| p.handle.clone());
-    let load_url = match &handle {
-        Some(h) => format!("http://{}", h.listen),
-        None => entry.base_url(),
-    };
-    let result: Result<(), String> = async {
-        // The plan: arrivals and fault instants, all fixed before the first request.
-        let (arrivals, target, duration_ms) = match &suite.load {
-            Some(l) => {
-                let model = match &l.request.model {
-                    Some(m) => m.clone(),
-                    None => client::first_model(&http, &entry.base_url())
-                        .await
-                        .map_err(|e| format!("failed to find the model to load: {e}"))?,
-                };
-                let mut rng = Rng::fork(suite.meta.seed, "arrivals");
-                let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
-                let target = client::Target {
-                    base_url: load_url,
-                    model,
-                    request: l.request.clone(),
-                    timeout: l.timeout.0,
-                    run_tag: format!("shakedown-s{}", suite.meta.seed),
-                };
-                (
-                    arrivals,
-                    Some((target, l.max_in_flight)),
-                    l.duration.as_ms(),
-                )
-            }
-            None => {
-                let last = suite
-                    .faults
-                    .iter()
-                    .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
-                    .fold(0.0, f64::max);
-                (
-                    Vec::new(),
-                    None,
-                    last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
-                )
-            }
-        };
-        let start = clock.now_ms() + 50.0;
-        timeline.load_start_ms = start;
-        timeline.load_end_ms = start + duration_ms;
-        timeline.arrivals = arrivals.len() as u64;
-        for (index, (f, spec)) in faults.iter().zip(&suite.faults).enumerate() {
-            let at = start + spec.at.as_ms();
-            timeline.faults.push(PlannedFault {
-                index,
-                kind: spec.kind.clone(),
-                name: spec.name.clone(),
-                service: spec.service.clone(),
-                describe: f.describe(),
-                at_ms: at,
-                until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
-            });
-        }
-        let path = dir.join("timeline.json");
-        std::fs::write(
-            &path,
-            serde_json::to_vec_pretty(timeline).unwrap_or_default(),
-        )
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
-        journal.log(
-            "phase",
-            None,
-            json!({"phase": "baseline", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
-        );
-        // Phase marks at the planned instants: faults begin, the last fault ends (recovery).
-        let first = timeline.faults.iter().map(|f| f.at_ms).reduce(f64::min);
-        let last = timeline.faults.iter().map(|f| f.until_ms).reduce(f64::max);
-        for (phase, at) in [("faults", first), ("recovery", last)] {
-            let Some(at) = at else { continue };
-            let (journal, cut) = (journal.clone(), cut.clone());
-            tokio::spawn(async move {
-                let when = tokio::time::Instant::from_std(clock.instant(at));
-                if cut
-                    .run_until_cancelled(tokio::time::sleep_until(when))
+    // The plan: arrivals and fault instants, all fixed before the first request.
+    let (arrivals, target, duration_ms) = match &suite.load {
+        Some(l) => {
+            let model = match &l.request.model {
+                Some(m) => m.clone(),
+                None => client::first_model(&http, &entry.base_url())
                     .await
-                    .is_some()
-                {
-                    journal.log("phase", None, json!({"phase": phase}));
-                }
-            });
+                    .map_err(|e| format!("failed to find the model to load: {e}"))?,
+            };
+            let mut rng = Rng::fork(suite.meta.seed, "arrivals");
+            let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
+            let target = client::Target {
+                base_url: match &proxy {
+                    Some(h) => format!("http://{}", h.listen),
+                    None => entry.base_url(),
+                },
+                model,
+                request: l.request.clone(),
+                timeout: l.timeout.0,
+                run_tag: format!("shakedown-s{}", suite.meta.seed),
+            };
+            (
+                arrivals,
+                Some((target, l.max_in_flight)),
+                l.duration.as_ms(),
+            )
         }
-        if let Some(l) = &suite.load {
-            say(format!(
-                "  load: {} req/s ({:?}) for {} ({} requests)",
-                l.rate,
-                l.arrival,
-                l.duration,
-                arrivals.len()
-            ));
+        None => {
+            let last = suite
+                .faults
+                .iter()
+                .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
+                .fold(0.0, f64::max);
+            (
+                Vec::new(),
+                None,
+                last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
+            )
         }
+    };
+    let start = clock.now_ms() + 50.0;
+    timeline.load_start_ms = start;
+    timeline.load_end_ms = start + duration_ms;
+    timeline.arrivals = arrivals.len() as u64;
+    for (index, (f, spec)) in faults.iter().zip(&suite.faults).enumerate() {
+        let at = start + spec.at.as_ms();
+        timeline.faults.push(PlannedFault {
+            index,
+            kind: spec.kind.clone(),
+            name: spec.name.clone(),
+            service: spec.service.clone(),
+            describe: f.describe(),
+            at_ms: at,
+            until_ms: at + spec.duration.map_or(0.0, |d| d.as_ms()),
+        });
+    }
+    let path = dir.join("timeline.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(timeline).unwrap_or_default(),
+    )
+    .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    journal.log(
+        "phase",
+        None,
+        json!({"phase": "baseline", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
+    );
+    // Phase marks at the planned instants: faults begin, the last fault ends (recovery).
+    let first = timeline.faults.iter().map(|f| f.at_ms).reduce(f64::min);
+    let last = timeline.faults.iter().map(|f| f.until_ms).reduce(f64::max);
+    for (phase, at) in [("faults", first), ("recovery", last)] {
+        let Some(at) = at else { continue };
+        let (journal, cut) = (journal.clone(), cut.clone());
+        tokio::spawn(async move {
+            let when = tokio::time::Instant::from_std(clock.instant(at));
+            if cut
+                .run_until_cancelled(tokio::time::sleep_until(when))
+                .await
+                .is_some()
+            {
+                journal.log("phase", None, json!({"phase": phase}));
+            }
+        });
+    }
+    if let Some(l) = &suite.load {
+        say(format!(
+            "  load: {} req/s ({:?}) for {} ({} requests)",
+            l.rate,
+            l.arrival,
+            l.duration,
+            arrivals.len()
+        ));
+    }
 
-        // Faults stop being injected when load ends, but one already injected is always cleared.
-        let faults_stop = CancellationToken::new();
-        let mut fault_tasks = Vec::new();
-        for ((index, mut f), planned) in faults.into_iter().enumerate().zip(timeline.faults.clone())
-        {
-            let Some(service) = sup.service(&planned.service).cloned() else {
-                journal.log(
+    // Faults stop being injected when load ends, but one already injected is always cleared.
+    let faults_stop = CancellationToken::new();
+    let mut fault_tasks = Vec::new();
+    for ((index, mut f), planned) in faults.into_iter().enumerate().zip(timeline.faults.clone()) {
+        let Some(service) = sup.service(&planned.service).cloned() else {
+            journal.log(
                 "fault.error",
                 Some(&planned.service),
                 json!({"index": index, "error": format!("no service named `{}`", planned.service)}),
             );
-                continue;
-            };
-            let ctx = FaultCtx {
-                service,
-                journal: journal.clone(),
-                seed: suite.meta.seed,
-                proxy: handle.clone(),
-            };
-            let (stop, cut) = (faults_stop.clone(), cut.clone());
-            let duration = suite.faults[index].duration;
-            say(format!(
-                "  fault {index} at {:.1} s: {}",
-                (planned.at_ms - start) / 1e3,
-                planned.describe
-            ));
-            fault_tasks.push(tokio::spawn(async move {
-                let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
-                tokio::select! {
-                    () = tokio::time::sleep_until(when) => {}
-                    () = stop.cancelled() => return,
-                    () = cut.cancelled() => return,
-                }
-                let service = ctx.service.spec.name.clone();
-                let details =
-                    json!({"index": index, "fault": planned.kind, "describe": planned.describe});
-                match f.inject(&ctx).await {
-                    Ok(d) => {
-                        ctx.journal
-                            .log("fault.inject", Some(&service), merge(details.clone(), d))
-                    }
-                    Err(e) => {
-                        ctx.journal.log(
-                            "fault.error",
-                            Some(&service),
-                            merge(details, json!({"error": e.to_string()})),
-                        );
-                        return;
-                    }
-                }
-                if duration.is_none() {
-                    return;
-                }
-                let until = tokio::time::Instant::from_std(clock.instant(planned.until_ms));
-                let early = tokio::select! {
-                    () = tokio::time::sleep_until(until) => false,
-                    () = cut.cancelled() => true,
-                };
-                match f.clear(&ctx).await {
-                    Ok(c) => ctx.journal.log(
-                        "fault.clear",
-                        Some(&service),
-                        merge(details, merge(c, json!({"early": early}))),
-                    ),
-                    Err(e) => ctx.journal.log(
+            continue;
+        };
+        let ctx = FaultCtx {
+            service,
+            journal: journal.clone(),
+            seed: suite.meta.seed,
+            proxy: proxy.clone(),
+        };
+        let (stop, cut) = (faults_stop.clone(), cut.clone());
+        let duration = suite.faults[index].duration;
+        say(format!(
+            "  fault {index} at {:.1} s: {}",
+            (planned.at_ms - start) / 1e3,
+            planned.describe
+        ));
+        fault_tasks.push(tokio::spawn(async move {
+            let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
+            tokio::select! {
+                () = tokio::time::sleep_until(when) => {}
+                () = stop.cancelled() => return,
+                () = cut.cancelled() => return,
+            }
+            let service = ctx.service.spec.name.clone();
+            let details =
+                json!({"index": index, "fault": planned.kind, "describe": planned.describe});
+            match f.inject(&ctx).await {
+                Ok(d) => ctx
+                    .journal
+                    .log("fault.inject", Some(&service), merge(details.clone(), d)),
+                Err(e) => {
+                    ctx.journal.log(
                         "fault.error",
                         Some(&service),
-                        merge(details, json!({"error": format!("failed to clear: {e}")})),
-                    ),
+                        merge(details, json!({"error": e.to_string()})),
+                    );
+                    return;
                 }
-            }));
-        }
+            }
+            if duration.is_none() {
+                return;
+            }
+            let until = tokio::time::Instant::from_std(clock.instant(planned.until_ms));
+            let early = tokio::select! {
+                () = tokio::time::sleep_until(until) => false,
+                () = cut.cancelled() => true,
+            };
+            match f.clear(&ctx).await {
+                Ok(c) => ctx.journal.log(
+                    "fault.clear",
+                    Some(&service),
+                    merge(details, merge(c, json!({"early": early}))),
+                ),
+                Err(e) => ctx.journal.log(
+                    "fault.error",
+                    Some(&service),
+                    merge(details, json!({"error": format!("failed to clear: {e}")})),
+                ),
+            }
+        }));
+    }
 
-        let requests = Jsonl::create(&dir.join("requests.jsonl"))
-            .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
-        match target {
-            Some((target, max_in_flight)) => {
-                let summary = load::drive(
-                    http,
-                    target,
-                    &arrivals,
-                    start,
-                    max_in_flight,
-                    clock,
-                    requests,
-                    cut.clone(),
-                )
-                .await;
-                journal.log(
-                    "load.finished",
-                    None,
-                    serde_json::to_value(&summary).unwrap_or_default(),
-                );
-            }
-            None => {
-                let end = tokio::time::Instant::from_std(clock.instant(start + duration_ms));
-                let _ = cut.run_until_cancelled(tokio::time::sleep_until(end)).await;
-            }
+    let requests = Jsonl::create(&dir.join("requests.jsonl"))
+        .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
+    match target {
+        Some((target, max_in_flight)) => {
+            let summary = load::drive(
+                http,
+                target,
+                &arrivals,
+                start,
+                max_in_flight,
+                clock,
+                requests,
+                cut.clone(),
+            )
+            .await;
+            journal.log(
+                "load.finished",
+                None,
+                serde_json::to_value(&summary).unwrap_or_default(),
+            );
         }
-        faults_stop.cancel();
-        for t in fault_tasks {
-            let _ = t.await;
+        None => {
+            let end = tokio::time::Instant::from_std(clock.instant(start + duration_ms));
+            let _ = cut.run_until_cancelled(tokio::time::sleep_until(end)).await;
         }
-        Ok(())
     }
-    .await;
-    // Whatever happened above, no toxic or disabled proxy outlives the run.
-    if let Some(p) = proxy {
-        p.close(journal).await;
+    faults_stop.cancel();
+    for t in fault_tasks {
+        let _ = t.await;
     }
-    result
+    Ok(())
 }
 
 /// The proxy in front of the entry service for one run, and the embedded server holding it.
@@ -492,11 +495,10 @@ struct RunProxy {
 
 impl RunProxy {
     /// Start the embedded server (unless the suite names one) and create the proxy.
-    async fn open(
-        suite: &Suite,
-        entry: &crate::service::Service,
-        journal: &Journal,
-    ) -> Result<RunProxy, String> {
+    async fn open(suite: &Suite, sup: &Supervisor, journal: &Journal) -> Result<RunProxy, String> {
+        let entry = sup
+            .service(&suite.entry().name)
+            .ok_or_else(|| format!("entry service `{}` is not supervised", suite.entry().name))?;
         let external = suite.proxy.as_ref().and_then(|p| p.server.clone());
         let embedded = match external {
             Some(_) => None,
