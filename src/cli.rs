@@ -38,6 +38,15 @@ pub enum Command {
     },
     /// Say what this machine offers: CUDA driver, devices, NVML, process and proxy capabilities.
     Doctor,
+    /// Serve a Toxiproxy-compatible proxy API (network faults; works with Toxiproxy clients).
+    Proxy {
+        /// Address of the HTTP API (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8474")]
+        listen: String,
+        /// Seed of the toxicity rolls.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// The mock service's engine process (started by `mock-server --engine process`).
     #[command(hide = true)]
     MockEngine(crate::mock::EngineArgs),

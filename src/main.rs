@@ -12,6 +12,7 @@ fn main() {
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
+        Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
         Command::GpuHog(args) => shakedown::gpu::cuda::hog_main(&args),
         Command::Hog { kind } => shakedown::hog::main(&kind),

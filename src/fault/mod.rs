@@ -4,6 +4,7 @@
 
 mod gpu;
 pub mod input;
+mod network;
 mod pressure;
 mod process;
 
@@ -37,6 +38,8 @@ pub struct FaultCtx {
     pub seed: u64,
     /// The run directory (for faults that record what they did, such as `input.jsonl`).
     pub run_dir: std::path::PathBuf,
+    /// The proxy in front of the entry service, for network faults (`None`: the run has none).
+    pub proxy: Option<Arc<crate::proxy::ProxyHandle>>,
 }
 
 /// A fault that could not do what it was asked to.
@@ -94,7 +97,48 @@ const KINDS: &[Kind] = &[
         name: "input.malformed",
         build: input::Malformed::build,
     },
+    Kind {
+        name: "network.down",
+        build: network::Down::build,
+    },
+    Kind {
+        name: "network.flicker",
+        build: network::Flicker::build,
+    },
+    Kind {
+        name: "network.latency",
+        build: network::latency,
+    },
+    Kind {
+        name: "network.bandwidth",
+        build: network::bandwidth,
+    },
+    Kind {
+        name: "network.reset_peer",
+        build: network::reset_peer,
+    },
+    Kind {
+        name: "network.timeout",
+        build: network::timeout,
+    },
+    Kind {
+        name: "network.slicer",
+        build: network::slicer,
+    },
+    Kind {
+        name: "network.limit_data",
+        build: network::limit_data,
+    },
+    Kind {
+        name: "network.slow_close",
+        build: network::slow_close,
+    },
 ];
+
+/// Whether a fault kind acts through the proxy in front of the service.
+pub fn needs_proxy(kind: &str) -> bool {
+    kind.starts_with("network.")
+}
 
 /// Names of every fault kind.
 pub fn kinds() -> impl Iterator<Item = &'static str> {

@@ -108,4 +108,7 @@ pub enum Bug {
     CrashOnEmptyPrompt,
     /// A client that disconnects leaves `vllm:num_requests_running` counting its request forever.
     LeakOnDisconnect,
+    /// A stream whose client goes away (broken connection) never frees its generation slot:
+    /// after `--max-num-seqs` such breaks every new request waits forever.
+    StallOnDisconnect,
 }

@@ -46,6 +46,9 @@
 //!     dead on the spot. Either way `--on-engine-death` then applies.
 //!   - `leak-on-disconnect`: a request whose client disconnects before it ends is never
 //!     counted down: `vllm:num_requests_running` stays up for good (vllm#54947).
+//!   - `stall-on-disconnect`: when a streaming client goes away mid-answer (reset, closed
+//!     connection), the request's generation slot is never freed; after `--max-num-seqs`
+//!     such breaks every new request waits forever (the vLLM-style abort-on-disconnect bug).
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.

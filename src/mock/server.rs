@@ -462,6 +462,13 @@ struct StreamJob {
 }
 
 impl StreamJob {
+    /// The client went away mid-stream: free the slot (bug `stall-on-disconnect`: never).
+    fn client_left(self) {
+        if self.app.args.has_bug(Bug::StallOnDisconnect) {
+            std::mem::forget(self.slot);
+        }
+    }
+
     async fn run(
         mut self,
         first: (u32, SeqEvent),
@@ -500,7 +507,8 @@ impl StreamJob {
             }
             for frame in frames {
                 if tx.send(frame).await.is_err() {
-                    return; // The client left; dropping `merged` cancels the sequences.
+                    // The client left; dropping `merged` cancels the sequences.
+                    return self.client_left();
                 }
             }
             if self.drop_after.is_some_and(|n| completion as usize >= n) {
@@ -512,7 +520,7 @@ impl StreamJob {
             }
             next = tokio::select! {
                 ev = merged.next() => ev,
-                _ = tx.closed() => return,
+                _ = tx.closed() => return self.client_left(),
             };
         }
         self.slot.finished = true;

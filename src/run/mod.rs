@@ -6,6 +6,8 @@
 
 mod rundir;
 
+use crate::proxy::{self, ProxyHandle};
+
 use crate::fault::{self, Fault, FaultCtx};
 use crate::load::{self, arrival, client};
 use crate::record::{Clock, Journal, Jsonl, PlannedFault, Timeline};
@@ -189,6 +191,8 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             journal: journal.clone(),
             seed,
             run_dir: dir.clone(),
+            // Start-up comes before the proxy exists.
+            proxy: None,
         };
         let planned = plan(index, spec, f.as_ref(), clock.now_ms());
         say(format!("  fault {index} at startup: {}", planned.describe));
@@ -230,19 +234,39 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
                 })?;
             let stop_observing = CancellationToken::new();
             let observers = sup.observe(samples, stop_observing.clone(), gpus.clone());
-            if let Err(e) = drive(
-                &suite,
-                &sup,
-                faults,
-                &mut timeline,
-                &dir,
-                &journal,
-                &cut,
-                &say,
-            )
-            .await
-            {
-                error = Some(e);
+            // Load reaches the entry service through the proxy; health polls stay direct.
+            let proxy = if suite.uses_proxy() {
+                RunProxy::open(&suite, &sup, &journal).await.map(Some)
+            } else {
+                Ok(None)
+            };
+            match proxy {
+                Ok(proxy) => {
+                    let handle = proxy.as_ref().map(|p| p.handle.clone());
+                    if let Err(e) = drive(
+                        &suite,
+                        &sup,
+                        faults,
+                        &mut timeline,
+                        &dir,
+                        &journal,
+                        &cut,
+                        &say,
+                        handle,
+                    )
+                    .await
+                    {
+                        error = Some(e);
+                    }
+                    // Whatever happened above, no toxic or disabled proxy outlives the run.
+                    if let Some(p) = proxy {
+                        p.close(&journal).await;
+                    }
+                }
+                Err(e) => {
+                    journal.log("run.error", None, json!({"error": e}));
+                    error = Some(e);
+                }
             }
             stop_observing.cancel();
             for o in observers {
@@ -313,6 +337,7 @@ async fn drive(
     journal: &Journal,
     cut: &CancellationToken,
     say: &dyn Fn(String),
+    proxy: Option<Arc<ProxyHandle>>,
 ) -> Result<(), String> {
     let clock = journal.clock();
     let entry = sup
@@ -333,7 +358,10 @@ async fn drive(
             let mut rng = Rng::fork(suite.meta.seed, "arrivals");
             let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
             let target = client::Target {
-                base_url: entry.base_url(),
+                base_url: match &proxy {
+                    Some(h) => format!("http://{}", h.listen),
+                    None => entry.base_url(),
+                },
                 model,
                 request: l.request.clone(),
                 timeout: l.timeout.0,
@@ -426,6 +454,7 @@ async fn drive(
             journal: journal.clone(),
             seed: suite.meta.seed,
             run_dir: dir.to_path_buf(),
+            proxy: proxy.clone(),
         };
         let (stop, cut) = (faults_stop.clone(), cut.clone());
         let duration = suite.faults[index].duration;
@@ -542,6 +571,103 @@ async fn hold_and_clear(
             Some(&service),
             merge(details, json!({"error": format!("failed to clear: {e}")})),
         ),
+    }
+}
+
+/// The proxy in front of the entry service for one run, and the embedded server holding it.
+struct RunProxy {
+    handle: Arc<ProxyHandle>,
+    embedded: Option<proxy::Server>,
+}
+
+impl RunProxy {
+    /// Start the embedded server (unless the suite names one) and create the proxy.
+    async fn open(suite: &Suite, sup: &Supervisor, journal: &Journal) -> Result<RunProxy, String> {
+        let entry = sup
+            .service(&suite.entry().name)
+            .ok_or_else(|| format!("entry service `{}` is not supervised", suite.entry().name))?;
+        let external = suite.proxy.as_ref().and_then(|p| p.server.clone());
+        let embedded = match external {
+            Some(_) => None,
+            None => Some(
+                proxy::Server::start("127.0.0.1:0", suite.meta.seed)
+                    .await
+                    .map_err(|e| format!("failed to start the embedded proxy: {e}"))?,
+            ),
+        };
+        let url =
+            external.unwrap_or_else(|| embedded.as_ref().map(|s| s.url()).unwrap_or_default());
+        let client = proxy::Client::new(&url)
+            .map_err(|e| format!("failed to build the proxy client: {e}"))?;
+        let name = format!("shakedown_{}_{}", entry.spec.name, std::process::id());
+        let upstream = format!("127.0.0.1:{}", entry.port);
+        let created = match client.create(&name, "127.0.0.1:0", &upstream).await {
+            Err(proxy::ClientError::Status { status: 409, .. }) => {
+                // Left over from an earlier run that died: start clean.
+                let _ = client.delete(&name).await;
+                client.create(&name, "127.0.0.1:0", &upstream).await
+            }
+            other => other,
+        }
+        .map_err(|e| format!("failed to create the proxy for `{}`: {e}", entry.spec.name))?;
+        journal.log(
+            "proxy.create",
+            Some(&entry.spec.name),
+            json!({
+                "server": url, "embedded": embedded.is_some(), "proxy": created.name,
+                "listen": created.listen, "upstream": created.upstream,
+            }),
+        );
+        Ok(RunProxy {
+            handle: Arc::new(ProxyHandle {
+                client,
+                name: created.name,
+                listen: created.listen,
+                upstream,
+            }),
+            embedded,
+        })
+    }
+
+    /// Remove every toxic left, enable the proxy, delete it, stop the embedded server;
+    /// each step is an event.
+    async fn close(self, journal: &Journal) {
+        let h = &self.handle;
+        match h.client.get(&h.name).await {
+            Ok(p) => {
+                for t in &p.toxics {
+                    let name = t["name"].as_str().unwrap_or_default();
+                    let r = h.client.remove_toxic(&h.name, name).await;
+                    journal.log(
+                        "proxy.restore",
+                        None,
+                        json!({"proxy": h.name, "removed_toxic": name, "error": r.err().map(|e| e.to_string())}),
+                    );
+                }
+                if !p.enabled {
+                    let r = h.client.set_enabled(&h.name, true).await;
+                    journal.log(
+                        "proxy.restore",
+                        None,
+                        json!({"proxy": h.name, "enabled": true, "error": r.err().map(|e| e.to_string())}),
+                    );
+                }
+            }
+            Err(e) => journal.log(
+                "proxy.error",
+                None,
+                json!({"proxy": h.name, "error": format!("failed to read the proxy at teardown: {e}")}),
+            ),
+        }
+        let r = h.client.delete(&h.name).await;
+        journal.log(
+            "proxy.delete",
+            None,
+            json!({"proxy": h.name, "error": r.err().map(|e| e.to_string())}),
+        );
+        if let Some(s) = self.embedded {
+            s.stop().await;
+        }
     }
 }
 

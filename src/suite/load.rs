@@ -3,8 +3,8 @@
 use super::check::{Field, Res, Tbl};
 use super::tree::{self, Format, Loc};
 use super::{
-    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, RequestSpec, Suite,
-    faults, services,
+    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec, RequestSpec,
+    Suite, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -69,12 +69,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
     let root = tree::parse(&file, text, format)?;
     let top = Field::root(&root).table(
         "the top level",
-        Some(&["suite", "service", "load", "fault", "expect"]),
+        Some(&["suite", "service", "load", "fault", "expect", "proxy"]),
     )?;
     let meta = meta(&top)?;
     let services = services::services(&top)?;
     let expect = expect(top.get("expect"))?;
     let faults = faults::faults(&top, &services, path)?;
+    let proxy = top.get("proxy").map(|f| proxy(&f, &faults)).transpose()?;
     let load = top
         .get("load")
         .map(|f| load_spec(&f, &faults, &expect))
@@ -85,6 +86,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
         load,
         faults,
         expect,
+        proxy,
         source: path.to_path_buf(),
     })
 }
@@ -246,6 +248,44 @@ fn request(f: Option<Field>) -> Res<RequestSpec> {
         r.prompt = f.str("a string")?.to_string();
     }
     Ok(r)
+}
+
+fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
+    let t = f.table("[proxy]", Some(&["server", "enabled"]))?;
+    let server = match t.get("server") {
+        Some(f) => {
+            let expected = "the URL of a Toxiproxy API such as \"http://127.0.0.1:8474\"";
+            let s = f.str(expected)?;
+            let rest = s
+                .strip_prefix("http://")
+                .or_else(|| s.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.trim_end_matches('/').is_empty()) {
+                return Err(f.expected(expected));
+            }
+            Some(s.trim_end_matches('/').to_string())
+        }
+        None => None,
+    };
+    let enabled = match t.get("enabled") {
+        Some(e) => {
+            let on = e.bool()?;
+            if let Some((i, nf)) = faults
+                .iter()
+                .enumerate()
+                .find(|(_, nf)| !on && crate::fault::needs_proxy(&nf.kind))
+            {
+                return Err(e.fail(format_args!(
+                    "is false, but fault #{} (`{}`, {}) acts through the proxy; remove `enabled = false` or that fault",
+                    i + 1,
+                    nf.kind,
+                    nf.origin
+                )));
+            }
+            on
+        }
+        None => true,
+    };
+    Ok(ProxySpec { server, enabled })
 }
 
 fn expect(f: Option<Field>) -> Res<Expect> {

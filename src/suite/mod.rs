@@ -33,11 +33,26 @@ pub struct Suite {
     pub faults: Vec<FaultSpec>,
     /// The `[expect]` table.
     pub expect: Expect,
+    /// The `[proxy]` table; `None` when absent (a proxy is still put in front of the entry
+    /// service when a fault needs one).
+    pub proxy: Option<ProxySpec>,
     /// The file this suite was read from.
     pub source: PathBuf,
 }
 
 impl Suite {
+    /// Whether load goes through a proxy: a `[proxy]` table that is not disabled, or a
+    /// network fault.
+    pub fn uses_proxy(&self) -> bool {
+        match &self.proxy {
+            Some(p) => p.enabled,
+            None => self
+                .faults
+                .iter()
+                .any(|f| crate::fault::needs_proxy(&f.kind)),
+        }
+    }
+
     /// The service that load targets.
     pub fn entry(&self) -> &ServiceSpec {
         self.services
@@ -205,6 +220,15 @@ pub struct FaultSpec {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Where this entry stands, for errors found later (`file:line:col`).
     pub origin: String,
+}
+
+/// The `[proxy]` table: the Toxiproxy-compatible proxy between load and the entry service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxySpec {
+    /// `http://HOST:PORT` of an external proxy API (a real Toxiproxy); `None`: the embedded one.
+    pub server: Option<String>,
+    /// `false`: load goes straight to the service (no network faults allowed).
+    pub enabled: bool,
 }
 
 /// The `[expect]` table: each key is one verdict.
