@@ -30,7 +30,8 @@ pub enum Outcome {
     ConnectError,
     /// The connection broke mid-request or mid-response (reset, cut body).
     Reset,
-    /// A stream ended cleanly but without `[DONE]` and without an error: an answer silently lost.
+    /// A stream that began but ended without `[DONE]` and without an error event: cut by the
+    /// connection breaking, or ended by the service as if complete (`clean_end`, a silent loss).
     StreamTruncated,
     /// 2xx whose body is not what the API promises.
     BadResponse,
@@ -86,6 +87,10 @@ pub struct RequestRecord {
     /// The first bytes of an error body, or the error text.
     #[serde(default)]
     pub error: Option<String>,
+    /// A `stream_truncated` whose HTTP body ended properly: the service ended the stream as
+    /// if complete, without `[DONE]` or an error (silent loss), rather than the connection breaking.
+    #[serde(default)]
+    pub clean_end: bool,
 }
 
 impl RequestRecord {

@@ -33,8 +33,22 @@ fn flicker_suite_passes_on_the_healthy_mock() {
     let report = case.report();
     // The network really broke: clients saw refused or reset connections, cleanly.
     let by = &report["requests"]["by_outcome"];
-    let broken = by["connect_error"].as_u64().unwrap_or(0) + by["reset"].as_u64().unwrap_or(0);
+    let count = |o: &str| by[o].as_u64().unwrap_or(0);
+    let broken = count("connect_error") + count("reset") + count("stream_truncated");
     assert!(broken > 0, "{report:#}");
+    // A stream the network cut is recorded as cut short, never as success and never as a
+    // stream the service ended on its own.
+    let reqs = util::jsonl(&case.run_dir().join("requests.jsonl"));
+    for r in reqs.iter().filter(|r| r["outcome"] == "stream_truncated") {
+        assert_eq!(r["clean_end"], false, "{r}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("stream cut after"),
+            "{r}"
+        );
+    }
     assert!(!case.events("network.down").is_empty());
     assert!(!case.events("network.up").is_empty());
     assert_eq!(case.events("proxy.create").len(), 1);

@@ -97,6 +97,7 @@ pub async fn send(
         tokens: None,
         headers: BTreeMap::new(),
         error: None,
+        clean_end: false,
     };
     let work = exchange(http, target, &mut rec, clock);
     let ended = tokio::select! {
@@ -207,7 +208,18 @@ async fn read_stream(
         let bytes = match body.next().await {
             None => break,
             Some(Ok(b)) => b,
-            Some(Err(e)) => return classify_error(&e),
+            // The stream began and the connection broke under it: cut short, visibly.
+            Some(Err(e)) => {
+                let (_, text) = classify_error(&e);
+                return (
+                    Outcome::StreamTruncated,
+                    Some(format!(
+                        "stream cut after {} chunks: {}",
+                        rec.chunks,
+                        text.unwrap_or_default()
+                    )),
+                );
+            }
         };
         let now = clock.now_ms();
         buf.extend_from_slice(&bytes);
@@ -268,6 +280,8 @@ async fn read_stream(
     if done {
         (Outcome::Ok, None)
     } else {
+        // A complete HTTP body that lacks `[DONE]`: the service claimed a whole answer.
+        rec.clean_end = true;
         (
             Outcome::StreamTruncated,
             Some(format!(

@@ -84,6 +84,7 @@ pub async fn drive(
                 tokens: None,
                 headers: BTreeMap::new(),
                 error: Some(format!("{max_in_flight} requests already in flight")),
+                clean_end: false,
             };
             write(&out, &rec);
             summary.dropped += 1;

@@ -167,6 +167,8 @@ pub fn engine_main(args: EngineArgs) -> io::Result<i32> {
     }
     if args.orphan {
         become_orphan();
+    } else {
+        leave_shutdown_to_the_server();
     }
     let timing = Timing {
         ttft: Duration::from_millis(args.ttft_ms),
@@ -227,6 +229,20 @@ pub fn engine_main(args: EngineArgs) -> io::Result<i32> {
 
 /// The `orphan-engine` bug: leave the server's process group and session, and shrug off
 /// the signals a polite teardown sends.
+/// The server owns the engine's lifetime: a signal to the whole process group (teardown,
+/// Ctrl-C in a terminal) must reach the server alone, which then stops the engine by closing
+/// its stdin. Were the engine to die of it first, the server would report an engine death
+/// that never happened. SIGKILL (a fault, or the parent-death signal) still ends it at once.
+fn leave_shutdown_to_the_server() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: installing SIG_IGN runs no handler code, so nothing async-signal-unsafe.
+        if let Err(e) = unsafe { signal(sig, SigHandler::SigIgn) } {
+            eprintln!("WARN shakedown.engine: cannot ignore {sig}: {e}");
+        }
+    }
+}
+
 fn become_orphan() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     if let Err(e) = nix::unistd::setsid() {

@@ -19,7 +19,8 @@
 //!   exactly `max_tokens` come out (`length`) unless a `stop` string (whole word) ends it.
 //! - `--engine inline|process` (inline). `process` runs generation in a child process
 //!   (`/proc/PID/cmdline` starts with `shakedown::engine`, comm `shakedown-engin`) in the
-//!   server's process group, killed by the kernel if the server dies (PDEATHSIG).
+//!   server's process group, killed by the kernel if the server dies (PDEATHSIG). It ignores
+//!   SIGTERM and SIGINT: a signal to the whole group reaches the server, which stops it.
 //! - `--on-engine-death exit|respawn|stay` (exit): when the engine dies, in-flight requests
 //!   fail (500 `EngineDeadError`, or an SSE error event once a stream has started), new
 //!   ones get 503, `/health` 503, and stderr gets

@@ -43,7 +43,7 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     let truncated: Vec<_> = r
         .requests
         .iter()
-        .filter(|q| q.outcome == Outcome::StreamTruncated)
+        .filter(|q| q.outcome == Outcome::StreamTruncated && q.clean_end)
         .collect();
     let records_sent = r.requests.iter().filter(|q| q.outcome.was_sent()).count() as u64;
     let pass =
