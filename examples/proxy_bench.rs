@@ -1,5 +1,7 @@
 //! Benchmark of the embedded proxy with no toxics against direct loopback, in one process and
-//! one run: bulk throughput, 1 KB round trip, and 1,000 connections held open.
+//! one run: bulk throughput (and the CPU spent per GB), 1 KB round trip, and 1,000
+//! connections held open. A minimal blocking splice proxy runs beside it as the floor: what
+//! any proxy costs on this machine.
 //!
 //! ```sh
 //! cargo run --release --example proxy_bench            # hold 30 s
@@ -13,6 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const BULK: usize = 1 << 30; // bytes per throughput transfer
+const BULK_ROUNDS: usize = 7;
+
+/// One bulk round: (GB/s, CPU s per GB) direct, through the proxy, through the minimal proxy.
+type Round = [(f64, f64); 3];
 const ROUNDS: usize = 20_000; // 1 KB round trips per path
 const CONNS: usize = 1000;
 
@@ -53,7 +59,49 @@ async fn source() -> SocketAddr {
     addr
 }
 
-async fn bulk(addr: &str) -> f64 {
+/// The floor to compare with: the least a proxy can do, a blocking thread per connection that
+/// splices upstream → pipe → client with no runtime and no toxics (bulk downstream only).
+fn minimal_proxy(upstream: SocketAddr) -> SocketAddr {
+    use nix::fcntl::{SpliceFFlags, splice};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            let up = std::net::TcpStream::connect(upstream).expect("connect");
+            std::thread::spawn(move || {
+                let (r, w) = nix::unistd::pipe().expect("pipe");
+                let flags = SpliceFFlags::SPLICE_F_MOVE;
+                while let Ok(n @ 1..) = splice(&up, None, &w, None, 1 << 20, flags) {
+                    let mut left = n;
+                    while left > 0 {
+                        match splice(&r, None, &client, None, left, flags) {
+                            Ok(m @ 1..) => left -= m,
+                            _ => return,
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // "pid (comm) state ...": utime and stime are the 12th and 13th fields after comm.
+    let f: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or("", |x| x.1)
+        .split(' ')
+        .collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // USER_HZ
+}
+
+/// One bulk transfer: GB/s, and CPU seconds per GB (both ends, and the proxy when on the path).
+async fn bulk(addr: &str) -> (f64, f64) {
+    let c0 = cpu();
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let mut buf = vec![0u8; 256 * 1024];
     let t = Instant::now();
@@ -66,7 +114,8 @@ async fn bulk(addr: &str) -> f64 {
         got += n;
     }
     assert_eq!(got, BULK);
-    got as f64 / t.elapsed().as_secs_f64() / 1e9
+    let gb = got as f64 / 1e9;
+    (gb / t.elapsed().as_secs_f64(), (cpu() - c0) / gb)
 }
 
 async fn rtts(addr: &str) -> Vec<f64> {
@@ -110,6 +159,7 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(30);
+    // On the same runtime as the ends, as in a run (where load and proxy share one).
     let server = Server::start("127.0.0.1:0", 0).await.expect("server");
     let client = Client::new(&server.url()).expect("client");
     let (src, ech) = (source().await, echo().await);
@@ -124,15 +174,45 @@ async fn main() {
         .expect("proxy")
         .listen;
 
-    // Alternate the two paths so drift on a shared machine hits both alike; best of 3 each.
-    let (mut direct, mut proxied) = (0f64, 0f64);
-    for _ in 0..3 {
-        direct = direct.max(bulk(&src.to_string()).await);
-        proxied = proxied.max(bulk(&via_src).await);
+    let via_minimal = minimal_proxy(src).to_string();
+
+    // Alternate the paths so drift on a shared machine hits all alike; medians of 7 rounds,
+    // each ratio taken within its round.
+    let paths = [src.to_string(), via_src, via_minimal];
+    let mut rounds: Vec<Round> = Vec::new();
+    for _ in 0..BULK_ROUNDS {
+        let mut round = [(0f64, 0f64); 3];
+        for (path, r) in paths.iter().zip(&mut round) {
+            *r = bulk(path).await;
+        }
+        rounds.push(round);
     }
+    let med = |f: &dyn Fn(&Round) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     println!(
-        "bulk throughput (1 GiB, best of 3): direct {direct:.2} GB/s, proxy {proxied:.2} GB/s, ratio {:.2}",
-        proxied / direct
+        "bulk throughput (1 GiB, median of {BULK_ROUNDS} rounds): direct {:.2} GB/s, proxy {:.2} GB/s, \
+         minimal splice proxy {:.2} GB/s; ratio to direct in the same round: proxy {:.2} (range {:.2}–{:.2}), \
+         minimal proxy {:.2}",
+        med(&|r| r[0].0),
+        med(&|r| r[1].0),
+        med(&|r| r[2].0),
+        med(&|r| r[1].0 / r[0].0),
+        rounds
+            .iter()
+            .map(|r| r[1].0 / r[0].0)
+            .fold(f64::MAX, f64::min),
+        rounds.iter().map(|r| r[1].0 / r[0].0).fold(0.0, f64::max),
+        med(&|r| r[2].0 / r[0].0),
+    );
+    println!(
+        "CPU per GB (whole process, median): direct {:.3} s, through the proxy {:.3} s, \
+         through the minimal proxy {:.3} s",
+        med(&|r| r[0].1),
+        med(&|r| r[1].1),
+        med(&|r| r[2].1)
     );
 
     let d = rtts(&ech.to_string()).await;

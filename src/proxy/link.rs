@@ -3,8 +3,10 @@
 //!
 //! Each direction re-reads the toxic list before every chunk (and wakes on a change), so adding
 //! or removing a toxic acts on connections already open. With no toxic a chunk is written as
-//! read: nothing lost, reordered or changed.
+//! read: nothing lost, reordered or changed; once a direction carries bulk data (a read fills
+//! the buffer) it forwards through a pipe with splice(2) while no toxic applies.
 
+use super::splice::Pipe;
 use super::toxic::{Effect, Stream, Toxic};
 use crate::seed::Rng;
 use std::collections::{HashMap, VecDeque};
@@ -55,6 +57,7 @@ pub async fn run(
         kill: kill.clone(),
         rng: Rng::fork(seed, "upstream"),
         seen: HashMap::new(),
+        pipe: None,
     };
     let down = Direction {
         stream: Stream::Downstream,
@@ -65,6 +68,7 @@ pub async fn run(
         kill: kill.clone(),
         rng: Rng::fork(seed, "downstream"),
         seen: HashMap::new(),
+        pipe: None,
     };
     tokio::join!(up.pump(), down.pump());
 }
@@ -88,6 +92,8 @@ struct Direction {
     kill: CancellationToken,
     rng: Rng,
     seen: HashMap<u64, Seen>,
+    /// Taken once this direction carries bulk data; used while no toxic applies.
+    pipe: Option<Pipe>,
 }
 
 /// How a direction ends.
@@ -129,8 +135,10 @@ impl Direction {
         // does: a chunk read while another waits is not delayed twice.
         let mut held: VecDeque<Held> = VecDeque::new();
         let mut eof = false;
+        // Bytes spliced into the pipe and not yet out.
+        let mut piped = 0usize;
         let end = loop {
-            if eof && held.is_empty() {
+            if eof && held.is_empty() && piped == 0 {
                 break End::Eof;
             }
             let chain = self.active();
@@ -157,6 +165,12 @@ impl Direction {
             }
             let due = held.front().map(|h| h.due);
             let can_read = !eof && held.len() < MAX_HELD;
+            // Nothing to apply and nothing held back: the kernel may move the bytes itself. A
+            // toxic added meanwhile applies once the pipe is empty, so bytes keep their order.
+            let quiet = chain.is_empty() && held.is_empty();
+            let room = self.pipe.as_ref().map_or(0, |p| p.capacity() - piped);
+            let splice_in = quiet && room > 0;
+            let copy_in = piped == 0 && (self.pipe.is_none() || !quiet);
             let n = tokio::select! {
                 biased;
                 () = self.kill.cancelled() => return,
@@ -169,7 +183,25 @@ impl Direction {
                         _ => break End::Close,
                     }
                 }
-                r = read(&self.src, &mut buf), if can_read => match r {
+                r = drain(self.pipe.as_ref(), &self.dst, piped), if piped > 0 => match r {
+                    Ok(n) => {
+                        piped -= n;
+                        continue;
+                    }
+                    Err(_) => break End::Close,
+                },
+                r = fill(self.pipe.as_ref(), &self.src, room), if can_read && splice_in => match r {
+                    Ok(0) => {
+                        eof = true;
+                        continue;
+                    }
+                    Ok(n) => {
+                        piped += n;
+                        continue;
+                    }
+                    Err(_) => break End::Close,
+                },
+                r = read(&self.src, &mut buf), if can_read && copy_in => match r {
                     Ok(0) => {
                         eof = true;
                         continue;
@@ -178,6 +210,10 @@ impl Direction {
                     Err(_) => break End::Close,
                 },
             };
+            if n == CHUNK && chain.is_empty() && self.pipe.is_none() {
+                // Bulk data: splice from now on. Without a pipe (fd limit) copying still works.
+                self.pipe = Pipe::new().ok();
+            }
             let Some((delay, len, close)) = self.admit(&chain, &buf[..n]) else {
                 continue; // dropped by a timeout toxic
             };
@@ -355,6 +391,22 @@ async fn read(s: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// See [`Pipe::fill`]; never ready without a pipe.
+async fn fill(pipe: Option<&Pipe>, src: &TcpStream, room: usize) -> io::Result<usize> {
+    match pipe {
+        Some(p) => p.fill(src, room).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// See [`Pipe::drain`]; never ready without a pipe.
+async fn drain(pipe: Option<&Pipe>, dst: &TcpStream, held: usize) -> io::Result<usize> {
+    match pipe {
+        Some(p) => p.drain(dst, held).await,
+        None => std::future::pending().await,
     }
 }
 

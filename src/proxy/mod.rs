@@ -4,6 +4,7 @@
 //! - `api`: the Toxiproxy HTTP API (routes, status codes, error bodies, the browser guard).
 //! - `collection`: the proxies of one server and every operation on them.
 //! - `link`: one proxied connection, two directions, each through the current toxics.
+//! - `splice`: zero-copy forwarding for a direction no toxic applies to.
 //! - `toxic`: the toxic types, their attributes and JSON.
 //! - `client`: the async client the framework drives any proxy server with (ours or Toxiproxy).
 //!
@@ -14,6 +15,7 @@ mod api;
 mod client;
 mod collection;
 mod link;
+mod splice;
 mod toxic;
 
 pub use api::{VERSION, router};
