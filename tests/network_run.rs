@@ -116,26 +116,6 @@ fn validate_locates_bad_network_keys_and_proxy_table() {
     );
 }
 
-/// `shakedown proxy` on a free port, as an external Toxiproxy stand-in; returns it and its URL.
-fn external_proxy() -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = Command::new(bin())
-        .args(["proxy", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn shakedown proxy");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the address line");
-    let url = line
-        .split_whitespace()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    (child, url)
-}
-
 fn sigint(pid: u32) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
@@ -146,7 +126,9 @@ fn sigint(pid: u32) {
 
 #[tokio::test]
 async fn an_external_server_is_driven_and_left_clean_after_an_interrupt() {
-    let (mut server, url) = external_proxy();
+    // `shakedown proxy`, or a real Toxiproxy when SHAKEDOWN_TOXIPROXY names one.
+    let server = util::toxiproxy::ProxyServer::external().await;
+    let url = server.url();
     let case = Case::new(&util::mock_suite(
         &[],
         &format!(
@@ -211,6 +193,4 @@ for = "30s"
         .await
         .expect("json");
     assert_eq!(left, serde_json::json!({}));
-    let _ = server.kill();
-    let _ = server.wait();
 }

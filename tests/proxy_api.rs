@@ -1,17 +1,20 @@
 //! The Toxiproxy HTTP API, row by row: status codes and bodies as Toxiproxy's own API tests
-//! assert them. Each test runs its own embedded server on a free loopback port.
+//! assert them. Each test runs its own embedded server on a free loopback port (or a real
+//! Toxiproxy: `SHAKEDOWN_TOXIPROXY`, see `util/toxiproxy.rs`).
+
+mod util;
 
 use serde_json::{Value, json};
-use shakedown::proxy::Server;
+use util::toxiproxy::ProxyServer;
 
 struct Api {
-    server: Server,
+    server: ProxyServer,
     http: reqwest::Client,
 }
 
 impl Api {
     async fn start() -> Api {
-        let server = Server::start("127.0.0.1:0", 1).await.expect("start api");
+        let server = ProxyServer::start().await;
         Api {
             server,
             http: reqwest::Client::new(),

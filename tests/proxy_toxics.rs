@@ -2,12 +2,15 @@
 //! toxic, `limit_data` cuts exactly, `latency` adds its value, `timeout 0` blackholes until
 //! removed, `reset_peer` resets, toxicity 0 never applies.
 
+mod util;
+
 use serde_json::json;
-use shakedown::proxy::{Client, Server};
+use shakedown::proxy::Client;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use util::toxiproxy::ProxyServer;
 
 /// An upstream that echoes every byte back.
 async fn echo() -> SocketAddr {
@@ -51,8 +54,8 @@ fn pattern(n: usize) -> Vec<u8> {
 }
 
 /// A server and one proxy to `upstream`; returns the proxy's address.
-async fn proxy(upstream: SocketAddr) -> (Server, Client, String) {
-    let server = Server::start("127.0.0.1:0", 7).await.expect("server");
+async fn proxy(upstream: SocketAddr) -> (ProxyServer, Client, String) {
+    let server = ProxyServer::start().await;
     let client = Client::new(&server.url()).expect("client");
     let p = client
         .create("p", "127.0.0.1:0", &upstream.to_string())

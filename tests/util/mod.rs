@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: write a suite, run the binary, read its records.
 #![allow(dead_code)]
 
+pub mod toxiproxy;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
