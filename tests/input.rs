@@ -159,3 +159,28 @@ fn an_unknown_corpus_is_a_located_suite_error() {
         "{err}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_corpus_mid_way_and_keeps_its_records() {
+    let case = Case::new(&suite_with(None));
+    let child = case.spawn();
+    let records = case.run_dir().join("input.jsonl");
+    util::wait_for(
+        std::time::Duration::from_secs(30),
+        "the first cases",
+        || util::jsonl(&records).len() >= 3,
+    );
+    util::sigint(child.id());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", util::show(&out));
+    // Stopped between cases, not after the whole corpus; what was sent stays readable.
+    let sent = util::jsonl(&records).len();
+    let inject = &case.events("fault.inject")[0];
+    assert_eq!(inject["stopped"], "the run was cut short", "{inject}");
+    assert_eq!(inject["sent"], sent, "{inject}");
+    assert!(
+        sent < inject["cases"].as_u64().unwrap_or(0) as usize,
+        "{inject}"
+    );
+    util::assert_tree_gone(&case.run_dir());
+}

@@ -116,14 +116,6 @@ fn validate_locates_bad_network_keys_and_proxy_table() {
     );
 }
 
-fn sigint(pid: u32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT");
-}
-
 #[tokio::test]
 async fn an_external_server_is_driven_and_left_clean_after_an_interrupt() {
     // `shakedown proxy`, or a real Toxiproxy when SHAKEDOWN_TOXIPROXY names one.
@@ -171,7 +163,7 @@ for = "30s"
     let ours = ours.unwrap_or_else(|| panic!("no proxy on the server: {proxies}"));
     assert_eq!(ours["enabled"], false, "{ours}");
     assert_eq!(ours["toxics"][0]["type"], "latency", "{ours}");
-    sigint(child.id());
+    util::sigint(child.id());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{}", show(&out));
     util::assert_tree_gone(&case.run_dir());

@@ -305,11 +305,7 @@ fn sigint_tears_down_reports_interrupted_and_exits_130() {
     wait_for(Duration::from_secs(20), "requests to flow", || {
         std::fs::read_to_string(&requests).is_ok_and(|s| s.lines().count() >= 3)
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("SIGINT");
+    util::sigint(child.id());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(code(&out), 130, "{}", show(&out));
     let report = case.report();

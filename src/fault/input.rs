@@ -163,7 +163,14 @@ impl Malformed {
                 stopped = Some("`for` ran out".to_string());
                 break;
             }
-            let rec = self.case(ctx, &t, &self.cases[i]).await;
+            // A case cut off mid-way leaves no record: the run is ending, not judging it.
+            let rec = tokio::select! {
+                rec = self.case(ctx, &t, &self.cases[i]) => rec,
+                () = ctx.cut.cancelled() => {
+                    stopped = Some("the run was cut short".to_string());
+                    break;
+                }
+            };
             sent += 1;
             let down = rec.health_after != Some(200) && rec.valid_after != Some(200);
             if let Err(e) = out.write(&rec) {

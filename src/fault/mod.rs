@@ -40,6 +40,8 @@ pub struct FaultCtx {
     pub run_dir: std::path::PathBuf,
     /// The proxy in front of the entry service, for network faults (`None`: the run has none).
     pub proxy: Option<Arc<crate::proxy::ProxyHandle>>,
+    /// Fires when the run is cut short (interrupt, budget): a long injection stops early.
+    pub cut: tokio_util::sync::CancellationToken,
 }
 
 /// A fault that could not do what it was asked to.

@@ -193,6 +193,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
             run_dir: dir.clone(),
             // Start-up comes before the proxy exists.
             proxy: None,
+            cut: cut.clone(),
         };
         let planned = plan(index, spec, f.as_ref(), clock.now_ms());
         say(format!("  fault {index} at startup: {}", planned.describe));
@@ -455,6 +456,7 @@ async fn drive(
             seed: suite.meta.seed,
             run_dir: dir.to_path_buf(),
             proxy: proxy.clone(),
+            cut: cut.clone(),
         };
         let (stop, cut) = (faults_stop.clone(), cut.clone());
         let duration = suite.faults[index].duration;

@@ -180,6 +180,15 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+/// Send SIGINT (Ctrl-C) to `pid`.
+pub fn sigint(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+}
+
 /// Poll `cond` every 20 ms until it holds; panic with `what` after `within`.
 pub fn wait_for(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
