@@ -64,12 +64,13 @@ impl Client {
         &self.base
     }
 
-    async fn call(
+    /// One request; the body of a 2xx answer.
+    async fn text(
         &self,
         method: &'static str,
         path: &str,
         body: Option<Value>,
-    ) -> Result<Option<Value>, ClientError> {
+    ) -> Result<Option<String>, ClientError> {
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = self.http.request(m, &url);
@@ -92,7 +93,29 @@ impl Client {
                 body: text.trim().to_string(),
             });
         }
-        Ok(serde_json::from_str(&text).ok())
+        Ok(Some(text))
+    }
+
+    /// [`Client::text`], read as JSON (`None`: no body or not JSON).
+    async fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Option<Value>, ClientError> {
+        let text = self.text(method, path, body).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// An update (`PATCH`), sent again as `POST` where the server answers 405: Toxiproxy
+    /// before PATCH took updates by POST, and still does.
+    async fn update(&self, path: &str, body: Value) -> Result<Option<Value>, ClientError> {
+        match self.call("PATCH", path, Some(body.clone())).await {
+            Err(ClientError::Status { status: 405, .. }) => {
+                self.call("POST", path, Some(body)).await
+            }
+            r => r,
+        }
     }
 
     fn proxy(v: Option<Value>) -> Result<ProxyInfo, ClientError> {
@@ -105,11 +128,16 @@ impl Client {
         })
     }
 
-    /// `GET /version`.
+    /// `GET /version`: `{"version": ...}`, or plain text from an older Toxiproxy.
     pub async fn version(&self) -> Result<String, ClientError> {
-        let v = self.call("GET", "/version", None).await?;
-        Ok(v.and_then(|v| v["version"].as_str().map(str::to_string))
-            .unwrap_or_default())
+        let text = self
+            .text("GET", "/version", None)
+            .await?
+            .unwrap_or_default();
+        Ok(match serde_json::from_str::<Value>(&text) {
+            Ok(v) => v["version"].as_str().unwrap_or_default().to_string(),
+            Err(_) => text.trim().to_string(),
+        })
     }
 
     /// Create a proxy (`listen` with port 0 picks a free port; the answer has the real one).
@@ -131,10 +159,7 @@ impl Client {
     /// Enable or disable a proxy (disabling closes every connection and refuses new ones).
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<ProxyInfo, ClientError> {
         let body = json!({ "enabled": enabled });
-        Self::proxy(
-            self.call("PATCH", &format!("/proxies/{name}"), Some(body))
-                .await?,
-        )
+        Self::proxy(self.update(&format!("/proxies/{name}"), body).await?)
     }
 
     /// Delete a proxy.

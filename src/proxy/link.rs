@@ -76,6 +76,8 @@ pub async fn run(
 /// What a toxic is to one direction of one link: whether it applies, since when, bytes it let through.
 struct Seen {
     applies: bool,
+    /// A `timeout` toxic: removing it, where it applied, closes the link.
+    timeout: bool,
     since: Instant,
     passed: u64,
 }
@@ -107,8 +109,10 @@ enum End {
 }
 
 impl Direction {
-    /// The toxics that apply to this direction now, in the order they were added.
-    fn active(&mut self) -> Vec<Toxic> {
+    /// The toxics that apply to this direction now, in the order they were added; `None`
+    /// when a `timeout` that applied was removed. As in Toxiproxy, the link then closes: the
+    /// bytes it dropped are gone, so the stream cannot go on as if nothing happened.
+    fn active(&mut self) -> Option<Vec<Toxic>> {
         let list = self.toxics.borrow_and_update().clone();
         let now = Instant::now();
         let mut out = Vec::new();
@@ -117,6 +121,7 @@ impl Direction {
             let seen = self.seen.entry(t.id).or_insert_with(|| Seen {
                 // Rolled once per connection and direction; 0 never applies, 1 always does.
                 applies: rng.f64() < f64::from(t.toxicity),
+                timeout: matches!(t.effect, Effect::Timeout { .. }),
                 since: now,
                 passed: 0,
             });
@@ -125,8 +130,13 @@ impl Direction {
             }
         }
         let live: Vec<u64> = list.iter().map(|t| t.id).collect();
-        self.seen.retain(|id, _| live.contains(id));
-        out
+        let mut broken = false;
+        self.seen.retain(|id, s| {
+            let keep = live.contains(id);
+            broken |= !keep && s.applies && s.timeout;
+            keep
+        });
+        (!broken).then_some(out)
     }
 
     async fn pump(mut self) {
@@ -141,7 +151,9 @@ impl Direction {
             if eof && held.is_empty() && piped == 0 {
                 break End::Eof;
             }
-            let chain = self.active();
+            let Some(chain) = self.active() else {
+                break End::Close;
+            };
             // A timeout or reset_peer ends the link at a fixed instant after it first applied.
             let deadline = chain
                 .iter()
@@ -234,6 +246,7 @@ impl Direction {
             End::Eof => {
                 let delay = self
                     .active()
+                    .unwrap_or_default()
                     .iter()
                     .filter_map(|t| match t.effect {
                         Effect::SlowClose { delay } => Some(delay),

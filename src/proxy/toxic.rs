@@ -191,7 +191,12 @@ impl Toxic {
             "name": self.name,
             "type": self.effect.kind(),
             "stream": self.stream.as_str(),
-            "toxicity": self.toxicity,
+            // Go writes a whole float32 without a fraction (`1`, not `1.0`): so do we.
+            "toxicity": if self.toxicity.fract() == 0.0 {
+                json!(self.toxicity as i64)
+            } else {
+                json!(self.toxicity)
+            },
             "attributes": self.effect.attributes(),
         })
     }

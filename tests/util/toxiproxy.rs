@@ -17,7 +17,7 @@ impl ProxyServer {
     /// The server under test, in this process unless a real Toxiproxy is named.
     pub async fn start() -> ProxyServer {
         match toxiproxy() {
-            Some(bin) => real(&bin).await,
+            Some(bin) => start_toxiproxy(&bin).await,
             None => ProxyServer::Embedded(Server::start("127.0.0.1:0", 1).await.expect("start")),
         }
     }
@@ -26,7 +26,7 @@ impl ProxyServer {
     /// `shakedown proxy`.
     pub async fn external() -> ProxyServer {
         match toxiproxy() {
-            Some(bin) => real(&bin).await,
+            Some(bin) => start_toxiproxy(&bin).await,
             None => shakedown_proxy(),
         }
     }
@@ -49,12 +49,17 @@ impl Drop for ProxyServer {
     }
 }
 
+/// Whether the tests run against a real Toxiproxy (`SHAKEDOWN_TOXIPROXY` is set).
+pub fn real() -> bool {
+    toxiproxy().is_some()
+}
+
 fn toxiproxy() -> Option<std::ffi::OsString> {
     std::env::var_os("SHAKEDOWN_TOXIPROXY").filter(|b| !b.is_empty())
 }
 
 /// A real `toxiproxy-server` on a free loopback port, once its API answers.
-async fn real(bin: &std::ffi::OsStr) -> ProxyServer {
+async fn start_toxiproxy(bin: &std::ffi::OsStr) -> ProxyServer {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
