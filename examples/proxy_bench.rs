@@ -1,7 +1,8 @@
 //! Benchmark of the embedded proxy with no toxics against direct loopback, in one process and
 //! one run: bulk throughput (and the CPU spent per GB), 1 KB round trip, and 1,000
 //! connections held open. A minimal blocking splice proxy runs beside it as the floor: what
-//! any proxy costs on this machine.
+//! any proxy costs on this machine; with `SHAKEDOWN_TOXIPROXY` naming a `toxiproxy-server`
+//! binary, a real Toxiproxy too (its CPU counted with ours).
 //!
 //! ```sh
 //! cargo run --release --example proxy_bench            # hold 30 s
@@ -17,8 +18,6 @@ use tokio::net::{TcpListener, TcpStream};
 const BULK: usize = 1 << 30; // bytes per throughput transfer
 const BULK_ROUNDS: usize = 7;
 
-/// One bulk round: (GB/s, CPU s per GB) direct, through the proxy, through the minimal proxy.
-type Round = [(f64, f64); 3];
 const ROUNDS: usize = 20_000; // 1 KB round trips per path
 const CONNS: usize = 1000;
 
@@ -86,9 +85,46 @@ fn minimal_proxy(upstream: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// CPU seconds (user + system) this process has used so far.
+/// CPU seconds (user + system) used so far by this process and, when one runs, the Toxiproxy.
 fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let toxiproxy = TOXIPROXY_PID.load(std::sync::atomic::Ordering::Relaxed);
+    cpu_of("self")
+        + if toxiproxy > 0 {
+            cpu_of(&toxiproxy.to_string())
+        } else {
+            0.0
+        }
+}
+
+/// The pid of a real Toxiproxy beside ours (`SHAKEDOWN_TOXIPROXY` names its binary), or 0.
+static TOXIPROXY_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// One bulk transfer's (GB/s, CPU seconds per GB).
+type Sample = (f64, f64);
+
+/// Start a real Toxiproxy on a free port; it and its API URL, once it answers.
+async fn start_toxiproxy(bin: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let child = std::process::Command::new(bin)
+        .args(["-host", "127.0.0.1", "-port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start toxiproxy");
+    TOXIPROXY_PID.store(child.id(), std::sync::atomic::Ordering::Relaxed);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = Client::new(&url).expect("client");
+    while client.version().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, url)
+}
+
+fn cpu_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // "pid (comm) state ...": utime and stime are the 12th and 13th fields after comm.
     let f: Vec<&str> = stat
         .rsplit_once(") ")
@@ -100,7 +136,7 @@ fn cpu() -> f64 {
 }
 
 /// One bulk transfer: GB/s, and CPU seconds per GB (both ends, and the proxy when on the path).
-async fn bulk(addr: &str) -> (f64, f64) {
+async fn bulk(addr: &str) -> Sample {
     let c0 = cpu();
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let mut buf = vec![0u8; 256 * 1024];
@@ -175,57 +211,78 @@ async fn main() {
         .listen;
 
     let via_minimal = minimal_proxy(src).to_string();
+    // Bulk paths: (name, source address); round-trip paths: (name, echo address).
+    let mut bulk_paths = vec![
+        ("direct", src.to_string()),
+        ("shakedown proxy", via_src),
+        ("minimal splice proxy", via_minimal),
+    ];
+    let mut echo_paths = vec![
+        ("direct", ech.to_string()),
+        ("shakedown proxy", via_echo.clone()),
+    ];
+    let mut toxiproxy_process = None;
+    if let Ok(bin) = std::env::var("SHAKEDOWN_TOXIPROXY") {
+        let (child, url) = start_toxiproxy(&bin).await;
+        toxiproxy_process = Some(child);
+        let toxiproxy = Client::new(&url).expect("client");
+        for (name, to, paths) in [
+            ("bulk", src, &mut bulk_paths),
+            ("echo", ech, &mut echo_paths),
+        ] {
+            let p = toxiproxy
+                .create(name, "127.0.0.1:0", &to.to_string())
+                .await
+                .expect("toxiproxy proxy");
+            paths.push(("Toxiproxy", p.listen));
+        }
+    }
 
     // Alternate the paths so drift on a shared machine hits all alike; medians of 7 rounds,
     // each ratio taken within its round.
-    let paths = [src.to_string(), via_src, via_minimal];
-    let mut rounds: Vec<Round> = Vec::new();
+    let mut rounds: Vec<Vec<Sample>> = Vec::new();
     for _ in 0..BULK_ROUNDS {
-        let mut round = [(0f64, 0f64); 3];
-        for (path, r) in paths.iter().zip(&mut round) {
-            *r = bulk(path).await;
+        let mut round = Vec::new();
+        for (_, addr) in &bulk_paths {
+            round.push(bulk(addr).await);
         }
         rounds.push(round);
     }
-    let med = |f: &dyn Fn(&Round) -> f64| {
-        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+    let med = |f: &dyn Fn(&[Sample]) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(|r| f(r)).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     println!(
-        "bulk throughput (1 GiB, median of {BULK_ROUNDS} rounds): direct {:.2} GB/s, proxy {:.2} GB/s, \
-         minimal splice proxy {:.2} GB/s; ratio to direct in the same round: proxy {:.2} (range {:.2}–{:.2}), \
-         minimal proxy {:.2}",
-        med(&|r| r[0].0),
-        med(&|r| r[1].0),
-        med(&|r| r[2].0),
-        med(&|r| r[1].0 / r[0].0),
-        rounds
-            .iter()
-            .map(|r| r[1].0 / r[0].0)
-            .fold(f64::MAX, f64::min),
-        rounds.iter().map(|r| r[1].0 / r[0].0).fold(0.0, f64::max),
-        med(&|r| r[2].0 / r[0].0),
+        "bulk throughput, 1 GiB, median of {BULK_ROUNDS} rounds (ratio: to direct within each round):"
     );
-    println!(
-        "CPU per GB (whole process, median): direct {:.3} s, through the proxy {:.3} s, \
-         through the minimal proxy {:.3} s",
-        med(&|r| r[0].1),
-        med(&|r| r[1].1),
-        med(&|r| r[2].1)
-    );
+    for (i, (name, _)) in bulk_paths.iter().enumerate() {
+        let ratios = rounds.iter().map(|r| r[i].0 / r[0].0);
+        println!(
+            "  {name:<22} {:.2} GB/s  ratio {:.2} (range {:.2}–{:.2})  CPU {:.3} s per GB",
+            med(&|r| r[i].0),
+            med(&|r| r[i].0 / r[0].0),
+            ratios.clone().fold(f64::MAX, f64::min),
+            ratios.fold(0.0, f64::max),
+            med(&|r| r[i].1),
+        );
+    }
 
-    let d = rtts(&ech.to_string()).await;
-    let p = rtts(&via_echo).await;
-    println!(
-        "1 KB round trip ({ROUNDS}): direct p50 {:.1} µs p99 {:.1} µs; proxy p50 {:.1} µs p99 {:.1} µs; added p50 {:.1} µs p99 {:.1} µs",
-        pct(&d, 0.5),
-        pct(&d, 0.99),
-        pct(&p, 0.5),
-        pct(&p, 0.99),
-        pct(&p, 0.5) - pct(&d, 0.5),
-        pct(&p, 0.99) - pct(&d, 0.99)
-    );
+    println!("1 KB round trip, {ROUNDS} after 1,000 warm-up (added: over direct):");
+    let mut direct = Vec::new();
+    for (name, addr) in &echo_paths {
+        let v = rtts(addr).await;
+        if direct.is_empty() {
+            direct = v.clone();
+        }
+        println!(
+            "  {name:<22} p50 {:.1} µs  p99 {:.1} µs  added p50 {:.1} µs  p99 {:.1} µs",
+            pct(&v, 0.5),
+            pct(&v, 0.99),
+            pct(&v, 0.5) - pct(&direct, 0.5),
+            pct(&v, 0.99) - pct(&direct, 0.99)
+        );
+    }
 
     let (fd0, rss0) = (fds(), rss_kb());
     let mut conns = Vec::with_capacity(CONNS);
@@ -265,4 +322,8 @@ async fn main() {
         fds()
     );
     server.stop().await;
+    if let Some(mut c) = toxiproxy_process {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }
