@@ -9,17 +9,19 @@ mod rundir;
 use crate::proxy::{self, ProxyHandle};
 
 use crate::fault::{self, Fault, FaultCtx};
+use crate::gpu::nvml::{DeviceMem, Gpus};
 use crate::load::{self, arrival, client};
 use crate::record::{Clock, Journal, Jsonl, PlannedFault, Timeline};
 use crate::report::{Report, RequestStats, RunStatus};
 use crate::seed::Rng;
-use crate::service::Supervisor;
+use crate::service::{Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
 use crate::verdict::{self, RunRecords};
 use serde_json::json;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use rundir::{create_run_dir, utc_stamp};
@@ -74,53 +76,612 @@ enum Cut {
 }
 
 /// Run `suite` to a judged, written report.
+///
+/// The phases, in order. An interrupt or the budget cuts start-up, load and faults short,
+/// never teardown or the report.
 pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError> {
     if let Some(seed) = opts.seed {
         suite.meta.seed = seed;
     }
-    let seed = suite.meta.seed;
     // Every fault is built before anything starts: a bad entry costs no service start-up.
-    let mut faults: Vec<Option<Box<dyn Fault>>> = Vec::new();
+    let mut faults = build_faults(&suite)?;
+    let mut run = Run::prepare(suite, opts)?;
+    if run.suite.meta.hardware == Hardware::Gpu
+        && let Err(e) = crate::gpu::cuda::driver_present()
+    {
+        run.journal
+            .log("run.skipped", None, json!({"reason": e.to_string()}));
+        return run.judge_and_report(Some(RunStatus::Skipped), Some(format!("skipped: {e}")));
+    }
+    // GPU memory as it was before the run, to prove it comes back (only where NVML loads).
+    let gpus = Gpus::open().ok().map(Arc::new);
+    let gpu_before = gpus.as_ref().map(|g| g.devices());
+
+    let watchers = run.begin();
+    let sup = match Supervisor::new(&run.suite.services, &run.dir, run.journal.clone()) {
+        Ok(s) => s,
+        Err(e) => return run.judge_and_report(Some(RunStatus::Error), Some(e.to_string())),
+    };
+    let startup_faults = run.inject_startup_faults(&sup, &mut faults).await?;
+    let error = match run.start_services(&sup).await {
+        Some(Ok(())) => run.observe_and_drive(&sup, faults, gpus.clone()).await?,
+        Some(Err(e)) => run.start_failed(&e),
+        // Cut before every service was ready.
+        None => None,
+    };
+    startup_faults.release().await;
+    run.teardown(&sup, gpus.as_deref(), gpu_before.as_deref())
+        .await;
+    drop(sup);
+    for w in watchers {
+        w.abort();
+    }
+    run.journal.log("phase", None, json!({"phase": "judge"}));
+    let (status, error) = run.ending(error);
+    run.judge_and_report(status, error)
+}
+
+/// The suite's faults, by index; a start-up fault's slot is emptied when it is injected.
+type Faults = Vec<Option<Box<dyn Fault>>>;
+
+/// Faults planned from load start, waiting for their instants.
+type Scheduled = Vec<(Box<dyn Fault>, PlannedFault)>;
+
+/// Build every fault of `suite`; the first entry that cannot be built is the error.
+fn build_faults(suite: &Suite) -> Result<Faults, RunError> {
+    let mut faults = Vec::new();
     for spec in &suite.faults {
         faults.push(Some(fault::build(spec).map_err(|e| RunError::Fault {
             origin: spec.origin.clone(),
             message: e.message,
         })?));
     }
-    let dir = create_run_dir(opts.run_dir.as_deref(), &opts.out, &suite.meta.name, seed)
-        .map_err(|(path, source)| RunError::RunDir { path, source })?;
-    let write = |name: &str, bytes: Vec<u8>| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|source| RunError::Write { path, source })
-    };
-    write(
-        "suite.resolved.json",
-        serde_json::to_vec_pretty(&suite).unwrap_or_default(),
-    )?;
-    let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-    let clock = Clock::start();
-    let mut timeline = Timeline {
-        suite: suite.meta.name.clone(),
-        seed,
-        started_at: started_at.clone(),
-        ..Timeline::default()
-    };
-    write(
-        "timeline.json",
-        serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
-    )?;
-    let journal =
-        Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| RunError::Write {
-            path: dir.join("events.jsonl"),
-            source,
+    Ok(faults)
+}
+
+/// Write the file `name` in the run directory `dir`.
+fn write_file(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<(), RunError> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).map_err(|source| RunError::Write { path, source })
+}
+
+/// One run under way: what every phase shares.
+struct Run {
+    suite: Suite,
+    seed: u64,
+    /// The run directory.
+    dir: PathBuf,
+    /// Wall-clock time of the run's start, for the report.
+    started_at: String,
+    clock: Clock,
+    journal: Journal,
+    /// What `timeline.json` holds: start-up faults, then the load window and the other faults.
+    timeline: Timeline,
+    /// Fires when the middle of the run is cut short; `why` says what cut it.
+    cut: CancellationToken,
+    why: Arc<Mutex<Option<Cut>>>,
+    /// Print progress lines to stderr.
+    progress: bool,
+}
+
+/// The tasks holding start-up faults until their end or their release.
+struct StartupFaults {
+    release: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StartupFaults {
+    /// Clear every start-up fault still held, and wait until each is cleared.
+    async fn release(self) {
+        self.release.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The load a run drives, fixed before the first request.
+struct LoadPlan {
+    /// Arrival instants, in milliseconds from load start.
+    arrivals: Vec<f64>,
+    /// Where requests go, and how many may be in flight (`None`: the suite has no load).
+    target: Option<(client::Target, usize)>,
+    /// How long the middle of the run lasts.
+    duration_ms: f64,
+}
+
+impl Run {
+    /// Create the run directory and the records every run starts with (`suite.resolved.json`,
+    /// `timeline.json`, `events.jsonl`); the run clock starts here.
+    fn prepare(suite: Suite, opts: &RunOptions) -> Result<Run, RunError> {
+        let seed = suite.meta.seed;
+        let dir = create_run_dir(opts.run_dir.as_deref(), &opts.out, &suite.meta.name, seed)
+            .map_err(|(path, source)| RunError::RunDir { path, source })?;
+        write_file(
+            &dir,
+            "suite.resolved.json",
+            serde_json::to_vec_pretty(&suite).unwrap_or_default(),
+        )?;
+        let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let clock = Clock::start();
+        let timeline = Timeline {
+            suite: suite.meta.name.clone(),
+            seed,
+            started_at: started_at.clone(),
+            ..Timeline::default()
+        };
+        write_file(
+            &dir,
+            "timeline.json",
+            serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
+        )?;
+        let journal = Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| {
+            RunError::Write {
+                path: dir.join("events.jsonl"),
+                source,
+            }
         })?;
-    let say = |line: String| {
-        if opts.progress {
+        Ok(Run {
+            suite,
+            seed,
+            dir,
+            started_at,
+            clock,
+            journal,
+            timeline,
+            cut: CancellationToken::new(),
+            why: Arc::new(Mutex::new(None)),
+            progress: opts.progress,
+        })
+    }
+
+    /// A progress line, when asked for.
+    fn say(&self, line: String) {
+        if self.progress {
             eprintln!("{line}");
         }
-    };
-    let finish = |status: Option<RunStatus>, error: Option<String>| -> Result<Report, RunError> {
-        let records = RunRecords::read(&dir)?;
+    }
+
+    /// Announce the start and watch for interrupts and the budget from here on.
+    fn begin(&self) -> Vec<JoinHandle<()>> {
+        self.say(format!(
+            "shakedown: running {} (seed {}) into {}",
+            self.suite.meta.name,
+            self.seed,
+            self.dir.display()
+        ));
+        self.journal
+            .log("phase", None, json!({"phase": "start", "seed": self.seed}));
+        watch_interrupts(
+            self.cut.clone(),
+            self.why.clone(),
+            self.journal.clone(),
+            self.suite.meta.budget.0,
+        )
+    }
+
+    /// Faults at "startup" meet the services as they come up: each is injected now, before
+    /// any service starts, and one with a duration is held by a task until its end or release.
+    async fn inject_startup_faults(
+        &mut self,
+        sup: &Supervisor,
+        faults: &mut Faults,
+    ) -> Result<StartupFaults, RunError> {
+        let release = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for (index, spec) in self
+            .suite
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.startup)
+        {
+            let (Some(mut f), Some(service)) =
+                (faults[index].take(), sup.service(&spec.service).cloned())
+            else {
+                continue;
+            };
+            let ctx = FaultCtx {
+                service,
+                journal: self.journal.clone(),
+                seed: self.seed,
+                run_dir: self.dir.clone(),
+                // Start-up comes before the proxy exists.
+                proxy: None,
+                cut: self.cut.clone(),
+            };
+            let planned = plan(index, spec, f.as_ref(), self.clock.now_ms());
+            self.say(format!("  fault {index} at startup: {}", planned.describe));
+            self.timeline.faults.push(planned.clone());
+            // The hog must hold before anything starts: inject inline, clear later.
+            if inject(&mut f, &ctx, &planned).await && spec.duration.is_some() {
+                let until = self.clock.instant(planned.until_ms);
+                let release = release.clone();
+                tasks.push(tokio::spawn(async move {
+                    hold_and_clear(f, &ctx, &planned, until, &release).await;
+                }));
+            }
+        }
+        if !self.timeline.faults.is_empty() {
+            write_file(
+                &self.dir,
+                "timeline.json",
+                serde_json::to_vec_pretty(&self.timeline).unwrap_or_default(),
+            )?;
+        }
+        Ok(StartupFaults { release, tasks })
+    }
+
+    /// Start the services in order, each ready; `None` if the run was cut first.
+    async fn start_services(&self, sup: &Supervisor) -> Option<Result<(), ServiceError>> {
+        let started = tokio::select! {
+            r = sup.start_all() => Some(r),
+            () = self.cut.cancelled() => None,
+        };
+        if matches!(started, Some(Ok(()))) {
+            for s in sup.services() {
+                self.say(format!(
+                    "  service {} ready on port {} (pid {})",
+                    s.spec.name,
+                    s.port,
+                    s.main_pid().unwrap_or(0)
+                ));
+            }
+        }
+        started
+    }
+
+    /// Record a failed start; the run's error, unless a start-up fault may have caused it.
+    fn start_failed(&self, e: &ServiceError) -> Option<String> {
+        // Under a start-up fault, failing to start is the behaviour being judged, not a broken run.
+        if self.suite.faults.iter().any(|f| f.startup) {
+            self.journal
+                .log("run.start_failed", None, json!({"error": e.to_string()}));
+            self.say(format!("  start-up under the fault failed: {e}"));
+            None
+        } else {
+            self.journal
+                .log("run.error", None, json!({"error": e.to_string()}));
+            Some(e.to_string())
+        }
+    }
+
+    /// With every service ready: observe them (`samples.jsonl`) while load and faults run;
+    /// the error that ended the middle early, if one did.
+    async fn observe_and_drive(
+        &mut self,
+        sup: &Supervisor,
+        faults: Faults,
+        gpus: Option<Arc<Gpus>>,
+    ) -> Result<Option<String>, RunError> {
+        let samples =
+            Jsonl::create(&self.dir.join("samples.jsonl")).map_err(|source| RunError::Write {
+                path: self.dir.join("samples.jsonl"),
+                source,
+            })?;
+        let stop_observing = CancellationToken::new();
+        let observers = sup.observe(samples, stop_observing.clone(), gpus);
+        let error = self.drive_through_proxy(sup, faults).await;
+        stop_observing.cancel();
+        for o in observers {
+            let _ = o.await;
+        }
+        Ok(error)
+    }
+
+    /// Open the run's proxy (when the suite uses one), drive, and close the proxy.
+    async fn drive_through_proxy(&mut self, sup: &Supervisor, faults: Faults) -> Option<String> {
+        // Load reaches the entry service through the proxy; health polls stay direct.
+        let proxy = if self.suite.uses_proxy() {
+            match RunProxy::open(&self.suite, sup, &self.journal).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.journal.log("run.error", None, json!({"error": e}));
+                    return Some(e);
+                }
+            }
+        } else {
+            None
+        };
+        let handle = proxy.as_ref().map(|p| p.handle.clone());
+        let error = self.drive(sup, faults, handle).await.err();
+        // Whatever happened above, no toxic or disabled proxy outlives the run.
+        if let Some(p) = proxy {
+            p.close(&self.journal).await;
+        }
+        error
+    }
+
+    /// The middle phase: load from start to end, faults on schedule, each cleared in the end.
+    async fn drive(
+        &mut self,
+        sup: &Supervisor,
+        faults: Faults,
+        proxy: Option<Arc<ProxyHandle>>,
+    ) -> Result<(), String> {
+        let entry = sup.service(&self.suite.entry().name).ok_or_else(|| {
+            format!(
+                "entry service `{}` is not supervised",
+                self.suite.entry().name
+            )
+        })?;
+        let http = load::http_client(self.suite.load.as_ref().map_or(1, |l| l.max_in_flight))
+            .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+        // The plan: arrivals and fault instants, all fixed before the first request.
+        let load = self.plan_load(&http, entry, proxy.as_ref()).await?;
+        let start = self.clock.now_ms() + 50.0;
+        let scheduled = self.plan_faults(faults, &load, start)?;
+        self.journal.log(
+            "phase",
+            None,
+            json!({"phase": "baseline", "arrivals": load.arrivals.len(), "duration_ms": load.duration_ms}),
+        );
+        self.mark_phases(&scheduled);
+        if let Some(l) = &self.suite.load {
+            self.say(format!(
+                "  load: {} req/s ({:?}) for {} ({} requests)",
+                l.rate,
+                l.arrival,
+                l.duration,
+                load.arrivals.len()
+            ));
+        }
+        // Faults stop being injected when load ends, but one already injected is always cleared.
+        let faults_stop = CancellationToken::new();
+        let fault_tasks = self.spawn_faults(sup, scheduled, proxy.as_ref(), start, &faults_stop);
+        self.drive_load(http, load, start).await?;
+        faults_stop.cancel();
+        for t in fault_tasks {
+            let _ = t.await;
+        }
+        Ok(())
+    }
+
+    /// The seeded arrivals and their target (the proxy when there is one, else the entry
+    /// service); with no load, no arrivals for long enough to see every fault and its recovery.
+    async fn plan_load(
+        &self,
+        http: &reqwest::Client,
+        entry: &Service,
+        proxy: Option<&Arc<ProxyHandle>>,
+    ) -> Result<LoadPlan, String> {
+        let suite = &self.suite;
+        Ok(match &suite.load {
+            Some(l) => {
+                let model = match &l.request.model {
+                    Some(m) => m.clone(),
+                    None => client::first_model(http, &entry.base_url())
+                        .await
+                        .map_err(|e| format!("failed to find the model to load: {e}"))?,
+                };
+                let mut rng = Rng::fork(suite.meta.seed, "arrivals");
+                let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
+                let target = client::Target {
+                    base_url: match proxy {
+                        Some(h) => format!("http://{}", h.listen),
+                        None => entry.base_url(),
+                    },
+                    model,
+                    request: l.request.clone(),
+                    timeout: l.timeout.0,
+                    run_tag: format!("shakedown-s{}", suite.meta.seed),
+                };
+                LoadPlan {
+                    arrivals,
+                    target: Some((target, l.max_in_flight)),
+                    duration_ms: l.duration.as_ms(),
+                }
+            }
+            None => {
+                let last = suite
+                    .faults
+                    .iter()
+                    .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
+                    .fold(0.0, f64::max);
+                LoadPlan {
+                    arrivals: Vec::new(),
+                    target: None,
+                    duration_ms: last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
+                }
+            }
+        })
+    }
+
+    /// Fix the load window and the instants of every fault not yet injected (from load
+    /// `start`) in the timeline, and write `timeline.json`.
+    fn plan_faults(
+        &mut self,
+        faults: Faults,
+        load: &LoadPlan,
+        start: f64,
+    ) -> Result<Scheduled, String> {
+        self.timeline.load_start_ms = start;
+        self.timeline.load_end_ms = start + load.duration_ms;
+        self.timeline.arrivals = load.arrivals.len() as u64;
+        let mut scheduled = Vec::new();
+        for (index, (f, spec)) in faults.into_iter().zip(&self.suite.faults).enumerate() {
+            // Start-up faults were injected already; the rest are planned from load start.
+            let Some(f) = f else { continue };
+            let planned = plan(index, spec, f.as_ref(), start + spec.at.as_ms());
+            self.timeline.faults.push(planned.clone());
+            scheduled.push((f, planned));
+        }
+        let path = self.dir.join("timeline.json");
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&self.timeline).unwrap_or_default(),
+        )
+        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+        Ok(scheduled)
+    }
+
+    /// Phase marks at the planned instants: faults begin, the last fault ends (recovery).
+    fn mark_phases(&self, scheduled: &Scheduled) {
+        let first = scheduled.iter().map(|(_, p)| p.at_ms).reduce(f64::min);
+        let last = scheduled.iter().map(|(_, p)| p.until_ms).reduce(f64::max);
+        for (phase, at) in [("faults", first), ("recovery", last)] {
+            let Some(at) = at else { continue };
+            let (journal, cut, clock) = (self.journal.clone(), self.cut.clone(), self.clock);
+            tokio::spawn(async move {
+                let when = tokio::time::Instant::from_std(clock.instant(at));
+                if cut
+                    .run_until_cancelled(tokio::time::sleep_until(when))
+                    .await
+                    .is_some()
+                {
+                    journal.log("phase", None, json!({"phase": phase}));
+                }
+            });
+        }
+    }
+
+    /// One task per scheduled fault: wait for its instant (unless `stop` or the cut comes
+    /// first), inject, and clear it at its end or at the cut.
+    fn spawn_faults(
+        &self,
+        sup: &Supervisor,
+        scheduled: Scheduled,
+        proxy: Option<&Arc<ProxyHandle>>,
+        start: f64,
+        stop: &CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        let clock = self.clock;
+        let mut tasks = Vec::new();
+        for (mut f, planned) in scheduled {
+            let index = planned.index;
+            let Some(service) = sup.service(&planned.service).cloned() else {
+                self.journal.log(
+                    "fault.error",
+                    Some(&planned.service),
+                    json!({"index": index, "error": format!("no service named `{}`", planned.service)}),
+                );
+                continue;
+            };
+            let ctx = FaultCtx {
+                service,
+                journal: self.journal.clone(),
+                seed: self.seed,
+                run_dir: self.dir.clone(),
+                proxy: proxy.cloned(),
+                cut: self.cut.clone(),
+            };
+            let (stop, cut) = (stop.clone(), self.cut.clone());
+            let duration = self.suite.faults[index].duration;
+            self.say(format!(
+                "  fault {index} at {:.1} s: {}",
+                (planned.at_ms - start) / 1e3,
+                planned.describe
+            ));
+            tasks.push(tokio::spawn(async move {
+                let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
+                tokio::select! {
+                    () = tokio::time::sleep_until(when) => {}
+                    () = stop.cancelled() => return,
+                    () = cut.cancelled() => return,
+                }
+                if inject(&mut f, &ctx, &planned).await && duration.is_some() {
+                    hold_and_clear(f, &ctx, &planned, clock.instant(planned.until_ms), &cut).await;
+                }
+            }));
+        }
+        tasks
+    }
+
+    /// Send the planned arrivals from load `start` (`requests.jsonl`); with no load, wait out
+    /// the planned duration. Either ends early when the run is cut.
+    async fn drive_load(
+        &self,
+        http: reqwest::Client,
+        load: LoadPlan,
+        start: f64,
+    ) -> Result<(), String> {
+        let requests = Jsonl::create(&self.dir.join("requests.jsonl"))
+            .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
+        match load.target {
+            Some((target, max_in_flight)) => {
+                let summary = load::drive(
+                    http,
+                    target,
+                    &load.arrivals,
+                    start,
+                    max_in_flight,
+                    self.clock,
+                    requests,
+                    self.cut.clone(),
+                )
+                .await;
+                self.journal.log(
+                    "load.finished",
+                    None,
+                    serde_json::to_value(&summary).unwrap_or_default(),
+                );
+            }
+            None => {
+                let end =
+                    tokio::time::Instant::from_std(self.clock.instant(start + load.duration_ms));
+                let _ = self
+                    .cut
+                    .run_until_cancelled(tokio::time::sleep_until(end))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop every service and name any process that outlived it; where NVML loads, record
+    /// whether GPU memory came back to what it was before the run.
+    async fn teardown(
+        &self,
+        sup: &Supervisor,
+        gpus: Option<&Gpus>,
+        gpu_before: Option<&[DeviceMem]>,
+    ) {
+        self.journal
+            .log("phase", None, json!({"phase": "teardown"}));
+        let survivors = sup.teardown().await;
+        for s in &survivors {
+            self.say(format!(
+                "  process outlived teardown: {} `{}`",
+                s.pid, s.cmdline
+            ));
+        }
+        if let (Some(g), Some(before)) = (gpus, gpu_before) {
+            let seen = sup
+                .services()
+                .iter()
+                .flat_map(|s| s.seen_pids())
+                .collect::<Vec<_>>();
+            let after = crate::gpu::nvml::released(g, before, &seen).await;
+            self.journal.log("gpu.after_teardown", None, after);
+        }
+    }
+
+    /// The run's status and error from what cut the middle short, if anything did, and
+    /// the error so far.
+    fn ending(&self, mut error: Option<String>) -> (Option<RunStatus>, Option<String>) {
+        let cut_reason = *self.why.lock().unwrap_or_else(|p| p.into_inner());
+        let status = match (cut_reason, &error) {
+            (Some(Cut::Signal), _) => Some(RunStatus::Interrupted),
+            (Some(Cut::Budget), _) => {
+                error = Some(format!("budget of {} exceeded", self.suite.meta.budget));
+                Some(RunStatus::Error)
+            }
+            (None, Some(_)) => Some(RunStatus::Error),
+            (None, None) => None,
+        };
+        if status == Some(RunStatus::Interrupted) {
+            error.get_or_insert_with(|| "interrupted".into());
+        }
+        (status, error)
+    }
+
+    /// Judge the run from its directory and write the report (`report.json`, `junit.xml`).
+    fn judge_and_report(
+        &self,
+        status: Option<RunStatus>,
+        error: Option<String>,
+    ) -> Result<Report, RunError> {
+        let records = RunRecords::read(&self.dir)?;
         // A skipped run judged nothing: its verdicts would only speak of what never ran.
         let verdicts = if status == Some(RunStatus::Skipped) {
             Vec::new()
@@ -129,386 +690,24 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         };
         let report = Report {
             shakedown: env!("CARGO_PKG_VERSION").into(),
-            suite: suite.meta.name.clone(),
-            level: format!("{:?}", suite.meta.level),
-            seed,
+            suite: self.suite.meta.name.clone(),
+            level: format!("{:?}", self.suite.meta.level),
+            seed: self.seed,
             status: Report::status_of(&verdicts, status),
             error,
-            started_at: started_at.clone(),
-            wall_ms: clock.now_ms(),
-            run_dir: dir.clone(),
+            started_at: self.started_at.clone(),
+            wall_ms: self.clock.now_ms(),
+            run_dir: self.dir.clone(),
             requests: RequestStats::of(&records.requests),
             input: verdict::input_rows(&records),
             verdicts,
         };
-        report.write(&dir).map_err(|source| RunError::Write {
-            path: dir.join("report.json"),
+        report.write(&self.dir).map_err(|source| RunError::Write {
+            path: self.dir.join("report.json"),
             source,
         })?;
         Ok(report)
-    };
-
-    if suite.meta.hardware == Hardware::Gpu
-        && let Err(e) = crate::gpu::cuda::driver_present()
-    {
-        journal.log("run.skipped", None, json!({"reason": e.to_string()}));
-        return finish(Some(RunStatus::Skipped), Some(format!("skipped: {e}")));
     }
-    // GPU memory as it was before the run, to prove it comes back (only where NVML loads).
-    let gpus = crate::gpu::nvml::Gpus::open().ok().map(Arc::new);
-    let gpu_before = gpus.as_ref().map(|g| g.devices());
-
-    say(format!(
-        "shakedown: running {} (seed {seed}) into {}",
-        suite.meta.name,
-        dir.display()
-    ));
-    journal.log("phase", None, json!({"phase": "start", "seed": seed}));
-    let cut = CancellationToken::new();
-    let why = Arc::new(std::sync::Mutex::new(None::<Cut>));
-    let watchers = watch_interrupts(
-        cut.clone(),
-        why.clone(),
-        journal.clone(),
-        suite.meta.budget.0,
-    );
-
-    let sup = match Supervisor::new(&suite.services, &dir, journal.clone()) {
-        Ok(s) => s,
-        Err(e) => return finish(Some(RunStatus::Error), Some(e.to_string())),
-    };
-    // Faults at "startup" meet the services as they come up.
-    let release_startup = CancellationToken::new();
-    let mut startup_tasks = Vec::new();
-    for (index, spec) in suite.faults.iter().enumerate().filter(|(_, s)| s.startup) {
-        let (Some(mut f), Some(service)) =
-            (faults[index].take(), sup.service(&spec.service).cloned())
-        else {
-            continue;
-        };
-        let ctx = FaultCtx {
-            service,
-            journal: journal.clone(),
-            seed,
-            run_dir: dir.clone(),
-            // Start-up comes before the proxy exists.
-            proxy: None,
-            cut: cut.clone(),
-        };
-        let planned = plan(index, spec, f.as_ref(), clock.now_ms());
-        say(format!("  fault {index} at startup: {}", planned.describe));
-        timeline.faults.push(planned.clone());
-        // The hog must hold before anything starts: inject inline, clear later.
-        if inject(&mut f, &ctx, &planned).await && spec.duration.is_some() {
-            let until = clock.instant(planned.until_ms);
-            let release = release_startup.clone();
-            startup_tasks.push(tokio::spawn(async move {
-                hold_and_clear(f, &ctx, &planned, until, &release).await;
-            }));
-        }
-    }
-    if !timeline.faults.is_empty() {
-        write(
-            "timeline.json",
-            serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
-        )?;
-    }
-    let started = tokio::select! {
-        r = sup.start_all() => Some(r),
-        () = cut.cancelled() => None,
-    };
-    let mut error = None;
-    match started {
-        Some(Ok(())) => {
-            for s in sup.services() {
-                say(format!(
-                    "  service {} ready on port {} (pid {})",
-                    s.spec.name,
-                    s.port,
-                    s.main_pid().unwrap_or(0)
-                ));
-            }
-            let samples =
-                Jsonl::create(&dir.join("samples.jsonl")).map_err(|source| RunError::Write {
-                    path: dir.join("samples.jsonl"),
-                    source,
-                })?;
-            let stop_observing = CancellationToken::new();
-            let observers = sup.observe(samples, stop_observing.clone(), gpus.clone());
-            // Load reaches the entry service through the proxy; health polls stay direct.
-            let proxy = if suite.uses_proxy() {
-                RunProxy::open(&suite, &sup, &journal).await.map(Some)
-            } else {
-                Ok(None)
-            };
-            match proxy {
-                Ok(proxy) => {
-                    let handle = proxy.as_ref().map(|p| p.handle.clone());
-                    if let Err(e) = drive(
-                        &suite,
-                        &sup,
-                        faults,
-                        &mut timeline,
-                        &dir,
-                        &journal,
-                        &cut,
-                        &say,
-                        handle,
-                    )
-                    .await
-                    {
-                        error = Some(e);
-                    }
-                    // Whatever happened above, no toxic or disabled proxy outlives the run.
-                    if let Some(p) = proxy {
-                        p.close(&journal).await;
-                    }
-                }
-                Err(e) => {
-                    journal.log("run.error", None, json!({"error": e}));
-                    error = Some(e);
-                }
-            }
-            stop_observing.cancel();
-            for o in observers {
-                let _ = o.await;
-            }
-        }
-        // Under a start-up fault, failing to start is the behaviour being judged, not a broken run.
-        Some(Err(e)) if suite.faults.iter().any(|f| f.startup) => {
-            journal.log("run.start_failed", None, json!({"error": e.to_string()}));
-            say(format!("  start-up under the fault failed: {e}"));
-        }
-        Some(Err(e)) => {
-            journal.log("run.error", None, json!({"error": e.to_string()}));
-            error = Some(e.to_string());
-        }
-        None => {}
-    }
-    release_startup.cancel();
-    for t in startup_tasks {
-        let _ = t.await;
-    }
-    journal.log("phase", None, json!({"phase": "teardown"}));
-    let survivors = sup.teardown().await;
-    for s in &survivors {
-        say(format!(
-            "  process outlived teardown: {} `{}`",
-            s.pid, s.cmdline
-        ));
-    }
-    if let (Some(g), Some(before)) = (&gpus, &gpu_before) {
-        let seen = sup
-            .services()
-            .iter()
-            .flat_map(|s| s.seen_pids())
-            .collect::<Vec<_>>();
-        let after = crate::gpu::nvml::released(g, before, &seen).await;
-        journal.log("gpu.after_teardown", None, after);
-    }
-    drop(sup);
-    for w in watchers {
-        w.abort();
-    }
-    journal.log("phase", None, json!({"phase": "judge"}));
-    let cut_reason = *why.lock().unwrap_or_else(|p| p.into_inner());
-    let status = match (cut_reason, &error) {
-        (Some(Cut::Signal), _) => Some(RunStatus::Interrupted),
-        (Some(Cut::Budget), _) => {
-            error = Some(format!("budget of {} exceeded", suite.meta.budget));
-            Some(RunStatus::Error)
-        }
-        (None, Some(_)) => Some(RunStatus::Error),
-        (None, None) => None,
-    };
-    if status == Some(RunStatus::Interrupted) {
-        error.get_or_insert_with(|| "interrupted".into());
-    }
-    finish(status, error)
-}
-
-/// The middle phase: load from start to end, faults on schedule, each cleared in the end.
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    suite: &Suite,
-    sup: &Supervisor,
-    faults: Vec<Option<Box<dyn Fault>>>,
-    timeline: &mut Timeline,
-    dir: &std::path::Path,
-    journal: &Journal,
-    cut: &CancellationToken,
-    say: &dyn Fn(String),
-    proxy: Option<Arc<ProxyHandle>>,
-) -> Result<(), String> {
-    let clock = journal.clock();
-    let entry = sup
-        .service(&suite.entry().name)
-        .ok_or_else(|| format!("entry service `{}` is not supervised", suite.entry().name))?
-        .clone();
-    let http = load::http_client(suite.load.as_ref().map_or(1, |l| l.max_in_flight))
-        .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
-    // The plan: arrivals and fault instants, all fixed before the first request.
-    let (arrivals, target, duration_ms) = match &suite.load {
-        Some(l) => {
-            let model = match &l.request.model {
-                Some(m) => m.clone(),
-                None => client::first_model(&http, &entry.base_url())
-                    .await
-                    .map_err(|e| format!("failed to find the model to load: {e}"))?,
-            };
-            let mut rng = Rng::fork(suite.meta.seed, "arrivals");
-            let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
-            let target = client::Target {
-                base_url: match &proxy {
-                    Some(h) => format!("http://{}", h.listen),
-                    None => entry.base_url(),
-                },
-                model,
-                request: l.request.clone(),
-                timeout: l.timeout.0,
-                run_tag: format!("shakedown-s{}", suite.meta.seed),
-            };
-            (
-                arrivals,
-                Some((target, l.max_in_flight)),
-                l.duration.as_ms(),
-            )
-        }
-        None => {
-            let last = suite
-                .faults
-                .iter()
-                .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
-                .fold(0.0, f64::max);
-            (
-                Vec::new(),
-                None,
-                last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
-            )
-        }
-    };
-    let start = clock.now_ms() + 50.0;
-    timeline.load_start_ms = start;
-    timeline.load_end_ms = start + duration_ms;
-    timeline.arrivals = arrivals.len() as u64;
-    let mut scheduled = Vec::new();
-    for (index, (f, spec)) in faults.into_iter().zip(&suite.faults).enumerate() {
-        // Start-up faults were injected already; the rest are planned from load start.
-        let Some(f) = f else { continue };
-        let planned = plan(index, spec, f.as_ref(), start + spec.at.as_ms());
-        timeline.faults.push(planned.clone());
-        scheduled.push((f, planned));
-    }
-    let path = dir.join("timeline.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(timeline).unwrap_or_default(),
-    )
-    .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
-    journal.log(
-        "phase",
-        None,
-        json!({"phase": "baseline", "arrivals": arrivals.len(), "duration_ms": duration_ms}),
-    );
-    // Phase marks at the planned instants: faults begin, the last fault ends (recovery).
-    let first = scheduled.iter().map(|(_, p)| p.at_ms).reduce(f64::min);
-    let last = scheduled.iter().map(|(_, p)| p.until_ms).reduce(f64::max);
-    for (phase, at) in [("faults", first), ("recovery", last)] {
-        let Some(at) = at else { continue };
-        let (journal, cut) = (journal.clone(), cut.clone());
-        tokio::spawn(async move {
-            let when = tokio::time::Instant::from_std(clock.instant(at));
-            if cut
-                .run_until_cancelled(tokio::time::sleep_until(when))
-                .await
-                .is_some()
-            {
-                journal.log("phase", None, json!({"phase": phase}));
-            }
-        });
-    }
-    if let Some(l) = &suite.load {
-        say(format!(
-            "  load: {} req/s ({:?}) for {} ({} requests)",
-            l.rate,
-            l.arrival,
-            l.duration,
-            arrivals.len()
-        ));
-    }
-
-    // Faults stop being injected when load ends, but one already injected is always cleared.
-    let faults_stop = CancellationToken::new();
-    let mut fault_tasks = Vec::new();
-    for (mut f, planned) in scheduled {
-        let index = planned.index;
-        let Some(service) = sup.service(&planned.service).cloned() else {
-            journal.log(
-                "fault.error",
-                Some(&planned.service),
-                json!({"index": index, "error": format!("no service named `{}`", planned.service)}),
-            );
-            continue;
-        };
-        let ctx = FaultCtx {
-            service,
-            journal: journal.clone(),
-            seed: suite.meta.seed,
-            run_dir: dir.to_path_buf(),
-            proxy: proxy.clone(),
-            cut: cut.clone(),
-        };
-        let (stop, cut) = (faults_stop.clone(), cut.clone());
-        let duration = suite.faults[index].duration;
-        say(format!(
-            "  fault {index} at {:.1} s: {}",
-            (planned.at_ms - start) / 1e3,
-            planned.describe
-        ));
-        fault_tasks.push(tokio::spawn(async move {
-            let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
-            tokio::select! {
-                () = tokio::time::sleep_until(when) => {}
-                () = stop.cancelled() => return,
-                () = cut.cancelled() => return,
-            }
-            if inject(&mut f, &ctx, &planned).await && duration.is_some() {
-                hold_and_clear(f, &ctx, &planned, clock.instant(planned.until_ms), &cut).await;
-            }
-        }));
-    }
-
-    let requests = Jsonl::create(&dir.join("requests.jsonl"))
-        .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
-    match target {
-        Some((target, max_in_flight)) => {
-            let summary = load::drive(
-                http,
-                target,
-                &arrivals,
-                start,
-                max_in_flight,
-                clock,
-                requests,
-                cut.clone(),
-            )
-            .await;
-            journal.log(
-                "load.finished",
-                None,
-                serde_json::to_value(&summary).unwrap_or_default(),
-            );
-        }
-        None => {
-            let end = tokio::time::Instant::from_std(clock.instant(start + duration_ms));
-            let _ = cut.run_until_cancelled(tokio::time::sleep_until(end)).await;
-        }
-    }
-    faults_stop.cancel();
-    for t in fault_tasks {
-        let _ = t.await;
-    }
-    Ok(())
 }
 
 /// The plan of fault `index`, injected at `at_ms`.
