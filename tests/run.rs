@@ -473,3 +473,34 @@ fn shipped_suites_validate_and_the_smoke_suite_passes() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(case.report()["level"], "L2");
 }
+
+#[test]
+fn a_record_that_cannot_be_written_still_gets_teardown() {
+    // The service takes a second to come up; meanwhile a directory takes samples.jsonl's name.
+    let command = format!(
+        "sleep 1; exec {:?} mock-server --port {{port}}",
+        util::bin().display().to_string()
+    );
+    let case = Case::new(&format!(
+        "[suite]\nname = \"t\"\nbudget = \"1m\"\n\n[service]\ncommand = [\"sh\", \"-c\", {command:?}]\n\
+         ready = {{ http = \"/health\", within = \"20s\" }}\n\n[load]\nrate = 5\nduration = \"1s\"\n"
+    ));
+    let child = case.spawn();
+    let events = case.run_dir().join("events.jsonl");
+    wait_for(Duration::from_secs(10), "the run to start", || {
+        events.exists()
+    });
+    std::fs::create_dir(case.run_dir().join("samples.jsonl")).expect("mkdir");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(show(&out).contains("samples.jsonl"), "{}", show(&out));
+    // Not left to the reaper: the run logged its error and tore its services down itself.
+    assert!(!case.events("run.error").is_empty(), "{}", show(&out));
+    let phases: Vec<_> = case
+        .events("phase")
+        .iter()
+        .map(|e| e["phase"].clone())
+        .collect();
+    assert!(phases.contains(&"teardown".into()), "{phases:?}");
+    util::assert_tree_gone(&case.run_dir());
+}

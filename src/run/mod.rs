@@ -102,12 +102,16 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         Ok(s) => s,
         Err(e) => return run.judge_and_report(Some(RunStatus::Error), Some(e.to_string())),
     };
-    let startup_faults = run.inject_startup_faults(&sup, &mut faults).await?;
-    let error = match run.start_services(&sup).await {
-        Some(Ok(())) => run.observe_and_drive(&sup, faults, gpus.clone()).await?,
-        Some(Err(e)) => run.start_failed(&e),
-        // Cut before every service was ready.
-        None => None,
+    // From here on, whatever fails, teardown runs and the report is written.
+    let (startup_faults, planned) = run.inject_startup_faults(&sup, &mut faults).await;
+    let error = match planned {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => match run.start_services(&sup).await {
+            Some(Ok(())) => run.observe_and_drive(&sup, faults, gpus.clone()).await,
+            Some(Err(e)) => run.start_failed(&e),
+            // Cut before every service was ready.
+            None => None,
+        },
     };
     startup_faults.release().await;
     run.teardown(&sup, gpus.as_deref(), gpu_before.as_deref())
@@ -266,7 +270,7 @@ impl Run {
         &mut self,
         sup: &Supervisor,
         faults: &mut Faults,
-    ) -> Result<StartupFaults, RunError> {
+    ) -> (StartupFaults, Result<(), RunError>) {
         let release = CancellationToken::new();
         let mut tasks = Vec::new();
         for (index, spec) in self
@@ -302,14 +306,17 @@ impl Run {
                 }));
             }
         }
-        if !self.timeline.faults.is_empty() {
+        // Held faults come back even when the plan cannot be written: teardown must run.
+        let written = if self.timeline.faults.is_empty() {
+            Ok(())
+        } else {
             write_file(
                 &self.dir,
                 "timeline.json",
                 serde_json::to_vec_pretty(&self.timeline).unwrap_or_default(),
-            )?;
-        }
-        Ok(StartupFaults { release, tasks })
+            )
+        };
+        (StartupFaults { release, tasks }, written)
     }
 
     /// Start the services in order, each ready; `None` if the run was cut first.
@@ -353,12 +360,16 @@ impl Run {
         sup: &Supervisor,
         faults: Faults,
         gpus: Option<Arc<Gpus>>,
-    ) -> Result<Option<String>, RunError> {
-        let samples =
-            Jsonl::create(&self.dir.join("samples.jsonl")).map_err(|source| RunError::Write {
-                path: self.dir.join("samples.jsonl"),
-                source,
-            })?;
+    ) -> Option<String> {
+        let path = self.dir.join("samples.jsonl");
+        let samples = match Jsonl::create(&path) {
+            Ok(s) => s,
+            Err(source) => {
+                let e = RunError::Write { path, source }.to_string();
+                self.journal.log("run.error", None, json!({"error": e}));
+                return Some(e);
+            }
+        };
         let stop_observing = CancellationToken::new();
         let observers = sup.observe(samples, stop_observing.clone(), gpus);
         let error = self.drive_through_proxy(sup, faults).await;
@@ -366,7 +377,7 @@ impl Run {
         for o in observers {
             let _ = o.await;
         }
-        Ok(error)
+        error
     }
 
     /// Open the run's proxy (when the suite uses one), drive, and close the proxy.
@@ -429,12 +440,12 @@ impl Run {
         // Faults stop being injected when load ends, but one already injected is always cleared.
         let faults_stop = CancellationToken::new();
         let fault_tasks = self.spawn_faults(sup, scheduled, proxy.as_ref(), start, &faults_stop);
-        self.drive_load(http, load, start).await?;
+        let driven = self.drive_load(http, load, start).await;
         faults_stop.cancel();
         for t in fault_tasks {
             let _ = t.await;
         }
-        Ok(())
+        driven
     }
 
     /// The seeded arrivals and their target (the proxy when there is one, else the entry
