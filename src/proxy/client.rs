@@ -70,7 +70,7 @@ impl Client {
         method: &'static str,
         path: &str,
         body: Option<Value>,
-    ) -> Result<Option<String>, ClientError> {
+    ) -> Result<String, ClientError> {
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = self.http.request(m, &url);
@@ -93,10 +93,10 @@ impl Client {
                 body: text.trim().to_string(),
             });
         }
-        Ok(Some(text))
+        Ok(text)
     }
 
-    /// [`Client::text`], read as JSON (`None`: no body or not JSON).
+    /// [`Client::text`], read as JSON (`None`: an empty or non-JSON body).
     async fn call(
         &self,
         method: &'static str,
@@ -104,7 +104,7 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Option<Value>, ClientError> {
         let text = self.text(method, path, body).await?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        Ok(serde_json::from_str(&text).ok())
     }
 
     /// An update (`PATCH`), sent again as `POST` where the server answers 405: Toxiproxy
@@ -130,10 +130,7 @@ impl Client {
 
     /// `GET /version`: `{"version": ...}`, or plain text from an older Toxiproxy.
     pub async fn version(&self) -> Result<String, ClientError> {
-        let text = self
-            .text("GET", "/version", None)
-            .await?
-            .unwrap_or_default();
+        let text = self.text("GET", "/version", None).await?;
         Ok(match serde_json::from_str::<Value>(&text) {
             Ok(v) => v["version"].as_str().unwrap_or_default().to_string(),
             Err(_) => text.trim().to_string(),

@@ -133,7 +133,7 @@ mod tests {
             .filter(|q| q.outcome != Outcome::Aborted)
             .collect();
         let mut lies = Vec::new();
-        for &(t, status) in polls.iter().filter(|p| p.1 == Some(200)) {
+        for &(t, _) in polls.iter().filter(|p| p.1 == Some(200)) {
             let ended: Vec<_> = all
                 .iter()
                 .filter(|q| q.done_ms > t - 2.0 * w && q.done_ms <= t)
@@ -152,7 +152,6 @@ mod tests {
                 .iter()
                 .any(|q| q.outcome.is_ok() && q.done_ms > t - stall && q.done_ms <= t);
             if failing || (hanging >= MIN_FAILURES && !ok_since) {
-                let _ = status;
                 lies.push(
                     json!({"t_ms": round(t), "failed_recently": failures, "hanging": hanging}),
                 );
