@@ -70,7 +70,7 @@ fn validate(files: &[std::path::PathBuf]) -> i32 {
 }
 
 fn report(dir: &Path) -> i32 {
-    match shakedown::report::rejudge(dir) {
+    match shakedown::report::judge(dir) {
         Ok(report) => {
             print!("{}", report.summary());
             report.status.exit_code()

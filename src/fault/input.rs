@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use wire::{Answer, Target};
 
 /// The record file, in the run directory.
-pub const RECORD_FILE: &str = "input.jsonl";
+pub const RECORD_FILE: &str = crate::record::files::INPUT;
 /// Characters of a body or error kept as evidence.
 const EVIDENCE_CHARS: usize = 160;
 /// The running gauge's name.

@@ -6,6 +6,7 @@
 
 use super::{Fault, FaultCtx, FaultError, ParamError, params};
 use crate::proxy::ProxyHandle;
+use crate::record::{Flip, What};
 use crate::seed::Rng;
 use crate::suite::{Dur, FaultSpec};
 use futures_util::future::BoxFuture;
@@ -360,9 +361,12 @@ impl Fault for Flicker {
             let mut rng = Rng::fork(ctx.seed, &self.purpose);
             let first = draw(&mut rng, self.down);
             ctx.journal.log(
-                "network.down",
                 Some(&ctx.service.spec.name),
-                json!({"proxy": h.name, "for_ms": ms(first)}),
+                What::NetworkDown(Flip {
+                    proxy: h.name.clone(),
+                    for_ms: Some(ms(first)),
+                    error: None,
+                }),
             );
             let stop = CancellationToken::new();
             let (token, journal, service, (down, up)) = (
@@ -385,16 +389,20 @@ impl Fault for Flicker {
                     }
                     is_down = !is_down;
                     wait = draw(&mut rng, if is_down { down } else { up });
-                    let kind = if is_down {
-                        "network.down"
+                    let mut flip = Flip {
+                        proxy: h.name.clone(),
+                        ..Flip::default()
+                    };
+                    match set_enabled(&h, !is_down).await {
+                        Ok(_) => flip.for_ms = Some(ms(wait)),
+                        Err(e) => flip.error = Some(e.to_string()),
+                    }
+                    let what = if is_down {
+                        What::NetworkDown(flip)
                     } else {
-                        "network.up"
+                        What::NetworkUp(flip)
                     };
-                    let details = match set_enabled(&h, !is_down).await {
-                        Ok(_) => json!({"proxy": h.name, "for_ms": ms(wait)}),
-                        Err(e) => json!({"proxy": h.name, "error": e.to_string()}),
-                    };
-                    journal.log(kind, Some(&service), details);
+                    journal.log(Some(&service), what);
                     if is_down {
                         cycles += 1;
                     }

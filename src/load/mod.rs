@@ -9,25 +9,13 @@ pub mod client;
 
 use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
 use client::Target;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// What the generator did, for the journal.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LoadSummary {
-    /// Arrivals in the schedule that came due.
-    pub scheduled: u64,
-    /// Requests handed to a sending task (each owes exactly one record).
-    pub sent: u64,
-    /// Arrivals past `max_in_flight`.
-    pub dropped: u64,
-    /// Requests cut by an interrupt.
-    pub aborted: u64,
-}
+pub use crate::record::LoadSummary;
 
 /// The HTTP client every request of a run shares (HTTP/1.1 keep-alive pool, no proxy from the environment).
 pub fn http_client(max_in_flight: usize) -> reqwest::Result<reqwest::Client> {

@@ -16,7 +16,7 @@ pub fn render(report: &Report) -> String {
     let skipped = report
         .verdicts
         .iter()
-        .filter(|v| v.status == Status::Skip)
+        .filter(|v| matches!(v.status, Status::Skip | Status::NotJudged))
         .count()
         + usize::from(report.status == RunStatus::Skipped);
     let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
@@ -76,7 +76,7 @@ pub fn render(report: &Report) -> String {
             Status::Pass => {
                 let _ = writeln!(x, "/>");
             }
-            Status::Skip => {
+            Status::Skip | Status::NotJudged => {
                 let _ = writeln!(
                     x,
                     ">\n      <skipped message=\"{}\"/>\n    </testcase>",
@@ -85,8 +85,9 @@ pub fn render(report: &Report) -> String {
             }
             Status::Fail => {
                 let evidence = serde_json::to_string_pretty(&v.evidence).unwrap_or_default();
+                let lines: String = v.lines.iter().map(|l| format!("\n  {l}")).collect();
                 let body = format!(
-                    "{}\n\nsee {FAILURES_DOC}#{}\n\n{evidence}",
+                    "{}{lines}\n\nsee {FAILURES_DOC}#{}\n\n{evidence}",
                     v.summary,
                     anchor(&v.id)
                 );

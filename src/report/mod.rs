@@ -2,12 +2,13 @@
 
 mod junit;
 
-use crate::record::{Outcome, RequestRecord};
-use crate::verdict::{CaseRow, Status, Verdict};
+use crate::record::{Outcome, RequestRecord, What, files};
+use crate::verdict::{CaseRow, RunRecords, Status, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where failure ids are explained; the report links each failure there.
 pub const FAILURES_DOC: &str = "docs/contributing/ci/failures.md";
@@ -128,8 +129,8 @@ impl Report {
     /// Write `report.json` and `junit.xml` into the run directory.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("report.json"), json)?;
-        std::fs::write(dir.join("junit.xml"), junit::render(self))
+        std::fs::write(dir.join(files::REPORT), json)?;
+        std::fs::write(dir.join(files::JUNIT), junit::render(self))
     }
 
     /// The terminal summary.
@@ -151,7 +152,11 @@ impl Report {
             self.wall_ms / 1e3
         );
         if let Some(e) = &self.error {
-            let _ = writeln!(s, "  {e}");
+            // A start-up error carries the service's log lines: indent them under it.
+            for (n, line) in e.lines().enumerate() {
+                let indent = if n == 0 { "  " } else { "      " };
+                let _ = writeln!(s, "{indent}{line}");
+            }
         }
         if self.requests.total > 0 {
             let outcomes: Vec<String> = self
@@ -185,7 +190,7 @@ impl Report {
             let tag = match v.status {
                 Status::Pass => "PASS",
                 Status::Fail => "FAIL",
-                Status::Skip => "SKIP",
+                Status::Skip | Status::NotJudged => "SKIP",
             };
             let id = if v.status == Status::Fail {
                 format!("[{}] ", v.id)
@@ -193,6 +198,9 @@ impl Report {
                 String::new()
             };
             let _ = writeln!(s, "  {tag}  {:width$}  {id}{}", v.check, v.summary);
+            for line in &v.lines {
+                let _ = writeln!(s, "        {line}");
+            }
         }
         self.input_table(&mut s);
         let failed: Vec<&Verdict> = self
@@ -281,42 +289,62 @@ pub enum ReportError {
     Write(#[from] std::io::Error),
 }
 
-/// Judge a run directory again from its records and rewrite `report.json` and `junit.xml`.
+/// How the run ended before any verdict, from its journal: skipped, interrupted, or an
+/// error that stopped it; `None` when it ran its course.
+fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
+    let (mut skipped, mut interrupted, mut budget, mut error) = (None, None, None, None);
+    for e in &records.events {
+        match &e.what {
+            What::RunSkipped { reason } => skipped = Some(format!("skipped: {reason}")),
+            What::Interrupt { signal } => {
+                interrupted.get_or_insert_with(|| format!("interrupted by {signal}"));
+            }
+            What::BudgetExceeded { budget_ms } => {
+                budget.get_or_insert_with(|| {
+                    format!(
+                        "budget of {} exceeded",
+                        humantime::format_duration(Duration::from_millis(*budget_ms as u64))
+                    )
+                });
+            }
+            What::RunError { error: e } => {
+                error.get_or_insert_with(|| e.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = skipped {
+        (Some(RunStatus::Skipped), Some(s))
+    } else if let Some(i) = interrupted {
+        (Some(RunStatus::Interrupted), Some(i))
+    } else if let Some(b) = budget {
+        (Some(RunStatus::Error), Some(b))
+    } else {
+        (error.as_ref().map(|_| RunStatus::Error), error)
+    }
+}
+
+/// Judge a run directory from its records and write `report.json` and `junit.xml`: the one
+/// way a report comes to be, at the end of `shakedown run` as in `shakedown report DIR`.
 /// Works on a directory whose run crashed before reporting, too.
-pub fn rejudge(dir: &Path) -> Result<Report, ReportError> {
-    let records = crate::verdict::RunRecords::read(dir)?;
-    let old: Option<Report> = std::fs::read(dir.join("report.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let suite: serde_json::Value = std::fs::read(dir.join("suite.resolved.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    // A run that ended in an error, an interrupt or a skip keeps that status.
-    let ended = old.as_ref().map(|r| r.status).filter(|s| {
-        matches!(
-            s,
-            RunStatus::Error | RunStatus::Interrupted | RunStatus::Skipped
-        )
-    });
+pub fn judge(dir: &Path) -> Result<Report, ReportError> {
+    let records = RunRecords::read(dir)?;
+    let (ended, error) = ending(&records);
+    // A skipped run judged nothing: its verdicts would only speak of what never ran.
     let verdicts = if ended == Some(RunStatus::Skipped) {
         Vec::new()
     } else {
         crate::verdict::judge(&records)?
     };
-    let wall_ms = old.as_ref().map_or_else(
-        || records.events.last().map_or(0.0, |e| e.t_ms),
-        |r| r.wall_ms,
-    );
     let report = Report {
         shakedown: env!("CARGO_PKG_VERSION").into(),
         suite: records.timeline.suite.clone(),
-        level: suite["meta"]["level"].as_str().unwrap_or("?").to_string(),
+        level: records.level.clone(),
         seed: records.timeline.seed,
         status: Report::status_of(&verdicts, ended),
-        error: old.as_ref().and_then(|r| r.error.clone()),
+        error,
         started_at: records.timeline.started_at.clone(),
-        wall_ms,
+        wall_ms: records.events.last().map_or(0.0, |e| e.t_ms),
         run_dir: dir.to_path_buf(),
         requests: RequestStats::of(&records.requests),
         input: crate::verdict::input_rows(&records),

@@ -11,15 +11,14 @@ use crate::proxy::{self, ProxyHandle};
 use crate::fault::{self, Fault, FaultCtx};
 use crate::gpu::nvml::{DeviceMem, Gpus};
 use crate::load::{self, arrival, client};
-use crate::record::{Clock, Journal, Jsonl, PlannedFault, Timeline};
-use crate::report::{Report, RequestStats, RunStatus};
+use crate::record::{Clock, Journal, Jsonl, Phase, PlannedFault, Timeline, What, files};
+use crate::report::{Report, ReportError};
 use crate::seed::Rng;
 use crate::service::{Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
-use crate::verdict::{self, RunRecords};
-use serde_json::json;
+use crate::verdict;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,13 +67,6 @@ impl RunError {
     }
 }
 
-/// Why the middle of a run ended early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cut {
-    Signal,
-    Budget,
-}
-
 /// Run `suite` to a judged, written report.
 ///
 /// The phases, in order. An interrupt or the budget cuts start-up, load and faults short,
@@ -89,9 +81,13 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     if run.suite.meta.hardware == Hardware::Gpu
         && let Err(e) = crate::gpu::cuda::driver_present()
     {
-        run.journal
-            .log("run.skipped", None, json!({"reason": e.to_string()}));
-        return run.judge_and_report(Some(RunStatus::Skipped), Some(format!("skipped: {e}")));
+        run.journal.log(
+            None,
+            What::RunSkipped {
+                reason: e.to_string(),
+            },
+        );
+        return run.judge_and_report();
     }
     // GPU memory as it was before the run, to prove it comes back (only where NVML loads).
     let gpus = Gpus::open().ok().map(Arc::new);
@@ -100,7 +96,15 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     let watchers = run.begin();
     let sup = match Supervisor::new(&run.suite.services, &run.dir, run.journal.clone()) {
         Ok(s) => s,
-        Err(e) => return run.judge_and_report(Some(RunStatus::Error), Some(e.to_string())),
+        Err(e) => {
+            run.journal.log(
+                None,
+                What::RunError {
+                    error: e.to_string(),
+                },
+            );
+            return run.judge_and_report();
+        }
     };
     // From here on, whatever fails, teardown runs and the report is written.
     let (startup_faults, planned) = run.inject_startup_faults(&sup, &mut faults).await;
@@ -120,9 +124,12 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     for w in watchers {
         w.abort();
     }
-    run.journal.log("phase", None, json!({"phase": "judge"}));
-    let (status, error) = run.ending(error);
-    run.judge_and_report(status, error)
+    run.journal.log(None, What::Phase(Phase::Judge));
+    // The one record of why the run could not go on; the report reads it from here.
+    if let Some(error) = error {
+        run.journal.log(None, What::RunError { error });
+    }
+    run.judge_and_report()
 }
 
 /// The suite's faults, by index; a start-up fault's slot is emptied when it is injected.
@@ -155,15 +162,12 @@ struct Run {
     seed: u64,
     /// The run directory.
     dir: PathBuf,
-    /// Wall-clock time of the run's start, for the report.
-    started_at: String,
     clock: Clock,
     journal: Journal,
     /// What `timeline.json` holds: start-up faults, then the load window and the other faults.
     timeline: Timeline,
-    /// Fires when the middle of the run is cut short; `why` says what cut it.
+    /// Fires when the middle of the run is cut short (the journal says what cut it).
     cut: CancellationToken,
-    why: Arc<Mutex<Option<Cut>>>,
     /// Print progress lines to stderr.
     progress: bool,
 }
@@ -203,7 +207,7 @@ impl Run {
             .map_err(|(path, source)| RunError::RunDir { path, source })?;
         write_file(
             &dir,
-            "suite.resolved.json",
+            files::SUITE,
             serde_json::to_vec_pretty(&suite).unwrap_or_default(),
         )?;
         let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
@@ -211,30 +215,27 @@ impl Run {
         let timeline = Timeline {
             suite: suite.meta.name.clone(),
             seed,
-            started_at: started_at.clone(),
+            started_at,
             ..Timeline::default()
         };
         write_file(
             &dir,
-            "timeline.json",
+            files::TIMELINE,
             serde_json::to_vec_pretty(&timeline).unwrap_or_default(),
         )?;
-        let journal = Journal::create(&dir.join("events.jsonl"), clock).map_err(|source| {
-            RunError::Write {
-                path: dir.join("events.jsonl"),
+        let journal =
+            Journal::create(&dir.join(files::EVENTS), clock).map_err(|source| RunError::Write {
+                path: dir.join(files::EVENTS),
                 source,
-            }
-        })?;
+            })?;
         Ok(Run {
             suite,
             seed,
             dir,
-            started_at,
             clock,
             journal,
             timeline,
             cut: CancellationToken::new(),
-            why: Arc::new(Mutex::new(None)),
             progress: opts.progress,
         })
     }
@@ -255,10 +256,9 @@ impl Run {
             self.dir.display()
         ));
         self.journal
-            .log("phase", None, json!({"phase": "start", "seed": self.seed}));
+            .log(None, What::Phase(Phase::Start { seed: self.seed }));
         watch_interrupts(
             self.cut.clone(),
-            self.why.clone(),
             self.journal.clone(),
             self.suite.meta.budget.0,
         )
@@ -312,7 +312,7 @@ impl Run {
         } else {
             write_file(
                 &self.dir,
-                "timeline.json",
+                files::TIMELINE,
                 serde_json::to_vec_pretty(&self.timeline).unwrap_or_default(),
             )
         };
@@ -342,13 +342,15 @@ impl Run {
     fn start_failed(&self, e: &ServiceError) -> Option<String> {
         // Under a start-up fault, failing to start is the behaviour being judged, not a broken run.
         if self.suite.faults.iter().any(|f| f.startup) {
-            self.journal
-                .log("run.start_failed", None, json!({"error": e.to_string()}));
+            self.journal.log(
+                None,
+                What::RunStartFailed {
+                    error: e.to_string(),
+                },
+            );
             self.say(format!("  start-up under the fault failed: {e}"));
             None
         } else {
-            self.journal
-                .log("run.error", None, json!({"error": e.to_string()}));
             Some(e.to_string())
         }
     }
@@ -361,12 +363,11 @@ impl Run {
         faults: Faults,
         gpus: Option<Arc<Gpus>>,
     ) -> Option<String> {
-        let path = self.dir.join("samples.jsonl");
+        let path = self.dir.join(files::SAMPLES);
         let samples = match Jsonl::create(&path) {
             Ok(s) => s,
             Err(source) => {
                 let e = RunError::Write { path, source }.to_string();
-                self.journal.log("run.error", None, json!({"error": e}));
                 return Some(e);
             }
         };
@@ -387,7 +388,6 @@ impl Run {
             match RunProxy::open(&self.suite, sup, &self.journal).await {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    self.journal.log("run.error", None, json!({"error": e}));
                     return Some(e);
                 }
             }
@@ -423,9 +423,11 @@ impl Run {
         let start = self.clock.now_ms() + 50.0;
         let scheduled = self.plan_faults(faults, &load, start)?;
         self.journal.log(
-            "phase",
             None,
-            json!({"phase": "baseline", "arrivals": load.arrivals.len(), "duration_ms": load.duration_ms}),
+            What::Phase(Phase::Baseline {
+                arrivals: load.arrivals.len() as u64,
+                duration_ms: load.duration_ms,
+            }),
         );
         self.mark_phases(&scheduled);
         if let Some(l) = &self.suite.load {
@@ -517,7 +519,7 @@ impl Run {
             self.timeline.faults.push(planned.clone());
             scheduled.push((f, planned));
         }
-        let path = self.dir.join("timeline.json");
+        let path = self.dir.join(files::TIMELINE);
         std::fs::write(
             &path,
             serde_json::to_vec_pretty(&self.timeline).unwrap_or_default(),
@@ -530,7 +532,7 @@ impl Run {
     fn mark_phases(&self, scheduled: &Scheduled) {
         let first = scheduled.iter().map(|(_, p)| p.at_ms).reduce(f64::min);
         let last = scheduled.iter().map(|(_, p)| p.until_ms).reduce(f64::max);
-        for (phase, at) in [("faults", first), ("recovery", last)] {
+        for (phase, at) in [(Phase::Faults, first), (Phase::Recovery, last)] {
             let Some(at) = at else { continue };
             let (journal, cut, clock) = (self.journal.clone(), self.cut.clone(), self.clock);
             tokio::spawn(async move {
@@ -540,7 +542,7 @@ impl Run {
                     .await
                     .is_some()
                 {
-                    journal.log("phase", None, json!({"phase": phase}));
+                    journal.log(None, What::Phase(phase));
                 }
             });
         }
@@ -562,9 +564,11 @@ impl Run {
             let index = planned.index;
             let Some(service) = sup.service(&planned.service).cloned() else {
                 self.journal.log(
-                    "fault.error",
                     Some(&planned.service),
-                    json!({"index": index, "error": format!("no service named `{}`", planned.service)}),
+                    What::FaultError {
+                        fault: planned.fault_ref(),
+                        error: format!("no service named `{}`", planned.service),
+                    },
                 );
                 continue;
             };
@@ -606,8 +610,8 @@ impl Run {
         load: LoadPlan,
         start: f64,
     ) -> Result<(), String> {
-        let requests = Jsonl::create(&self.dir.join("requests.jsonl"))
-            .map_err(|e| format!("failed to create requests.jsonl: {e}"))?;
+        let requests = Jsonl::create(&self.dir.join(files::REQUESTS))
+            .map_err(|e| format!("failed to create {}: {e}", files::REQUESTS))?;
         match load.target {
             Some((target, max_in_flight)) => {
                 let summary = load::drive(
@@ -621,11 +625,7 @@ impl Run {
                     self.cut.clone(),
                 )
                 .await;
-                self.journal.log(
-                    "load.finished",
-                    None,
-                    serde_json::to_value(&summary).unwrap_or_default(),
-                );
+                self.journal.log(None, What::LoadFinished(summary));
             }
             None => {
                 let end =
@@ -647,8 +647,7 @@ impl Run {
         gpus: Option<&Gpus>,
         gpu_before: Option<&[DeviceMem]>,
     ) {
-        self.journal
-            .log("phase", None, json!({"phase": "teardown"}));
+        self.journal.log(None, What::Phase(Phase::Teardown));
         let survivors = sup.teardown().await;
         for s in &survivors {
             self.say(format!(
@@ -663,61 +662,20 @@ impl Run {
                 .flat_map(|s| s.seen_pids())
                 .collect::<Vec<_>>();
             let after = crate::gpu::nvml::released(g, before, &seen).await;
-            self.journal.log("gpu.after_teardown", None, after);
+            self.journal
+                .log(None, What::GpuAfterTeardown(What::map(after)));
         }
     }
 
-    /// The run's status and error from what cut the middle short, if anything did, and
-    /// the error so far.
-    fn ending(&self, mut error: Option<String>) -> (Option<RunStatus>, Option<String>) {
-        let cut_reason = *self.why.lock().unwrap_or_else(|p| p.into_inner());
-        let status = match (cut_reason, &error) {
-            (Some(Cut::Signal), _) => Some(RunStatus::Interrupted),
-            (Some(Cut::Budget), _) => {
-                error = Some(format!("budget of {} exceeded", self.suite.meta.budget));
-                Some(RunStatus::Error)
-            }
-            (None, Some(_)) => Some(RunStatus::Error),
-            (None, None) => None,
-        };
-        if status == Some(RunStatus::Interrupted) {
-            error.get_or_insert_with(|| "interrupted".into());
-        }
-        (status, error)
-    }
-
-    /// Judge the run from its directory and write the report (`report.json`, `junit.xml`).
-    fn judge_and_report(
-        &self,
-        status: Option<RunStatus>,
-        error: Option<String>,
-    ) -> Result<Report, RunError> {
-        let records = RunRecords::read(&self.dir)?;
-        // A skipped run judged nothing: its verdicts would only speak of what never ran.
-        let verdicts = if status == Some(RunStatus::Skipped) {
-            Vec::new()
-        } else {
-            verdict::judge(&records)?
-        };
-        let report = Report {
-            shakedown: env!("CARGO_PKG_VERSION").into(),
-            suite: self.suite.meta.name.clone(),
-            level: format!("{:?}", self.suite.meta.level),
-            seed: self.seed,
-            status: Report::status_of(&verdicts, status),
-            error,
-            started_at: self.started_at.clone(),
-            wall_ms: self.clock.now_ms(),
-            run_dir: self.dir.clone(),
-            requests: RequestStats::of(&records.requests),
-            input: verdict::input_rows(&records),
-            verdicts,
-        };
-        report.write(&self.dir).map_err(|source| RunError::Write {
-            path: self.dir.join("report.json"),
-            source,
-        })?;
-        Ok(report)
+    /// Judge the run from its directory and write its reports.
+    fn judge_and_report(&self) -> Result<Report, RunError> {
+        crate::report::judge(&self.dir).map_err(|e| match e {
+            ReportError::Judge(e) => RunError::Judge(e),
+            ReportError::Write(source) => RunError::Write {
+                path: self.dir.join(files::REPORT),
+                source,
+            },
+        })
     }
 }
 
@@ -738,19 +696,24 @@ fn plan(index: usize, spec: &crate::suite::FaultSpec, f: &dyn Fault, at_ms: f64)
 /// Inject `f` and record the outcome; true if it took effect.
 async fn inject(f: &mut Box<dyn Fault>, ctx: &FaultCtx, planned: &PlannedFault) -> bool {
     let service = ctx.service.spec.name.clone();
-    let details =
-        json!({"index": planned.index, "fault": planned.kind, "describe": planned.describe});
     match f.inject(ctx).await {
         Ok(d) => {
-            ctx.journal
-                .log("fault.inject", Some(&service), merge(details, d));
+            ctx.journal.log(
+                Some(&service),
+                What::FaultInject {
+                    fault: planned.fault_ref(),
+                    details: What::map(d),
+                },
+            );
             true
         }
         Err(e) => {
             ctx.journal.log(
-                "fault.error",
                 Some(&service),
-                merge(details, json!({"error": e.to_string()})),
+                What::FaultError {
+                    fault: planned.fault_ref(),
+                    error: e.to_string(),
+                },
             );
             false
         }
@@ -770,18 +733,24 @@ async fn hold_and_clear(
         () = early.cancelled() => true,
     };
     let service = ctx.service.spec.name.clone();
-    let details =
-        json!({"index": planned.index, "fault": planned.kind, "describe": planned.describe});
     match f.clear(ctx).await {
-        Ok(c) => ctx.journal.log(
-            "fault.clear",
-            Some(&service),
-            merge(details, merge(c, json!({"early": cut_short}))),
-        ),
+        Ok(c) => {
+            let mut details = What::map(c);
+            details.insert("early".into(), cut_short.into());
+            ctx.journal.log(
+                Some(&service),
+                What::FaultClear {
+                    fault: planned.fault_ref(),
+                    details,
+                },
+            )
+        }
         Err(e) => ctx.journal.log(
-            "fault.error",
             Some(&service),
-            merge(details, json!({"error": format!("failed to clear: {e}")})),
+            What::FaultError {
+                fault: planned.fault_ref(),
+                error: format!("failed to clear: {e}"),
+            },
         ),
     }
 }
@@ -823,12 +792,14 @@ impl RunProxy {
         }
         .map_err(|e| format!("failed to create the proxy for `{}`: {e}", entry.spec.name))?;
         journal.log(
-            "proxy.create",
             Some(&entry.spec.name),
-            json!({
-                "server": url, "embedded": embedded.is_some(), "proxy": created.name,
-                "listen": created.listen, "upstream": created.upstream,
-            }),
+            What::ProxyCreate {
+                server: url,
+                embedded: embedded.is_some(),
+                proxy: created.name.clone(),
+                listen: created.listen.clone(),
+                upstream: created.upstream.clone(),
+            },
         );
         Ok(RunProxy {
             handle: Arc::new(ProxyHandle {
@@ -851,31 +822,43 @@ impl RunProxy {
                     let name = t["name"].as_str().unwrap_or_default();
                     let r = h.client.remove_toxic(&h.name, name).await;
                     journal.log(
-                        "proxy.restore",
                         None,
-                        json!({"proxy": h.name, "removed_toxic": name, "error": r.err().map(|e| e.to_string())}),
+                        What::ProxyRestore {
+                            proxy: h.name.clone(),
+                            removed_toxic: Some(name.to_string()),
+                            enabled: None,
+                            error: r.err().map(|e| e.to_string()),
+                        },
                     );
                 }
                 if !p.enabled {
                     let r = h.client.set_enabled(&h.name, true).await;
                     journal.log(
-                        "proxy.restore",
                         None,
-                        json!({"proxy": h.name, "enabled": true, "error": r.err().map(|e| e.to_string())}),
+                        What::ProxyRestore {
+                            proxy: h.name.clone(),
+                            removed_toxic: None,
+                            enabled: Some(true),
+                            error: r.err().map(|e| e.to_string()),
+                        },
                     );
                 }
             }
             Err(e) => journal.log(
-                "proxy.error",
                 None,
-                json!({"proxy": h.name, "error": format!("failed to read the proxy at teardown: {e}")}),
+                What::ProxyError {
+                    proxy: h.name.clone(),
+                    error: format!("failed to read the proxy at teardown: {e}"),
+                },
             ),
         }
         let r = h.client.delete(&h.name).await;
         journal.log(
-            "proxy.delete",
             None,
-            json!({"proxy": h.name, "error": r.err().map(|e| e.to_string())}),
+            What::ProxyDelete {
+                proxy: h.name.clone(),
+                error: r.err().map(|e| e.to_string()),
+            },
         );
         if let Some(s) = self.embedded {
             s.stop().await;
@@ -887,12 +870,11 @@ impl RunProxy {
 /// (the reaper then kills every service group).
 fn watch_interrupts(
     cut: CancellationToken,
-    why: Arc<std::sync::Mutex<Option<Cut>>>,
     journal: Journal,
     budget: Duration,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    let (c, w, j) = (cut.clone(), why.clone(), journal.clone());
+    let (c, j) = (cut.clone(), journal.clone());
     tasks.push(tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
@@ -910,33 +892,25 @@ fn watch_interrupts(
                 eprintln!("shakedown: second {name}, exiting now");
                 std::process::exit(130);
             }
-            j.log("interrupt", None, json!({"signal": name}));
+            j.log(
+                None,
+                What::Interrupt {
+                    signal: name.into(),
+                },
+            );
             eprintln!("shakedown: {name} received, tearing down (again to exit at once)");
-            w.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(Cut::Signal);
             c.cancel();
         }
     }));
     tasks.push(tokio::spawn(async move {
         tokio::time::sleep(budget).await;
         journal.log(
-            "budget.exceeded",
             None,
-            json!({"budget_ms": budget.as_secs_f64() * 1e3}),
+            What::BudgetExceeded {
+                budget_ms: budget.as_secs_f64() * 1e3,
+            },
         );
-        why.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(Cut::Budget);
         cut.cancel();
     }));
     tasks
-}
-
-/// `a` with the keys of `b` added (both objects; anything else in `b` is ignored).
-fn merge(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
-    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
-    }
-    a
 }

@@ -8,13 +8,13 @@
 pub mod proctree;
 pub mod reaper;
 
-use crate::record::{Journal, Jsonl, ProcSample, Sample};
+pub use crate::record::Survivor;
+use crate::record::{Journal, Jsonl, ProcSample, Sample, What};
 use crate::suite::{Probe, Restart, ServiceSpec};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use proctree::{Proc, ProcId};
 use reaper::Reaper;
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
@@ -65,13 +65,6 @@ pub enum ServiceError {
         within: Duration,
         tail: String,
     },
-}
-
-/// A process of a service tree that outlived teardown.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Survivor {
-    pub pid: i32,
-    pub cmdline: String,
 }
 
 /// What the supervisor knows about one service's current process.
@@ -166,9 +159,12 @@ impl Service {
                     r.watch_proc(p.id());
                 }
                 self.journal.log(
-                    "service.stray",
                     Some(&self.spec.name),
-                    json!({"pid": p.pid, "pgid": p.pgid, "cmdline": p.cmdline}),
+                    What::ServiceStray {
+                        pid: p.pid,
+                        pgid: p.pgid,
+                        cmdline: p.cmdline.clone(),
+                    },
                 );
             }
         }
@@ -176,7 +172,7 @@ impl Service {
 
     fn log_line(&self, stream: &str, line: &str) {
         let t = self.journal.clock().now_ms();
-        let text = format!("{:>10.1} {stream} {line}", t);
+        let text = crate::record::LogLine::format(t, stream, line);
         {
             let mut f = self.log.lock().unwrap_or_else(|p| p.into_inner());
             let _ = writeln!(f, "{text}");
@@ -270,7 +266,7 @@ impl Supervisor {
             if argv[0] == "shakedown" {
                 argv[0] = shakedown_exe().display().to_string();
             }
-            let path = run_dir.join(format!("service-{}.log", spec.name));
+            let path = run_dir.join(crate::record::files::service_log(&spec.name));
             let log = File::create(&path).map_err(|source| ServiceError::Log { path, source })?;
             services.push(Arc::new(Service {
                 spec: spec.clone(),
@@ -334,17 +330,20 @@ impl Supervisor {
             }
             if probe(&self.http, svc).await {
                 svc.journal.log(
-                    "service.ready",
                     Some(&svc.spec.name),
-                    json!({"after_ms": spawned.elapsed().as_secs_f64() * 1e3, "generation": 0}),
+                    What::ServiceReady {
+                        after_ms: spawned.elapsed().as_secs_f64() * 1e3,
+                        generation: 0,
+                    },
                 );
                 return Ok(());
             }
             if spawned.elapsed() >= within {
                 svc.journal.log(
-                    "service.not_ready",
                     Some(&svc.spec.name),
-                    json!({"within": within.as_secs_f64()}),
+                    What::ServiceNotReady {
+                        within: within.as_secs_f64(),
+                    },
                 );
                 return Err(ServiceError::NotReady {
                     service: svc.spec.name.clone(),
@@ -485,9 +484,11 @@ impl Supervisor {
             let group_left = wait_group_gone(pid, grace.saturating_sub(started.elapsed())).await;
             if !exited || !group_left {
                 svc.journal.log(
-                    "service.kill",
                     Some(name),
-                    json!({"pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3}),
+                    What::ServiceKill {
+                        pid,
+                        after_ms: started.elapsed().as_secs_f64() * 1e3,
+                    },
                 );
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
                 let _ = tokio::time::timeout(
@@ -524,13 +525,12 @@ impl Supervisor {
             })
             .collect();
         svc.journal.log(
-            "service.teardown",
             Some(name),
-            json!({
-                "took_ms": started.elapsed().as_secs_f64() * 1e3,
-                "seen": seen.len(),
-                "survivors": named,
-            }),
+            What::ServiceTeardown {
+                took_ms: started.elapsed().as_secs_f64() * 1e3,
+                seen: seen.len() as u64,
+                survivors: named.clone(),
+            },
         );
         // Named in the record; now make sure they do not outlive the run either.
         for (id, _) in &survivors {
@@ -552,9 +552,12 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             r.watch_group(pid);
         }
         svc.journal.log(
-            "service.spawn",
             Some(&name),
-            json!({"pid": pid, "generation": generation, "argv": svc.argv}),
+            What::ServiceSpawn {
+                pid,
+                generation,
+                argv: svc.argv.clone(),
+            },
         );
         svc.log_line(
             "---",
@@ -582,12 +585,15 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         };
         let stopping = svc.lock().stopping;
         svc.journal.log(
-            "service.exit",
             Some(&name),
-            json!({
-                "pid": pid, "generation": generation, "code": code, "signal": signal,
-                "uptime_ms": started.elapsed().as_secs_f64() * 1e3, "during_teardown": stopping,
-            }),
+            What::ServiceExit {
+                pid,
+                generation,
+                code,
+                signal,
+                uptime_ms: started.elapsed().as_secs_f64() * 1e3,
+                during_teardown: stopping,
+            },
         );
         let words = describe(&status);
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
@@ -614,9 +620,10 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             Some(Ok(c)) => c,
             Some(Err(e)) => {
                 svc.journal.log(
-                    "service.spawn_failed",
                     Some(&name),
-                    json!({"error": e.to_string()}),
+                    What::ServiceSpawnFailed {
+                        error: e.to_string(),
+                    },
                 );
                 svc.life.send_replace(Life::Dead { generation });
                 return;
@@ -624,9 +631,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         };
         svc.lock().restarts += 1;
         svc.journal.log(
-            "service.restart",
             Some(&name),
-            json!({"generation": generation, "backoff_ms": backoff.as_secs_f64() * 1e3}),
+            What::ServiceRestart {
+                generation,
+                backoff_ms: backoff.as_secs_f64() * 1e3,
+            },
         );
         // Readiness after a restart is observed, not waited for: the run goes on meanwhile.
         let (svc2, http2, gen2) = (svc.clone(), http.clone(), generation);
@@ -639,9 +648,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
                 }
                 if probe(&http2, &svc2).await {
                     svc2.journal.log(
-                        "service.ready",
                         Some(&svc2.spec.name),
-                        json!({"after_ms": t.elapsed().as_secs_f64() * 1e3, "generation": gen2}),
+                        What::ServiceReady {
+                            after_ms: t.elapsed().as_secs_f64() * 1e3,
+                            generation: gen2,
+                        },
                     );
                     return;
                 }

@@ -297,6 +297,9 @@ fn expect(f: Option<Field>) -> Res<Expect> {
         no_orphans: true,
         log_forbid: Vec::new(),
         health_truthful: true,
+        no_unplanned_exits: true,
+        no_hangs: true,
+        hang_after: None,
         window: Dur::from_secs(1),
     };
     let Some(f) = f else { return Ok(e) };
@@ -310,11 +313,15 @@ fn expect(f: Option<Field>) -> Res<Expect> {
             "no_orphans",
             "log_forbid",
             "health_truthful",
+            "no_unplanned_exits",
+            "no_hangs",
+            "hang_after",
             "window",
         ]),
     )?;
     e.recover_within = opt(t.get("recover_within"), Field::pos_dur)?;
     e.fail_fast = opt(t.get("fail_fast"), Field::pos_dur)?;
+    e.hang_after = opt(t.get("hang_after"), Field::pos_dur)?;
     if let Some(f) = t.get("steady_success_rate") {
         let expected = "a number from 0.0 to 1.0";
         let r = f.number(expected)?;
@@ -327,6 +334,8 @@ fn expect(f: Option<Field>) -> Res<Expect> {
         ("no_lost_requests", &mut e.no_lost_requests),
         ("no_orphans", &mut e.no_orphans),
         ("health_truthful", &mut e.health_truthful),
+        ("no_unplanned_exits", &mut e.no_unplanned_exits),
+        ("no_hangs", &mut e.no_hangs),
     ] {
         if let Some(f) = t.get(key) {
             *slot = f.bool()?;

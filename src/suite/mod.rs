@@ -248,6 +248,20 @@ pub struct Expect {
     pub log_forbid: Vec<String>,
     /// `/health` must not answer 200 while requests fail because the service is broken.
     pub health_truthful: bool,
+    /// No service exits on its own: outside a fault and its recovery, and before teardown.
+    #[serde(default = "yes")]
+    pub no_unplanned_exits: bool,
+    /// Outside fault and crash windows no request hangs (times out, or outlives `hang_after`).
+    #[serde(default = "yes")]
+    pub no_hangs: bool,
+    /// A request outside every window open longer than this is a hang (`None`: only timeouts).
+    #[serde(default)]
+    pub hang_after: Option<Dur>,
     /// Sliding window for success rates.
     pub window: Dur,
+}
+
+/// `true`, for keys that are on unless a suite says otherwise (older run directories lack them).
+fn yes() -> bool {
+    true
 }

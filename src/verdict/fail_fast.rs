@@ -1,18 +1,25 @@
-//! `fail_fast`: while a fault disturbs the service, no request stays open longer than the bound.
+//! `fail_fast`: while a fault or a crash disturbs the service, no request stays open longer than the bound.
 //! A clean error is fine; a hang is not.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict, examples, round};
+use super::{Course, JudgeError, RunRecords, Verdict, examples, round};
 use crate::record::Outcome;
 use serde_json::json;
 
-pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "fail_fast";
     const ID: &str = "degrade.hang";
     let Some(bound) = r.expect.fail_fast else {
         return Ok(None);
     };
-    if windows.is_empty() {
-        return Ok(Some(Verdict::skip(CHECK, ID, "no fault was injected")));
+    if let Some(v) = course.without_load(CHECK, ID) {
+        return Ok(Some(v));
+    }
+    if course.windows.is_empty() {
+        return Ok(Some(Verdict::skip(
+            CHECK,
+            ID,
+            "no fault was injected and no service crashed",
+        )));
     }
     let bound_ms = bound.as_ms();
     // Every request whose life overlaps a disturbance, aborted ones aside (the run cut them).
@@ -20,11 +27,7 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
         .requests
         .iter()
         .filter(|q| q.outcome.was_sent() && q.outcome != Outcome::Aborted)
-        .filter(|q| {
-            windows
-                .iter()
-                .any(|w| q.start_ms() < w.end_ms && q.done_ms > w.inject_ms)
-        })
+        .filter(|q| course.disturbed(q))
         .collect();
     let mut slow: Vec<_> = during
         .iter()
@@ -36,13 +39,13 @@ pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>,
     let pass = slow.is_empty();
     let summary = if pass {
         format!(
-            "all {} requests during faults ended within {bound} (slowest {:.0} ms)",
+            "all {} requests during faults and crashes ended within {bound} (slowest {:.0} ms)",
             during.len(),
             worst
         )
     } else {
         format!(
-            "{} of {} requests during faults stayed open longer than {bound} (slowest {:.0} ms)",
+            "{} of {} requests during faults and crashes stayed open longer than {bound} (slowest {:.0} ms)",
             slow.len(),
             during.len(),
             worst

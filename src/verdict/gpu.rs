@@ -1,16 +1,21 @@
 //! `gpu_memory_released`: after teardown no process of the service trees holds GPU memory,
 //! and every device's free memory is back to its pre-run level (where NVML could be loaded).
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict};
+use super::{Course, JudgeError, RunRecords, Verdict};
+use crate::record::What;
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "gpu_memory_released";
     const ID: &str = "gpu.memory_held";
-    let Some(e) = r.events_of("gpu.after_teardown").last() else {
+    let after = r.events.iter().rev().find_map(|e| match &e.what {
+        What::GpuAfterTeardown(m) => Some(m),
+        _ => None,
+    });
+    let Some(after) = after else {
         // No NVML on this machine: nothing to judge, and nothing to report.
         return Ok(None);
     };
-    let evidence = serde_json::Value::Object(e.data.clone());
+    let evidence = serde_json::Value::Object(after.clone());
     let returned = evidence["returned"].as_bool().unwrap_or(false);
     let summary = if returned {
         "GPU memory was back to its pre-run level after teardown".to_string()

@@ -7,7 +7,7 @@
 //! notice), or when several requests have hung past the stall bound with no success since.
 //! Connection errors do not count: a service that is down cannot answer 200 either.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict, round};
+use super::{Course, JudgeError, RunRecords, Verdict, round};
 use crate::record::{Outcome, RequestRecord, Sample};
 use serde_json::json;
 
@@ -20,11 +20,14 @@ fn service_failure(o: Outcome) -> bool {
     matches!(o, Outcome::Http5xx | Outcome::Timeout | Outcome::Dropped)
 }
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "health_truthful";
     const ID: &str = "health.lie";
     if !r.expect.health_truthful {
         return Ok(None);
+    }
+    if let Some(v) = course.without_load(CHECK, ID) {
+        return Ok(Some(v));
     }
     let polls: Vec<(f64, Option<u16>)> = r
         .samples

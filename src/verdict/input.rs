@@ -2,7 +2,7 @@
 //! no 5xx, no dead service, no leaked request, the right error, in time. Each case is
 //! judged on its own line of `input.jsonl`; [`failures`] says which ids one case fails.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict, round};
+use super::{Course, JudgeError, RunRecords, Verdict, round};
 use crate::record::InputRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -176,7 +176,7 @@ fn judge_id(
     ))
 }
 
-pub fn server_error(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn server_error(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     Ok(judge_id(
         r,
         "input_no_server_error",
@@ -186,7 +186,7 @@ pub fn server_error(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>
     ))
 }
 
-pub fn crash(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn crash(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     Ok(judge_id(
         r,
         "input_no_crash",
@@ -196,7 +196,7 @@ pub fn crash(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     ))
 }
 
-pub fn leak(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn leak(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     if r.input.iter().any(|c| c.mode.starts_with("disconnect"))
         && !r.input.iter().any(|c| c.gauge.is_some())
     {
@@ -215,7 +215,7 @@ pub fn leak(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeE
     ))
 }
 
-pub fn error_shape(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn error_shape(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     Ok(judge_id(
         r,
         "input_error_shape",
@@ -225,7 +225,7 @@ pub fn error_shape(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>,
     ))
 }
 
-pub fn slow_answer(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn slow_answer(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     Ok(judge_id(
         r,
         "input_answer_time",

@@ -1,6 +1,6 @@
 //! `log_forbid`: no service log line matches a forbidden pattern.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict};
+use super::{Course, JudgeError, RunRecords, Verdict};
 use regex::Regex;
 use serde_json::json;
 use std::io::BufRead;
@@ -8,7 +8,7 @@ use std::io::BufRead;
 /// Most matches kept as evidence.
 const KEEP: usize = 10;
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "log_forbid";
     const ID: &str = "log.forbidden";
     if r.expect.log_forbid.is_empty() {

@@ -1,21 +1,28 @@
 //! `no_lost_requests`: every request sent has exactly one terminal record, and none was
 //! silently dropped (a stream that ended cleanly without `[DONE]` or an error).
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict, examples};
-use crate::record::Outcome;
+use super::{Course, JudgeError, RunRecords, Verdict, examples};
+use crate::record::{Outcome, What};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "no_lost_requests";
     const ID: &str = "loss.request";
     if !r.expect.no_lost_requests {
         return Ok(None);
     }
-    let Some(finished) = r.events_of("load.finished").last() else {
-        if r.timeline.arrivals == 0 {
-            return Ok(Some(Verdict::skip(CHECK, ID, "the suite sends no load")));
-        }
+    if !r.has_load {
+        return Ok(Some(Verdict::skip(CHECK, ID, "the suite sends no load")));
+    }
+    if let Some(v) = course.without_load(CHECK, ID) {
+        return Ok(Some(v));
+    }
+    let finished = r.events.iter().rev().find_map(|e| match &e.what {
+        What::LoadFinished(summary) => Some(summary),
+        _ => None,
+    });
+    let Some(finished) = finished else {
         return Ok(Some(Verdict::new(
             CHECK,
             ID,
@@ -24,8 +31,7 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             json!({"records": r.requests.len()}),
         )));
     };
-    let count = |k: &str| finished.data.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    let (sent, dropped, scheduled) = (count("sent"), count("dropped"), count("scheduled"));
+    let (sent, dropped, scheduled) = (finished.sent, finished.dropped, finished.scheduled);
     let mut per_id: BTreeMap<u64, usize> = BTreeMap::new();
     for q in &r.requests {
         *per_id.entry(q.id).or_default() += 1;

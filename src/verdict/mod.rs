@@ -4,8 +4,11 @@
 //! before judging, so `shakedown report RUN_DIR` judges a run again to the same result,
 //! and every check can be tested on recorded runs.
 
+mod course;
+mod crash;
 mod fail_fast;
 mod gpu;
+mod hang;
 mod health;
 mod injected;
 mod input;
@@ -16,22 +19,28 @@ mod recovery;
 mod startup;
 mod steady;
 
-use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, read_jsonl};
+use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, What, files, read_jsonl};
 use crate::suite::Expect;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+pub use course::{Course, Cut};
+pub use crash::Exit;
 pub use input::{CaseRow, rows as input_rows};
-pub use recovery::FaultWindow;
+pub use recovery::{Cause, Window};
 
-/// Pass, fail, or not applicable to this run.
+/// Pass, fail, not applicable to this run, or applicable but not reached by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
     Fail,
+    /// The check does not apply to this suite (no fault, no health path, ...).
     Skip,
+    /// The check applies, but the run ended before what it judges happened
+    /// (an interrupt, an error before load); the summary says why. Never a failure.
+    NotJudged,
 }
 
 /// The judgement of one check.
@@ -44,6 +53,9 @@ pub struct Verdict {
     pub status: Status,
     /// One line for humans.
     pub summary: String,
+    /// Lines a person needs under the summary (a crashed service's last log lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
     /// Times, counts, example requests.
     pub evidence: Value,
 }
@@ -55,18 +67,29 @@ impl Verdict {
             id: id.into(),
             status: if pass { Status::Pass } else { Status::Fail },
             summary,
+            lines: Vec::new(),
             evidence,
         }
     }
 
     fn skip(check: &str, id: &str, why: &str) -> Self {
         Verdict {
-            check: check.into(),
-            id: id.into(),
             status: Status::Skip,
-            summary: why.into(),
-            evidence: Value::Null,
+            ..Verdict::new(check, id, true, why.into(), Value::Null)
         }
+    }
+
+    fn not_judged(check: &str, id: &str, why: &str) -> Self {
+        Verdict {
+            status: Status::NotJudged,
+            ..Verdict::new(check, id, true, format!("not judged: {why}"), Value::Null)
+        }
+    }
+
+    /// With `lines` under the summary.
+    fn with_lines(mut self, lines: Vec<String>) -> Self {
+        self.lines = lines;
+        self
     }
 }
 
@@ -95,6 +118,10 @@ pub enum JudgeError {
 pub struct RunRecords {
     pub dir: PathBuf,
     pub expect: Expect,
+    /// The suite's level (`L5`).
+    pub level: String,
+    /// The suite has a `[load]` table.
+    pub has_load: bool,
     pub timeline: Timeline,
     pub events: Vec<Event>,
     pub requests: Vec<RequestRecord>,
@@ -108,42 +135,41 @@ pub struct RunRecords {
 impl RunRecords {
     /// Read a run directory.
     pub fn read(dir: &Path) -> Result<Self, JudgeError> {
+        let path = |name: &str| dir.join(name);
         let json = |name: &str| -> Result<Value, JudgeError> {
-            let path = dir.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|source| JudgeError::Read {
-                path: path.clone(),
+            let text = std::fs::read_to_string(path(name)).map_err(|source| JudgeError::Read {
+                path: path(name),
                 source,
             })?;
-            serde_json::from_str(&text).map_err(|source| JudgeError::Parse { path, source })
+            serde_json::from_str(&text).map_err(|source| JudgeError::Parse {
+                path: path(name),
+                source,
+            })
         };
-        let suite = json("suite.resolved.json")?;
-        let expect = serde_json::from_value(suite["expect"].clone()).map_err(|source| {
-            JudgeError::Parse {
-                path: dir.join("suite.resolved.json"),
-                source,
-            }
-        })?;
+        let parse_err = |name: &str| {
+            let path = path(name);
+            move |source| JudgeError::Parse { path, source }
+        };
+        let suite = json(files::SUITE)?;
+        let expect =
+            serde_json::from_value(suite["expect"].clone()).map_err(parse_err(files::SUITE))?;
         let timeline =
-            serde_json::from_value(json("timeline.json")?).map_err(|source| JudgeError::Parse {
-                path: dir.join("timeline.json"),
-                source,
-            })?;
-        let lines = |name: &str| dir.join(name);
+            serde_json::from_value(json(files::TIMELINE)?).map_err(parse_err(files::TIMELINE))?;
         let read_err = |name: &str| {
-            let path = lines(name);
+            let path = path(name);
             move |source| JudgeError::Read { path, source }
         };
-        let (events, a) = read_jsonl(&lines("events.jsonl")).map_err(read_err("events.jsonl"))?;
-        let (mut requests, b) = read_jsonl::<RequestRecord>(&lines("requests.jsonl"))
-            .map_err(read_err("requests.jsonl"))?;
-        let (samples, c) =
-            read_jsonl(&lines("samples.jsonl")).map_err(read_err("samples.jsonl"))?;
-        let (input, d) = read_jsonl(&lines(crate::fault::input::RECORD_FILE))
-            .map_err(read_err(crate::fault::input::RECORD_FILE))?;
+        let (events, a) = read_jsonl(&path(files::EVENTS)).map_err(read_err(files::EVENTS))?;
+        let (mut requests, b) = read_jsonl::<RequestRecord>(&path(files::REQUESTS))
+            .map_err(read_err(files::REQUESTS))?;
+        let (samples, c) = read_jsonl(&path(files::SAMPLES)).map_err(read_err(files::SAMPLES))?;
+        let (input, d) = read_jsonl(&path(files::INPUT)).map_err(read_err(files::INPUT))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
             expect,
+            level: suite["meta"]["level"].as_str().unwrap_or("?").to_string(),
+            has_load: !suite["load"].is_null(),
             timeline,
             events,
             requests,
@@ -153,64 +179,49 @@ impl RunRecords {
         })
     }
 
-    /// Events of one kind.
-    pub fn events_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
-        self.events.iter().filter(move |e| e.kind == kind)
+    /// Each event with its time, service and what happened.
+    pub fn whats(&self) -> impl Iterator<Item = (&Event, &What)> + '_ {
+        self.events.iter().map(|e| (e, &e.what))
+    }
+
+    /// Events about fault `index` (inject, clear, error).
+    pub fn fault_events(&self, index: usize) -> impl Iterator<Item = &Event> + '_ {
+        self.events
+            .iter()
+            .filter(move |e| e.what.fault().is_some_and(|f| f.index == index))
     }
 }
 
-/// One check: the `[expect]` key it judges and how.
-struct Check {
-    judge: fn(&RunRecords, &[FaultWindow]) -> Result<Option<Verdict>, JudgeError>,
-}
+/// One check: a pure function of the records and what was derived from them once.
+type Check = fn(&RunRecords, &Course) -> Result<Option<Verdict>, JudgeError>;
 
 /// Every check, in report order.
 const CHECKS: &[Check] = &[
-    Check {
-        judge: injected::judge,
-    },
-    Check {
-        judge: startup::judge,
-    },
-    Check {
-        judge: recovery::judge,
-    },
-    Check {
-        judge: steady::judge,
-    },
-    Check {
-        judge: fail_fast::judge,
-    },
-    Check { judge: loss::judge },
-    Check {
-        judge: orphans::judge,
-    },
-    Check { judge: logs::judge },
-    Check {
-        judge: health::judge,
-    },
-    Check { judge: gpu::judge },
-    Check {
-        judge: input::server_error,
-    },
-    Check {
-        judge: input::crash,
-    },
-    Check { judge: input::leak },
-    Check {
-        judge: input::error_shape,
-    },
-    Check {
-        judge: input::slow_answer,
-    },
+    injected::judge,
+    startup::judge,
+    crash::judge,
+    recovery::judge,
+    steady::judge,
+    hang::judge,
+    fail_fast::judge,
+    loss::judge,
+    orphans::judge,
+    logs::judge,
+    health::judge,
+    gpu::judge,
+    input::server_error,
+    input::crash,
+    input::leak,
+    input::error_shape,
+    input::slow_answer,
 ];
 
 /// Judge a run from its records.
 pub fn judge(records: &RunRecords) -> Result<Vec<Verdict>, JudgeError> {
-    let windows = recovery::windows(records);
+    let course = Course::of(records);
     let mut out = Vec::new();
-    for c in CHECKS {
-        out.extend((c.judge)(records, &windows)?);
+    for check in CHECKS {
+        out.extend(check(records, &course)?);
     }
     Ok(out)
 }

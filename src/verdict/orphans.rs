@@ -1,16 +1,34 @@
 //! `no_orphans`: nothing of a service's process tree outlives teardown.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict};
+use super::{Course, JudgeError, RunRecords, Verdict};
+use crate::record::What;
 use serde_json::{Value, json};
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "no_orphans";
     const ID: &str = "orphan.process";
     if !r.expect.no_orphans {
         return Ok(None);
     }
-    let teardowns: Vec<_> = r.events_of("service.teardown").collect();
-    if teardowns.is_empty() {
+    let mut teardowns = 0;
+    let mut survivors = Vec::new();
+    let mut seen = 0;
+    for e in &r.events {
+        let What::ServiceTeardown {
+            seen: n,
+            survivors: left,
+            ..
+        } = &e.what
+        else {
+            continue;
+        };
+        teardowns += 1;
+        seen += n;
+        for s in left {
+            survivors.push(json!({"service": e.service, "pid": s.pid, "cmdline": s.cmdline}));
+        }
+    }
+    if teardowns == 0 {
         return Ok(Some(Verdict::new(
             CHECK,
             ID,
@@ -18,20 +36,6 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             "no teardown was recorded, so no process can be proven gone".into(),
             Value::Null,
         )));
-    }
-    let mut survivors = Vec::new();
-    let mut seen = 0;
-    for t in &teardowns {
-        seen += t.data.get("seen").and_then(|v| v.as_u64()).unwrap_or(0);
-        for s in t
-            .data
-            .get("survivors")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
-            survivors.push(json!({"service": t.service, "pid": s["pid"], "cmdline": s["cmdline"]}));
-        }
     }
     let pass = survivors.is_empty();
     let summary = if pass {

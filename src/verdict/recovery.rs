@@ -1,8 +1,9 @@
-//! `recover_within`: after each fault, the success rate over a sliding window returns to
-//! the steady level within the deadline. Also finds each fault's window of disturbance,
-//! which the other checks use to tell "during a fault" from "steady".
+//! `recover_within`: after each fault, and after each crash nobody planned, the success rate
+//! over a sliding window returns to the steady level within the deadline. Also finds each
+//! window of disturbance, which the other checks use to tell "disturbed" from "steady".
 
-use super::{JudgeError, RunRecords, Verdict, round, success_rate};
+use super::{Course, Exit, JudgeError, RunRecords, Verdict, round, success_rate};
+use crate::record::What;
 use serde_json::json;
 
 /// Recovery target when the suite names no `steady_success_rate`.
@@ -12,21 +13,66 @@ const MIN_REQUESTS: usize = 3;
 /// Step of the sliding window.
 const STEP_MS: f64 = 50.0;
 
-/// One fault, as it happened.
+/// What disturbed the service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cause {
+    /// The suite's fault number `index`.
+    Fault(usize),
+    /// A service exited on its own (the `n`th entry of `Course::unplanned_exits`).
+    Crash(usize),
+}
+
+/// One disturbance, as it happened.
 #[derive(Debug, Clone)]
-pub struct FaultWindow {
-    pub index: usize,
-    pub inject_ms: f64,
-    /// When it was cleared (= inject for instant faults); `None` if never injected.
-    pub clear_ms: Option<f64>,
-    /// Start of the first request of the first window after clearing whose success rate met the target.
+pub struct Window {
+    pub cause: Cause,
+    /// When it began: the fault's planned instant or its injection, whichever came first
+    /// (an exit it causes may be recorded before the injection is); or the crash.
+    pub start_ms: f64,
+    /// Recovery is measured from here: the fault's clearing (its injection for instant
+    /// faults), or the crash.
+    pub from_ms: f64,
+    /// Start of the first request of the first window after `from_ms` whose success rate met the target.
     pub recovered_ms: Option<f64>,
     /// End of the disturbance: recovery, or failing that the end of observation.
     pub end_ms: f64,
 }
 
-/// Fault windows from the journal, with recovery found by the sliding window.
-pub fn windows(r: &RunRecords) -> Vec<FaultWindow> {
+/// One window per injected fault, recovery found by the sliding window.
+pub fn fault_windows(r: &RunRecords) -> Vec<Window> {
+    let mut out = Vec::new();
+    for e in &r.events {
+        let What::FaultInject { fault, .. } = &e.what else {
+            continue;
+        };
+        let index = fault.index;
+        let planned = r
+            .timeline
+            .faults
+            .iter()
+            .find(|p| p.index == index)
+            .map_or(e.t_ms, |p| p.at_ms);
+        let cleared = r
+            .fault_events(index)
+            .find(|c| matches!(c.what, What::FaultClear { .. }))
+            .map(|c| c.t_ms);
+        let from_ms = cleared.unwrap_or(e.t_ms);
+        out.push(window(r, Cause::Fault(index), planned.min(e.t_ms), from_ms));
+    }
+    out
+}
+
+/// One window per unplanned exit, from the exit until success returns.
+pub fn crash_windows(r: &RunRecords, exits: &[Exit]) -> Vec<Window> {
+    exits
+        .iter()
+        .enumerate()
+        .map(|(n, x)| window(r, Cause::Crash(n), x.t_ms, x.t_ms))
+        .collect()
+}
+
+/// The window of a disturbance that began at `start_ms`, recovery sought from `from_ms`.
+fn window(r: &RunRecords, cause: Cause, start_ms: f64, from_ms: f64) -> Window {
     let target = r.expect.steady_success_rate.unwrap_or(DEFAULT_TARGET);
     let w = r.expect.window.as_ms();
     let last = r
@@ -34,89 +80,112 @@ pub fn windows(r: &RunRecords) -> Vec<FaultWindow> {
         .iter()
         .map(|q| q.start_ms())
         .fold(r.timeline.load_end_ms, f64::max);
-    let mut out = Vec::new();
-    for inj in r.events_of("fault.inject") {
-        let Some(index) = inj.data.get("index").and_then(|v| v.as_u64()) else {
-            continue;
-        };
-        let index = index as usize;
-        let clear_ms = r
-            .events_of("fault.clear")
-            .find(|e| e.data.get("index").and_then(|v| v.as_u64()) == Some(index as u64))
-            .map(|e| e.t_ms);
-        let from = clear_ms.unwrap_or(inj.t_ms);
-        let mut recovered_ms = None;
-        let mut t = from;
-        // Windows near the end of load are shorter; they still need MIN_REQUESTS to count.
-        while t <= last {
-            let in_window = || {
-                r.requests
-                    .iter()
-                    .filter(|q| q.start_ms() >= t && q.start_ms() < t + 2.0 * w)
-            };
-            let (ok, n) = success_rate(in_window());
-            if n >= MIN_REQUESTS && ok as f64 >= target * n as f64 {
-                // Recovered when the first request of the good window went out.
-                recovered_ms = in_window().map(|q| q.start_ms()).reduce(f64::min);
-                break;
-            }
-            t += STEP_MS;
+    // Requests are sorted by start: each window is a slice found by binary search.
+    let from_idx = |t: f64| r.requests.partition_point(|q| q.start_ms() < t);
+    let mut recovered_ms = None;
+    let mut t = from_ms;
+    // Windows near the end of load are shorter; they still need MIN_REQUESTS to count.
+    while t <= last {
+        let in_window = &r.requests[from_idx(t)..from_idx(t + 2.0 * w)];
+        let (ok, n) = success_rate(in_window.iter());
+        if n >= MIN_REQUESTS && ok as f64 >= target * n as f64 {
+            // Recovered when the first request of the good window went out.
+            recovered_ms = in_window.first().map(|q| q.start_ms());
+            break;
         }
-        out.push(FaultWindow {
-            index,
-            inject_ms: inj.t_ms,
-            clear_ms: Some(from),
-            recovered_ms,
-            end_ms: recovered_ms.unwrap_or(last),
-        });
+        t += STEP_MS;
     }
-    out
+    Window {
+        cause,
+        start_ms,
+        from_ms,
+        recovered_ms,
+        end_ms: recovered_ms.unwrap_or(last),
+    }
 }
 
-pub fn judge(r: &RunRecords, windows: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "recover_within";
     const ID: &str = "recovery.timeout";
     let Some(limit) = r.expect.recover_within else {
         return Ok(None);
     };
-    if windows.is_empty() {
-        return Ok(Some(Verdict::skip(CHECK, ID, "no fault was injected")));
+    if let Some(v) = course.without_load(CHECK, ID) {
+        return Ok(Some(v));
+    }
+    if course.windows.is_empty() {
+        return Ok(Some(Verdict::skip(
+            CHECK,
+            ID,
+            "no fault was injected and no service crashed",
+        )));
     }
     let limit_ms = limit.as_ms();
     let mut worst: f64 = 0.0;
-    let mut failed = Vec::new();
-    let mut per_fault = Vec::new();
-    for fw in windows {
-        let clear = fw.clear_ms.unwrap_or(fw.inject_ms);
-        let took = fw.recovered_ms.map(|t| t - clear);
-        per_fault.push(json!({
-            "fault": fw.index, "inject_ms": round(fw.inject_ms), "clear_ms": round(clear),
-            "recovered_ms": fw.recovered_ms.map(round), "recovery_ms": took.map(round),
+    let (mut failed, mut unjudged, mut per_window) = (Vec::new(), Vec::new(), Vec::new());
+    for w in &course.windows {
+        let took = w.recovered_ms.map(|t| t - w.from_ms);
+        let what = name(w, course);
+        per_window.push(json!({
+            "what": what, "start_ms": round(w.start_ms), "from_ms": round(w.from_ms),
+            "recovered_ms": w.recovered_ms.map(round), "recovery_ms": took.map(round),
         }));
         match took {
             Some(t) if t <= limit_ms => worst = worst.max(t),
-            _ => failed.push(fw.index),
+            // Its deadline never came: the run was cut before it.
+            _ if course.unreached(w.from_ms + limit_ms).is_some() => unjudged.push(what),
+            _ => failed.push(what),
         }
     }
     let target = r.expect.steady_success_rate.unwrap_or(DEFAULT_TARGET);
+    let evidence = json!({"limit_ms": limit_ms, "target_rate": target, "window_ms": 2.0 * r.expect.window.as_ms(), "windows": per_window, "worst_recovery_ms": round(worst)});
+    let judged = course.windows.len() - unjudged.len();
+    let cut = course.cut.as_ref().map_or("", |c| c.why.as_str());
+    if judged == 0 {
+        let why = format!(
+            "{cut}, before the recovery deadline of {}",
+            unjudged.join(", ")
+        );
+        return Ok(Some(Verdict::not_judged(CHECK, ID, &why)));
+    }
     let pass = failed.is_empty();
-    let summary = if pass {
+    let mut summary = if pass {
         format!(
-            "recovered within {:.2} s (limit {limit}) after {} fault(s)",
+            "recovered within {:.2} s (limit {limit}) after {}",
             worst / 1e3,
-            windows.len()
+            counted(course)
         )
     } else {
         format!(
-            "success rate did not return to {:.0}% within {limit} after fault(s) {failed:?}",
-            target * 100.0
+            "success rate did not return to {:.0}% within {limit} after {}",
+            target * 100.0,
+            failed.join(", ")
         )
     };
-    Ok(Some(Verdict::new(
-        CHECK,
-        ID,
-        pass,
-        summary,
-        json!({"limit_ms": limit_ms, "target_rate": target, "window_ms": 2.0 * r.expect.window.as_ms(), "faults": per_fault, "worst_recovery_ms": round(worst)}),
-    )))
+    if !unjudged.is_empty() {
+        summary.push_str(&format!("; not judged: {} ({cut})", unjudged.join(", ")));
+    }
+    Ok(Some(Verdict::new(CHECK, ID, pass, summary, evidence)))
+}
+
+/// A window in words: `fault 0`, or `crash of main at 7.3 s`.
+pub fn name(w: &Window, course: &Course) -> String {
+    match w.cause {
+        Cause::Fault(i) => format!("fault {i}"),
+        Cause::Crash(n) => match course.unplanned_exits.get(n) {
+            Some(x) => format!("crash of `{}` at {:.1} s", x.service, x.t_ms / 1e3),
+            None => "a crash".into(),
+        },
+    }
+}
+
+/// `1 fault(s)`, `1 fault(s) and 1 crash(es)`.
+fn counted(course: &Course) -> String {
+    let crashes = course.unplanned_exits.len();
+    let faults = course.windows.len() - crashes;
+    match (faults, crashes) {
+        (f, 0) => format!("{f} fault(s)"),
+        (0, c) => format!("{c} crash(es)"),
+        (f, c) => format!("{f} fault(s) and {c} crash(es)"),
+    }
 }

@@ -3,13 +3,13 @@
 //! its readiness deadline. Hanging in between is `startup.hang`; dying without a word is
 //! `startup.silent`.
 
-use super::{FaultWindow, JudgeError, RunRecords, Verdict, round};
-use crate::record::Event;
+use super::{Course, JudgeError, RunRecords, Verdict, round};
+use crate::record::{Event, What, files, read_log};
 use serde_json::json;
 
 const CHECK: &str = "startup_under_fault";
 
-pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, JudgeError> {
+pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     let mut services: Vec<&str> = r
         .timeline
         .faults
@@ -21,27 +21,41 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
     let Some(service) = services.first().copied() else {
         return Ok(None);
     };
-    let of = |kind: &'static str| -> Option<&Event> {
-        r.events_of(kind).find(|e| {
-            e.service.as_deref() == Some(service)
-                && e.data
-                    .get("generation")
-                    .and_then(|g| g.as_u64())
-                    .unwrap_or(0)
-                    == 0
-        })
+    // Generation 0 of the service: its first start, the one the fault met.
+    let first = |e: &&Event| {
+        e.service.as_deref() == Some(service)
+            && match &e.what {
+                What::ServiceSpawn { generation, .. }
+                | What::ServiceReady { generation, .. }
+                | What::ServiceExit { generation, .. } => *generation == 0,
+                What::ServiceNotReady { .. } => true,
+                _ => false,
+            }
     };
-    let spawn_t = of("service.spawn").map_or(0.0, |e| e.t_ms);
-    let exit = of("service.exit").filter(|e| e.data.get("during_teardown") != Some(&json!(true)));
-    let ready = of("service.ready");
+    let of = |pick: fn(&What) -> bool| r.events.iter().filter(first).find(|e| pick(&e.what));
+    let spawn_t = of(|w| matches!(w, What::ServiceSpawn { .. })).map_or(0.0, |e| e.t_ms);
+    let exit = of(|w| {
+        matches!(
+            w,
+            What::ServiceExit {
+                during_teardown: false,
+                ..
+            }
+        )
+    });
+    let ready = of(|w| matches!(w, What::ServiceReady { .. }));
+    let not_ready = of(|w| matches!(w, What::ServiceNotReady { .. }));
     let log_lines = service_output(r, service);
     // An exit counts only if it came before readiness (a later one is another story).
     let exited_first = exit.filter(|e| ready.is_none_or(|rd| e.t_ms < rd.t_ms));
     let verdict = match (exited_first, ready) {
         (Some(e), _) => {
-            let code = e.data.get("code").cloned().unwrap_or_default();
-            let signal = e.data.get("signal").cloned().unwrap_or_default();
-            let failed = code != json!(0);
+            let (code, signal) = match &e.what {
+                What::ServiceExit { code, signal, .. } => (*code, *signal),
+                _ => (None, None),
+            };
+            let failed = code != Some(0);
+            let code = code.map_or_else(|| "none".to_string(), |c| c.to_string());
             let took = e.t_ms - spawn_t;
             let last = log_lines.last().cloned().unwrap_or_default();
             let evidence = json!({"service": service, "exit_code": code, "signal": signal, "after_ms": round(took), "last_log_lines": log_lines.iter().rev().take(5).rev().collect::<Vec<_>>()});
@@ -79,10 +93,7 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
             ),
             json!({"service": service, "ready_after_ms": round(rd.t_ms - spawn_t)}),
         ),
-        (None, None) => match r
-            .events_of("service.not_ready")
-            .find(|e| e.service.as_deref() == Some(service))
-        {
+        (None, None) => match not_ready {
             Some(nr) => Verdict::new(
                 CHECK,
                 "startup.hang",
@@ -101,13 +112,10 @@ pub fn judge(r: &RunRecords, _: &[FaultWindow]) -> Result<Option<Verdict>, Judge
 
 /// The service's own output lines (supervisor notes left out).
 fn service_output(r: &RunRecords, service: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(r.dir.join(format!("service-{service}.log"))).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let mut parts = l.trim_start().splitn(3, ' ');
-            let (_, stream, rest) = (parts.next(), parts.next()?, parts.next().unwrap_or(""));
-            (stream != "---" && !rest.trim().is_empty()).then(|| rest.to_string())
-        })
+    read_log(&r.dir.join(files::service_log(service)))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| !l.is_note() && !l.text.trim().is_empty())
+        .map(|l| l.text)
         .collect()
 }

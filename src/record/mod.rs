@@ -1,8 +1,17 @@
-//! What a run writes, line by line: `requests.jsonl`, `events.jsonl`, `samples.jsonl`.
+//! The run-directory contract: what a run writes, under which file names, in which types.
+//!
+//! `requests.jsonl`, `events.jsonl` (typed in [`event`]), `samples.jsonl`, `input.jsonl`,
+//! `timeline.json`, `suite.resolved.json`, `service-NAME.log`, `report.json`, `junit.xml`:
+//! writers (`run`, `service`, `fault`, `load`, `report`) and readers (`verdict`, `report`)
+//! name them only through [`files`].
 //!
 //! Every line is flushed as it is written, so a crash of the framework loses nothing
 //! already observed, and verdicts can be judged again later from the files alone.
 //! Times are milliseconds since the run's origin (`t0` in `timeline.json`), from a monotonic clock.
+
+pub mod event;
+
+pub use event::{Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
@@ -105,19 +114,34 @@ impl RequestRecord {
     }
 }
 
-/// One action or observation of the orchestrator, supervisor or a fault.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Event {
-    /// When.
-    pub t_ms: f64,
-    /// What, dotted: `phase`, `service.spawn`, `service.exit`, `fault.inject`, ...
-    pub kind: String,
-    /// Which service, where it concerns one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// Everything else, kind-specific.
-    #[serde(flatten)]
-    pub data: serde_json::Map<String, serde_json::Value>,
+/// The file names of a run directory, in one place.
+pub mod files {
+    /// The suite as it ran, every default resolved.
+    pub const SUITE: &str = "suite.resolved.json";
+    /// The plan: load window, arrivals, faults ([`super::Timeline`]).
+    pub const TIMELINE: &str = "timeline.json";
+    /// The journal ([`super::Event`]).
+    pub const EVENTS: &str = "events.jsonl";
+    /// One line per request ([`super::RequestRecord`]).
+    pub const REQUESTS: &str = "requests.jsonl";
+    /// Health polls, process trees, GPU memory ([`super::Sample`]).
+    pub const SAMPLES: &str = "samples.jsonl";
+    /// One line per malformed-input case ([`super::InputRecord`]).
+    pub const INPUT: &str = "input.jsonl";
+    /// The judged report.
+    pub const REPORT: &str = "report.json";
+    /// The report for CI systems.
+    pub const JUNIT: &str = "junit.xml";
+
+    /// A service's output, stamped per line: `service-NAME.log`.
+    pub fn service_log(service: &str) -> String {
+        format!("service-{service}.log")
+    }
+
+    /// The service a log file belongs to, if `file_name` is one.
+    pub fn service_of_log(file_name: &str) -> Option<&str> {
+        file_name.strip_prefix("service-")?.strip_suffix(".log")
+    }
 }
 
 /// One periodic observation: a health poll or a process-tree sample.
@@ -212,52 +236,48 @@ impl Jsonl {
     }
 }
 
-/// The event journal: [`Event`]s stamped with the run clock.
-#[derive(Debug, Clone)]
-pub struct Journal {
-    file: Jsonl,
-    clock: Clock,
+/// One line of a `service-NAME.log`, as the supervisor writes it: `T_MS STREAM TEXT`, where
+/// `STREAM` is `out`, `err`, or `---` for the supervisor's own notes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// When the line arrived, ms after `t0`.
+    pub t_ms: f64,
+    /// `out`, `err` or `---`.
+    pub stream: String,
+    /// The line as the service wrote it.
+    pub text: String,
 }
 
-impl Journal {
-    /// A journal writing to `path` with times from `clock`.
-    pub fn create(path: &Path, clock: Clock) -> io::Result<Self> {
-        Ok(Journal {
-            file: Jsonl::create(path)?,
-            clock,
-        })
+impl LogLine {
+    /// The line as it is written to the log.
+    pub fn format(t_ms: f64, stream: &str, text: &str) -> String {
+        format!("{t_ms:>10.1} {stream} {text}")
     }
 
-    /// The run clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
+    /// Parse one written line; `None` for a line not in the format.
+    pub fn parse(line: &str) -> Option<LogLine> {
+        let mut parts = line.trim_start().splitn(3, ' ');
+        let t_ms = parts.next()?.parse().ok()?;
+        let stream = parts.next()?.to_string();
+        let text = parts.next().unwrap_or("").to_string();
+        Some(LogLine { t_ms, stream, text })
     }
 
-    /// Record an event now; `data` must be a JSON object (anything else is kept under `value`).
-    pub fn log(&self, kind: &str, service: Option<&str>, data: serde_json::Value) {
-        let data = match data {
-            serde_json::Value::Object(mut m) => {
-                // These names belong to the envelope; flattened data must not shadow them.
-                for key in ["t_ms", "kind", "service"] {
-                    if let Some(v) = m.remove(key) {
-                        m.insert(format!("data_{key}"), v);
-                    }
-                }
-                m
-            }
-            serde_json::Value::Null => serde_json::Map::new(),
-            other => serde_json::Map::from_iter([("value".to_string(), other)]),
-        };
-        let event = Event {
-            t_ms: self.clock.now_ms(),
-            kind: kind.to_string(),
-            service: service.map(str::to_string),
-            data,
-        };
-        // A journal that cannot be written is not worth stopping a teardown for.
-        if let Err(e) = self.file.write(&event) {
-            eprintln!("shakedown: failed to write event {kind}: {e}");
-        }
+    /// A note of the supervisor's (spawn, exit), not the service's own output.
+    pub fn is_note(&self) -> bool {
+        self.stream == "---"
+    }
+}
+
+/// Every line of a service log in the [`LogLine`] format (a missing file has none).
+pub fn read_log(path: &Path) -> io::Result<Vec<LogLine>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(LogLine::parse)
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
 }
 
@@ -323,6 +343,17 @@ pub struct PlannedFault {
     /// Injected before the services started (`at = "startup"`).
     #[serde(default)]
     pub startup: bool,
+}
+
+impl PlannedFault {
+    /// How events refer to this fault.
+    pub fn fault_ref(&self) -> FaultRef {
+        FaultRef {
+            index: self.index,
+            fault: Some(self.kind.clone()),
+            describe: Some(self.describe.clone()),
+        }
+    }
 }
 
 /// One malformed-input case as sent and judged (`input.jsonl`, written by `input.malformed`).

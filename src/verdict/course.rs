@@ -1,0 +1,133 @@
+//! How the run went, as far as the checks care, derived once from the journal: did load
+//! start, was the run cut short and when, and every window in which the service was
+//! disturbed (a fault and its recovery, or a crash nobody planned and its recovery).
+//!
+//! Checks use it to judge only what the run observed: a check whose moment never came is
+//! *not judged*, with the reason, never failed.
+
+use super::{Exit, RunRecords, Verdict, Window, crash, recovery};
+use crate::record::{Phase, What};
+
+/// The run was cut short: when, and why, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cut {
+    /// When, ms after `t0`.
+    pub at_ms: f64,
+    /// `interrupted by SIGINT`, `the budget of 5m ran out`.
+    pub why: String,
+}
+
+/// What every check shares.
+#[derive(Debug, Clone)]
+pub struct Course {
+    /// When load started (every service ready, arrivals planned); `None`: it never did.
+    pub load_start_ms: Option<f64>,
+    /// Why the run ended before load, when it did.
+    pub before_load: Option<String>,
+    /// The interrupt or budget that cut the run short, if one did.
+    pub cut: Option<Cut>,
+    /// Faults and crashes with their recovery, faults first.
+    pub windows: Vec<Window>,
+    /// Exits no fault explains, in time order.
+    pub unplanned_exits: Vec<Exit>,
+}
+
+impl Course {
+    /// Derive the course of a run from its records.
+    pub fn of(r: &RunRecords) -> Course {
+        let mut load_start_ms = None;
+        let mut cut = None;
+        let mut error = None;
+        let mut start_failed = None;
+        let mut skipped = None;
+        for e in &r.events {
+            match &e.what {
+                What::Phase(Phase::Baseline { .. }) => load_start_ms = Some(e.t_ms),
+                What::Interrupt { signal } => {
+                    cut.get_or_insert_with(|| Cut {
+                        at_ms: e.t_ms,
+                        why: format!(
+                            "the run was interrupted by {signal} at {:.1} s",
+                            e.t_ms / 1e3
+                        ),
+                    });
+                }
+                What::BudgetExceeded { budget_ms } => {
+                    cut.get_or_insert_with(|| Cut {
+                        at_ms: e.t_ms,
+                        why: format!(
+                            "the budget of {} ran out at {:.1} s",
+                            humantime::format_duration(std::time::Duration::from_millis(
+                                *budget_ms as u64
+                            )),
+                            e.t_ms / 1e3
+                        ),
+                    });
+                }
+                What::RunError { error: msg } => {
+                    error.get_or_insert_with(|| first_line(msg));
+                }
+                What::RunStartFailed { error: msg } => {
+                    start_failed.get_or_insert_with(|| first_line(msg));
+                }
+                What::RunSkipped { reason } => {
+                    skipped.get_or_insert_with(|| reason.clone());
+                }
+                _ => {}
+            }
+        }
+        let before_load = match load_start_ms {
+            Some(_) => None,
+            None => Some(match (error, start_failed, skipped, &cut) {
+                (Some(e), ..) => format!("the run ended before load: {e}"),
+                (_, Some(e), ..) => {
+                    format!("the service did not start under the start-up fault: {e}")
+                }
+                (_, _, Some(s), _) => format!("the run was skipped: {s}"),
+                (_, _, _, Some(c)) => format!("{} during start-up, before load", c.why),
+                _ => "the run ended before load".into(),
+            }),
+        };
+        let mut windows = recovery::fault_windows(r);
+        let unplanned_exits = crash::unplanned(r, &windows);
+        windows.extend(recovery::crash_windows(r, &unplanned_exits));
+        Course {
+            load_start_ms,
+            before_load,
+            cut,
+            windows,
+            unplanned_exits,
+        }
+    }
+
+    /// A check that judges load, when load never ran: *not judged*, with the reason.
+    pub fn without_load(&self, check: &str, id: &str) -> Option<Verdict> {
+        self.before_load
+            .as_ref()
+            .map(|why| Verdict::not_judged(check, id, why))
+    }
+
+    /// Why an instant `t_ms` was never reached, when the run was cut before it.
+    pub fn unreached(&self, t_ms: f64) -> Option<&str> {
+        self.cut
+            .as_ref()
+            .filter(|c| c.at_ms < t_ms)
+            .map(|c| c.why.as_str())
+    }
+
+    /// Whether a request's life overlaps any window of disturbance.
+    pub fn disturbed(&self, q: &crate::record::RequestRecord) -> bool {
+        self.windows
+            .iter()
+            .any(|w| q.start_ms() < w.end_ms && q.done_ms > w.start_ms)
+    }
+}
+
+/// The first line of a message (start-up errors carry the service's log lines below it).
+fn first_line(msg: &str) -> String {
+    msg.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(';')
+        .to_string()
+}
