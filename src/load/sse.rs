@@ -344,12 +344,7 @@ mod tests {
                     );
                 }
             }
-            assert_eq!(
-                parse(stream.chunks(1)),
-                want,
-                "{} in single bytes",
-                case.0
-            );
+            assert_eq!(parse(stream.chunks(1)), want, "{} in single bytes", case.0);
         }
     }
 
