@@ -2,6 +2,7 @@
 //!
 //! Never retries: a retry would hide exactly what a reliability run is looking for.
 
+use super::sse;
 use crate::record::{Clock, Outcome, RequestRecord};
 use crate::suite::{Api, RequestSpec};
 use futures_util::StreamExt;
@@ -193,7 +194,7 @@ async fn exchange(
     }
 }
 
-/// Read an SSE body event by event, stamping chunk arrival times.
+/// Read an SSE body event by event; an event's time is the arrival of the bytes that completed it.
 async fn read_stream(
     resp: reqwest::Response,
     api: Api,
@@ -201,7 +202,7 @@ async fn read_stream(
     clock: Clock,
 ) -> (Outcome, Option<String>) {
     let mut body = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
+    let mut events = sse::Parser::new();
     let mut last_chunk: Option<f64> = None;
     let mut done = false;
     loop {
@@ -222,58 +223,49 @@ async fn read_stream(
             }
         };
         let now = clock.now_ms();
-        buf.extend_from_slice(&bytes);
-        // An event ends at a blank line; handle both LF and CRLF framing.
-        while let Some((end, sep)) = find_event_end(&buf) {
-            let event: Vec<u8> = buf.drain(..end + sep).collect();
-            let text = String::from_utf8_lossy(&event[..end]).into_owned();
-            for line in text.lines() {
-                let Some(data) = line.strip_prefix("data:") else {
-                    continue;
+        for event in events.feed(&bytes) {
+            let data = event.data.trim();
+            if data == "[DONE]" {
+                done = true;
+                continue;
+            }
+            if done {
+                return (Outcome::BadResponse, Some("data after [DONE]".into()));
+            }
+            let v: Value = match serde_json::from_str(data) {
+                Ok(v) => v,
+                Err(e) => {
+                    return (
+                        Outcome::BadResponse,
+                        Some(format!("chunk is not JSON ({e}): {}", cut(data))),
+                    );
+                }
+            };
+            if let Some(err) = v.get("error") {
+                // The service reported an error in-band: a clean, visible failure.
+                let code = err["code"].as_u64().unwrap_or(500);
+                let class = if (400..500).contains(&code) {
+                    Outcome::Http4xx
+                } else {
+                    Outcome::Http5xx
                 };
-                let data = data.trim();
-                if data == "[DONE]" {
-                    done = true;
-                    continue;
-                }
-                if done {
-                    return (Outcome::BadResponse, Some("data after [DONE]".into()));
-                }
-                let v: Value = match serde_json::from_str(data) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return (
-                            Outcome::BadResponse,
-                            Some(format!("chunk is not JSON ({e}): {}", cut(data))),
-                        );
-                    }
-                };
-                if let Some(err) = v.get("error") {
-                    // The service reported an error in-band: a clean, visible failure.
-                    let code = err["code"].as_u64().unwrap_or(500);
-                    let class = if (400..500).contains(&code) {
-                        Outcome::Http4xx
-                    } else {
-                        Outcome::Http5xx
-                    };
-                    return (class, Some(cut(data)));
-                }
-                rec.chunks += 1;
-                if let Some(prev) = last_chunk {
-                    let gap = now - prev;
-                    rec.max_gap_ms = Some(rec.max_gap_ms.map_or(gap, |m: f64| m.max(gap)));
-                }
-                last_chunk = Some(now);
-                let content = match api {
-                    Api::Chat => v["choices"][0]["delta"]["content"].as_str(),
-                    Api::Completions => v["choices"][0]["text"].as_str(),
-                };
-                if content.is_some_and(|c| !c.is_empty()) && rec.first_token_ms.is_none() {
-                    rec.first_token_ms = Some(now);
-                }
-                if let Some(t) = v["usage"]["completion_tokens"].as_u64() {
-                    rec.tokens = Some(t as u32);
-                }
+                return (class, Some(cut(data)));
+            }
+            rec.chunks += 1;
+            if let Some(prev) = last_chunk {
+                let gap = now - prev;
+                rec.max_gap_ms = Some(rec.max_gap_ms.map_or(gap, |m: f64| m.max(gap)));
+            }
+            last_chunk = Some(now);
+            let content = match api {
+                Api::Chat => v["choices"][0]["delta"]["content"].as_str(),
+                Api::Completions => v["choices"][0]["text"].as_str(),
+            };
+            if content.is_some_and(|c| !c.is_empty()) && rec.first_token_ms.is_none() {
+                rec.first_token_ms = Some(now);
+            }
+            if let Some(t) = v["usage"]["completion_tokens"].as_u64() {
+                rec.tokens = Some(t as u32);
             }
         }
     }
@@ -281,6 +273,7 @@ async fn read_stream(
         (Outcome::Ok, None)
     } else {
         // A complete HTTP body that lacks `[DONE]`: the service claimed a whole answer.
+        // (An event left open by the body's end is never dispatched, so cannot add a chunk.)
         rec.clean_end = true;
         (
             Outcome::StreamTruncated,
@@ -289,18 +282,6 @@ async fn read_stream(
                 rec.chunks
             )),
         )
-    }
-}
-
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
     }
 }
 
@@ -344,5 +325,137 @@ fn cut(s: &str) -> String {
     match s.char_indices().nth(SNIPPET) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::RequestSpec;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A one-shot loopback server: reads one request whole, then answers with `pieces` as
+    /// separate chunks of a chunked `text/event-stream` body, each written on its own.
+    async fn serve_once(pieces: Vec<String>) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as many body bytes as Content-Length says.
+            loop {
+                let n = sock.read(&mut buf).await.expect("read request");
+                assert!(n > 0, "client closed mid-request");
+                req.extend_from_slice(&buf[..n]);
+                let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().expect("content-length"));
+                if req.len() >= end + 4 + len {
+                    break;
+                }
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                        transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+            sock.write_all(head.as_bytes()).await.expect("write head");
+            for p in pieces {
+                let chunk = format!("{:x}\r\n{p}\r\n", p.len());
+                sock.write_all(chunk.as_bytes()).await.expect("write chunk");
+                sock.flush().await.expect("flush");
+            }
+            sock.write_all(b"0\r\n\r\n").await.expect("write end");
+            sock.shutdown().await.expect("shutdown");
+        });
+        (base, task)
+    }
+
+    async fn stream_chat(pieces: Vec<String>) -> RequestRecord {
+        let (base_url, server) = serve_once(pieces).await;
+        let target = Target {
+            base_url,
+            model: "m".into(),
+            request: RequestSpec {
+                api: Api::Chat,
+                stream: true,
+                max_tokens: 3,
+                model: None,
+                prompt: "hi".into(),
+            },
+            timeout: Duration::from_secs(20),
+            run_tag: "sse".into(),
+        };
+        let http = crate::load::http_client(1).expect("http client");
+        let rec = send(
+            &http,
+            &target,
+            0,
+            0.0,
+            Clock::start(),
+            &CancellationToken::new(),
+        )
+        .await;
+        server.await.expect("server task");
+        rec
+    }
+
+    /// A chat completion framed with CR line ends only, every chunk's JSON split over two
+    /// `data:` lines (which the standard joins with `\n`), and one CR LF split across writes.
+    fn cr_framed_chat(done: bool) -> Vec<String> {
+        let mut pieces: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|t| {
+                format!("data: {{\"choices\":[{{\"index\":0,\rdata: \"delta\":{{\"content\":\"{t}\"}}}}]}}\r\r")
+            })
+            .collect();
+        pieces.insert(0, ": keep-alive\r".into());
+        pieces.push("data: {\"choices\":[],\"usage\":\r".into());
+        pieces.push("\ndata: {\"completion_tokens\":3}}\r\n\r".into());
+        if done {
+            pieces.push("\ndata: [DONE]\r\r".into());
+        }
+        pieces
+    }
+
+    #[tokio::test]
+    async fn cr_framed_multi_line_stream_records_ok() {
+        let rec = stream_chat(cr_framed_chat(true)).await;
+        assert_eq!(rec.outcome, Outcome::Ok, "{rec:?}");
+        assert_eq!(rec.chunks, 4, "{rec:?}");
+        assert_eq!(rec.tokens, Some(3), "{rec:?}");
+        assert!(
+            rec.first_token_ms.is_some() && rec.max_gap_ms.is_some(),
+            "{rec:?}"
+        );
+        assert!(!rec.clean_end && rec.error.is_none(), "{rec:?}");
+    }
+
+    #[tokio::test]
+    async fn cr_framed_stream_without_done_is_a_clean_end_after_its_chunks() {
+        let rec = stream_chat(cr_framed_chat(false)).await;
+        assert_eq!(rec.outcome, Outcome::StreamTruncated, "{rec:?}");
+        assert!(rec.clean_end, "{rec:?}");
+        assert_eq!(rec.chunks, 4, "{rec:?}");
+    }
+
+    #[tokio::test]
+    async fn multi_line_error_event_is_an_in_band_failure() {
+        let pieces = vec![
+            "data: {\"error\":\rdata: {\"code\":503,\"message\":\"busy\"}}\r\r".into(),
+            "data: [DONE]\r\r".into(),
+        ];
+        let rec = stream_chat(pieces).await;
+        assert_eq!(rec.outcome, Outcome::Http5xx, "{rec:?}");
+        assert!(
+            rec.error.as_deref().is_some_and(|e| e.contains("busy")),
+            "{rec:?}"
+        );
     }
 }

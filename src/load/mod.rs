@@ -6,6 +6,7 @@
 
 pub mod arrival;
 pub mod client;
+pub mod sse;
 
 use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
 use client::Target;
