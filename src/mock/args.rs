@@ -44,6 +44,9 @@ pub struct ServerArgs {
     /// Misbehave on purpose (repeatable); see the module docs.
     #[arg(long = "bug", value_enum, value_name = "NAME")]
     pub bugs: Vec<Bug>,
+    /// Generation requests served normally before `crash-under-load` or `hang-under-load` strikes.
+    #[arg(long, default_value_t = 50)]
+    pub bug_after: u64,
     /// Log one line per request to stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -108,6 +111,12 @@ pub enum Bug {
     CrashOnEmptyPrompt,
     /// A client that disconnects leaves `vllm:num_requests_running` counting its request forever.
     LeakOnDisconnect,
+    /// After `--bug-after` generation requests the server process exits on its own (code 1),
+    /// with a last error line and no fault to explain it.
+    CrashUnderLoad,
+    /// After `--bug-after` generation requests every new one hangs forever, while `/health`
+    /// keeps answering 200.
+    HangUnderLoad,
     /// A stream whose client goes away (broken connection) never frees its generation slot:
     /// after `--max-num-seqs` such breaks every new request waits forever.
     StallOnDisconnect,

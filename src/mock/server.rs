@@ -49,6 +49,8 @@ struct App {
     streams: AtomicU64,
     /// Request ids generated so far.
     ids: AtomicU64,
+    /// Generation requests received (bugs `crash-under-load`, `hang-under-load` count them).
+    received: AtomicU64,
     /// Makes generated request ids differ between server runs.
     nonce: u64,
 }
@@ -101,6 +103,7 @@ async fn run(args: ServerArgs) -> io::Result<i32> {
         metrics: Metrics::default(),
         streams: AtomicU64::new(0),
         ids: AtomicU64::new(0),
+        received: AtomicU64::new(0),
         nonce: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
@@ -266,6 +269,21 @@ async fn completions(State(app): State<Shared>, req: Request) -> Response {
 
 /// A generation request from body to response.
 async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Response, ApiError> {
+    let n = app.received.fetch_add(1, Ordering::Relaxed);
+    if n >= app.args.bug_after {
+        if app.args.has_bug(Bug::CrashUnderLoad) {
+            // A crash nobody planned: a last word on stderr, then gone.
+            eprintln!(
+                "ERROR shakedown.mock: fatal: corrupted state after {n} requests (bug crash-under-load)"
+            );
+            std::process::exit(1);
+        }
+        if app.args.has_bug(Bug::HangUnderLoad) {
+            // Never answer; `/health` is untouched and keeps saying 200.
+            app.sup.stopped().await;
+            return Err(Failure::ShuttingDown.to_api());
+        }
+    }
     let rid = req
         .extensions()
         .get::<RequestId>()

@@ -152,10 +152,9 @@ impl Report {
             self.wall_ms / 1e3
         );
         if let Some(e) = &self.error {
-            // A start-up error carries the service's log lines: indent them under it.
-            for (n, line) in e.lines().enumerate() {
-                let indent = if n == 0 { "  " } else { "      " };
-                let _ = writeln!(s, "{indent}{line}");
+            // A start-up error carries the service's log lines, indented under it.
+            for line in e.lines() {
+                let _ = writeln!(s, "  {line}");
             }
         }
         if self.requests.total > 0 {

@@ -53,18 +53,30 @@ pub enum ServiceError {
         program: String,
         source: std::io::Error,
     },
-    #[error("service `{service}` exited before it was ready ({status}); last log lines:\n{tail}")]
+    #[error("service `{service}` exited before it was ready ({status}; command: `{command}`){}", said(.tail))]
     ExitedBeforeReady {
         service: String,
+        command: String,
         status: String,
         tail: String,
     },
-    #[error("service `{service}` was not ready within {within:?}; last log lines:\n{tail}")]
+    #[error("service `{service}` was not ready within {} (command: `{command}`){}", humantime::format_duration(*.within), said(.tail))]
     NotReady {
         service: String,
+        command: String,
         within: Duration,
         tail: String,
     },
+}
+
+/// What a service printed before failing to start, for an error message: its last lines,
+/// indented under the message, or plainly that it printed nothing.
+fn said(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        return "; it printed nothing".into();
+    }
+    let lines: String = tail.lines().map(|l| format!("\n    {l}")).collect();
+    format!("; its last log lines:{lines}")
 }
 
 /// What the supervisor knows about one service's current process.
@@ -176,6 +188,10 @@ impl Service {
         {
             let mut f = self.log.lock().unwrap_or_else(|p| p.into_inner());
             let _ = writeln!(f, "{text}");
+        }
+        if stream == "---" {
+            // The supervisor's own notes are in the file, not in what the service said.
+            return;
         }
         let mut s = self.lock();
         if s.tail.len() == TAIL_LINES {
@@ -324,6 +340,7 @@ impl Supervisor {
                 let status = svc.lock().last_exit.clone().unwrap_or_default();
                 return Err(ServiceError::ExitedBeforeReady {
                     service: svc.spec.name.clone(),
+                    command: svc.argv.join(" "),
                     status,
                     tail: svc.tail(),
                 });
@@ -347,6 +364,7 @@ impl Supervisor {
                 );
                 return Err(ServiceError::NotReady {
                     service: svc.spec.name.clone(),
+                    command: svc.argv.join(" "),
                     within,
                     tail: svc.tail(),
                 });
