@@ -26,6 +26,8 @@ pub struct Course {
     pub before_load: Option<String>,
     /// The interrupt or budget that cut the run short, if one did.
     pub cut: Option<Cut>,
+    /// The error that stopped the run, its first line, if one did.
+    pub error: Option<String>,
     /// Faults and crashes with their recovery, faults first.
     pub windows: Vec<Window>,
     /// Exits no fault explains, in time order.
@@ -78,7 +80,7 @@ impl Course {
         }
         let before_load = match load_start_ms {
             Some(_) => None,
-            None => Some(match (error, start_failed, skipped, &cut) {
+            None => Some(match (&error, start_failed, skipped, &cut) {
                 (Some(e), ..) => format!("the run ended before load: {e}"),
                 (_, Some(e), ..) => {
                     format!("the service did not start under the start-up fault: {e}")
@@ -95,6 +97,7 @@ impl Course {
             load_start_ms,
             before_load,
             cut,
+            error,
             windows,
             unplanned_exits,
         }

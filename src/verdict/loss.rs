@@ -23,6 +23,10 @@ pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeEr
         _ => None,
     });
     let Some(finished) = finished else {
+        if let Some(e) = &course.error {
+            let why = format!("the run ended in an error before load finished: {e}");
+            return Ok(Some(Verdict::not_judged(CHECK, ID, &why)));
+        }
         return Ok(Some(Verdict::new(
             CHECK,
             ID,
