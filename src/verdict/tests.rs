@@ -211,7 +211,7 @@ fn recover_within_passes_when_success_returns_in_time() {
         "recover_within",
         Pass,
         "recovery.timeout",
-        "s (limit 3s) after 1 fault(s)",
+        "recovered within 0.50 s (limit 3s) after 1 fault(s)",
     );
     Run::new().assert(
         "recover_within",
@@ -219,6 +219,25 @@ fn recover_within_passes_when_success_returns_in_time() {
         "recovery.timeout",
         "no fault was injected and no service crashed",
     );
+}
+
+#[test]
+fn recovery_is_dated_at_the_first_success_of_the_good_window() {
+    // 95% over 2 s (20 requests) tolerates one failure, so the first good window after the
+    // clearing at 4 s holds the last failure (4.4 s) at its head. Recovery is the success
+    // after it (4.5 s), and the failure belongs to the fault, not to the steady rate.
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4500.0, Outcome::Http5xx);
+    let v = run.assert("recover_within", Pass, "recovery.timeout", "0.50 s");
+    assert_eq!(v.evidence["windows"][0]["recovered_ms"], json!(4500.0));
+    let v = run.assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00%",
+    );
+    assert_eq!(v.evidence["by_outcome"], json!({"ok": 85}));
 }
 
 #[test]
@@ -243,7 +262,7 @@ fn recover_within_judges_recovery_from_an_unplanned_exit() {
         "recover_within",
         Pass,
         "recovery.timeout",
-        "s (limit 3s) after 1 crash(es)",
+        "recovered within 1.00 s (limit 3s) after 1 crash(es)",
     );
     let dead = Run::new()
         .exit(5000.0, 1)
@@ -285,7 +304,7 @@ fn steady_success_rate_leaves_fault_and_crash_windows_out() {
         "steady_success_rate",
         Pass,
         "steady.success_rate",
-        "requests outside fault and crash windows succeeded",
+        "100.00% of 90 requests",
     );
     // And after a fault: from 3 s until recovery at 4.5 s.
     let fault = Run::new()
@@ -295,7 +314,7 @@ fn steady_success_rate_leaves_fault_and_crash_windows_out() {
         "steady_success_rate",
         Pass,
         "steady.success_rate",
-        "requests outside fault and crash windows succeeded",
+        "100.00% of 85 requests",
     );
 }
 
@@ -386,7 +405,7 @@ fn fail_fast_fails_on_a_request_hanging_after_a_crash() {
         "fail_fast",
         Fail,
         "degrade.hang",
-        "requests during faults and crashes stayed open longer than 2s",
+        "1 of 10 requests during faults and crashes stayed open longer than 2s",
     );
 }
 
@@ -818,7 +837,7 @@ fn a_fault_injected_and_recovered_before_the_interrupt_still_passes() {
         "recover_within",
         Pass,
         "recovery.timeout",
-        "s (limit 3s) after 1 fault(s)",
+        "recovered within 0.50 s (limit 3s) after 1 fault(s)",
     );
     // Requests the interrupt cut are nobody's failure.
     run.assert("no_lost_requests", Pass, "loss.request", "all 50 requests");
