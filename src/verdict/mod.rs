@@ -7,6 +7,8 @@
 mod course;
 mod crash;
 mod fail_fast;
+#[cfg(test)]
+mod fixture;
 mod gpu;
 mod hang;
 mod health;
@@ -18,6 +20,8 @@ mod orphans;
 mod recovery;
 mod startup;
 mod steady;
+#[cfg(test)]
+mod tests;
 
 use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, What, files, read_jsonl};
 use crate::suite::Expect;

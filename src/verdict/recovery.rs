@@ -32,7 +32,8 @@ pub struct Window {
     /// Recovery is measured from here: the fault's clearing (its injection for instant
     /// faults), or the crash.
     pub from_ms: f64,
-    /// Start of the first request of the first window after `from_ms` whose success rate met the target.
+    /// Start of the first successful request of the first window after `from_ms` whose
+    /// success rate met the target.
     pub recovered_ms: Option<f64>,
     /// End of the disturbance: recovery, or failing that the end of observation.
     pub end_ms: f64,
@@ -89,8 +90,10 @@ fn window(r: &RunRecords, cause: Cause, start_ms: f64, from_ms: f64) -> Window {
         let in_window = &r.requests[from_idx(t)..from_idx(t + 2.0 * w)];
         let (ok, n) = success_rate(in_window.iter());
         if n >= MIN_REQUESTS && ok as f64 >= target * n as f64 {
-            // Recovered when the first request of the good window went out.
-            recovered_ms = in_window.first().map(|q| q.start_ms());
+            // Recovered when the first success of the good window went out: a window may
+            // meet the target with failures at its head, and those belong to the disturbance.
+            let first_ok = in_window.iter().find(|q| q.outcome.is_ok());
+            recovered_ms = first_ok.or(in_window.first()).map(|q| q.start_ms());
             break;
         }
         t += STEP_MS;

@@ -1,0 +1,858 @@
+//! Every check on small hand-written run directories (see [`super::fixture`]): for each, a
+//! run that passes and one that fails, then the run-course semantics every check shares
+//! (a run that ended before load, an interrupt, a crash nobody planned, a hang).
+//!
+//! Fixture runs: load from 1 s to 11 s, one request every 100 ms (request `n` is sent at
+//! `1 + n/10` s), each ok in 20 ms; windows of 1 s (recovery looks at 2 s), target 95%,
+//! `recover_within = 3s`, `fail_fast = 2s`, timeouts after 5 s.
+
+use super::fixture::{LOAD_END, LOAD_START, Run, req};
+use super::{JudgeError, RunRecords, Status::*};
+use crate::record::{FaultRef, GaugeCheck, InputRecord, Outcome, Survivor, What};
+use crate::suite::Dur;
+use serde_json::json;
+
+/// A fault error for fault `index`.
+fn fault_error(index: usize, error: &str) -> What {
+    What::FaultError {
+        fault: FaultRef {
+            index,
+            ..FaultRef::default()
+        },
+        error: error.into(),
+    }
+}
+
+/// A fault planned at start-up, injected before the service is spawned.
+fn startup_fault(run: Run) -> Run {
+    let mut run = run.planned_fault(0.0, 0.0).inject(0, 5.0);
+    run.timeline.faults[0].startup = true;
+    run
+}
+
+/// Every tenth request (ids 0, 10, ... 90) ends with `outcome`.
+fn every_tenth(run: Run, outcome: Outcome) -> Run {
+    (0..10).fold(run, |run, n| {
+        let t = LOAD_START + n as f64 * 1000.0;
+        run.outcome(t, t + 1.0, outcome)
+    })
+}
+
+// faults_injected
+
+#[test]
+fn faults_injected_passes_when_every_fault_took_effect() {
+    let run = Run::new().fault(3000.0, 4000.0).fault(6000.0, 6000.0);
+    run.assert(
+        "faults_injected",
+        Pass,
+        "fault.not_injected",
+        "all 2 fault(s) were injected",
+    );
+    assert!(Run::new().verdict("faults_injected").is_none());
+}
+
+#[test]
+fn faults_injected_fails_on_an_error_or_a_fault_never_reached() {
+    let error = Run::new()
+        .planned_fault(3000.0, 4000.0)
+        .event(3000.0, fault_error(0, "no process matched `engine`"));
+    error.assert(
+        "faults_injected",
+        Fail,
+        "fault.not_injected",
+        "1 of 1 fault(s) were not injected: no process matched `engine`",
+    );
+    // The run went on past its instant, yet nothing happened: not excused as unreached.
+    let silent = Run::new()
+        .fault(2000.0, 2000.0)
+        .planned_fault(3000.0, 4000.0);
+    silent.assert(
+        "faults_injected",
+        Fail,
+        "fault.not_injected",
+        "1 of 2 fault(s) were not injected: never reached (run ended first)",
+    );
+}
+
+// startup_under_fault
+
+#[test]
+fn startup_under_fault_passes_when_started_or_failed_fast_with_a_message() {
+    startup_fault(Run::new()).assert(
+        "startup_under_fault",
+        Pass,
+        "startup.hang",
+        "`main` started despite the fault (ready after 0.5 s)",
+    );
+    let failed = startup_fault(Run::bare())
+        .log(150.0, "err", "error: not enough memory to load the model")
+        .exit(210.0, 1)
+        .log(210.0, "---", "exited with code 1");
+    failed.assert(
+        "startup_under_fault",
+        Pass,
+        "startup.silent",
+        "`main` failed fast under the fault: exit 1 after 0.2 s: error: not enough memory to load the model",
+    );
+}
+
+#[test]
+fn startup_under_fault_fails_on_a_silent_exit_or_a_hang() {
+    // The supervisor's own note is not the service saying why.
+    let silent = startup_fault(Run::bare())
+        .exit(210.0, 1)
+        .log(210.0, "---", "exited with code 1");
+    silent.assert(
+        "startup_under_fault",
+        Fail,
+        "startup.silent",
+        "`main` exited (code 1) after 0.2 s without a clear message in its log",
+    );
+    // Exit 0 is no failing fast, whatever it printed.
+    let zero = startup_fault(Run::bare())
+        .log(150.0, "out", "bye")
+        .exit(210.0, 0);
+    zero.assert("startup_under_fault", Fail, "startup.silent", "(code 0)");
+    let hung = startup_fault(Run::bare()).event(5010.0, What::ServiceNotReady { within: 5.0 });
+    hung.assert(
+        "startup_under_fault",
+        Fail,
+        "startup.hang",
+        "neither started nor failed within its readiness deadline (5.0 s)",
+    );
+}
+
+// no_unplanned_exits
+
+#[test]
+fn no_unplanned_exits_passes_on_teardown_exits_and_exits_before_ready() {
+    // `Run::new` ends with an exit during teardown.
+    Run::new().assert(
+        "no_unplanned_exits",
+        Pass,
+        "service.crash",
+        "no service exited outside faults and teardown",
+    );
+    // Dying before ever being ready is a start-up failure (the run's error), not a crash.
+    let never_ready =
+        Run::before_load("service `main` exited before it was ready (exit status: 1)")
+            .exit(200.0, 1);
+    never_ready.assert("no_unplanned_exits", Pass, "service.crash", "no service");
+    let mut off = Run::new().exit(5000.0, 1);
+    off.expect.no_unplanned_exits = false;
+    assert!(off.verdict("no_unplanned_exits").is_none());
+}
+
+#[test]
+fn no_unplanned_exits_fails_with_the_status_and_last_log_lines() {
+    let run = Run::new()
+        .log(4800.0, "out", "INFO serving")
+        .log(
+            4900.0,
+            "err",
+            "RuntimeError: CUDA error: an illegal memory access",
+        )
+        .log(5000.0, "---", "exited with code 1")
+        .exit(5000.0, 1)
+        .log(5100.0, "err", "written after the exit");
+    let v = run.assert(
+        "no_unplanned_exits",
+        Fail,
+        "service.crash",
+        "`main` exited on its own at 5.0 s (exit code 1) with no fault planned",
+    );
+    assert_eq!(
+        v.lines,
+        [
+            "`main` (generation 0) exited on its own at 5.0 s: exit code 1; its last log lines:",
+            "  INFO serving",
+            "  RuntimeError: CUDA error: an illegal memory access",
+        ]
+    );
+    // vLLM's API server exits 0 once its engine is gone: still a crash.
+    Run::new()
+        .exit(5000.0, 0)
+        .assert("no_unplanned_exits", Fail, "service.crash", "(exit code 0)");
+}
+
+#[test]
+fn an_exit_in_a_fault_window_is_planned_one_after_recovery_is_not() {
+    // Killed at 3 s, the exit recorded just before the injection; down until 4 s.
+    let run = Run::new()
+        .planned_fault(3000.0, 3000.0)
+        .exit(3000.5, 1)
+        .inject(0, 3001.0)
+        .exit(3500.0, 1)
+        .outcome(3000.0, 4000.0, Outcome::ConnectError);
+    run.assert(
+        "no_unplanned_exits",
+        Pass,
+        "service.crash",
+        "no service exited",
+    );
+    // Recovered at 4 s: an exit at 8 s is nobody's plan.
+    run.exit(8000.0, 1).assert(
+        "no_unplanned_exits",
+        Fail,
+        "service.crash",
+        "`main` exited on its own at 8.0 s",
+    );
+}
+
+// recover_within
+
+#[test]
+fn recover_within_passes_when_success_returns_in_time() {
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4500.0, Outcome::Http5xx);
+    run.assert(
+        "recover_within",
+        Pass,
+        "recovery.timeout",
+        "recovered within 0.50 s (limit 3s) after 1 fault(s)",
+    );
+    Run::new().assert(
+        "recover_within",
+        Skip,
+        "recovery.timeout",
+        "no fault was injected and no service crashed",
+    );
+}
+
+#[test]
+fn recovery_is_dated_at_the_first_success_of_the_good_window() {
+    // 95% over 2 s (20 requests) tolerates one failure, so the first good window after the
+    // clearing at 4 s holds the last failure (4.4 s) at its head. Recovery is the success
+    // after it (4.5 s), and the failure belongs to the fault, not to the steady rate.
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4500.0, Outcome::Http5xx);
+    let v = run.assert("recover_within", Pass, "recovery.timeout", "0.50 s");
+    assert_eq!(v.evidence["windows"][0]["recovered_ms"], json!(4500.0));
+    let v = run.assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00%",
+    );
+    assert_eq!(v.evidence["by_outcome"], json!({"ok": 85}));
+}
+
+#[test]
+fn recover_within_fails_when_success_never_returns() {
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, LOAD_END, Outcome::Http5xx);
+    run.assert(
+        "recover_within",
+        Fail,
+        "recovery.timeout",
+        "success rate did not return to 95% within 3s after fault 0",
+    );
+}
+
+#[test]
+fn recover_within_judges_recovery_from_an_unplanned_exit() {
+    let recovered = Run::new()
+        .exit(5000.0, 1)
+        .outcome(5000.0, 6000.0, Outcome::ConnectError);
+    recovered.assert(
+        "recover_within",
+        Pass,
+        "recovery.timeout",
+        "recovered within 1.00 s (limit 3s) after 1 crash(es)",
+    );
+    let dead = Run::new()
+        .exit(5000.0, 1)
+        .outcome(5000.0, LOAD_END, Outcome::ConnectError);
+    dead.assert(
+        "recover_within",
+        Fail,
+        "recovery.timeout",
+        "within 3s after crash of `main` at 5.0 s",
+    );
+}
+
+// steady_success_rate
+
+#[test]
+fn steady_success_rate_passes_and_fails_on_the_rate() {
+    Run::new().assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00% of 100 requests outside fault and crash windows succeeded (required 95.00%)",
+    );
+    let v = every_tenth(Run::new(), Outcome::Http5xx).assert(
+        "steady_success_rate",
+        Fail,
+        "steady.success_rate",
+        "90.00% of 100 requests",
+    );
+    assert_eq!(v.evidence["by_outcome"], json!({"ok": 90, "http_5xx": 10}));
+}
+
+#[test]
+fn steady_success_rate_leaves_fault_and_crash_windows_out() {
+    // Down from 5 s to 6 s: 10 failures of 100 would be 90%.
+    let down = Run::new().outcome(5000.0, 6000.0, Outcome::ConnectError);
+    down.assert("steady_success_rate", Fail, "steady.success_rate", "90.00%");
+    // The same outage after a crash is the crash's window, judged by recovery.
+    down.exit(5000.0, 1).assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00% of 90 requests",
+    );
+    // And after a fault: from 3 s until recovery at 4.5 s.
+    let fault = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4500.0, Outcome::Http5xx);
+    fault.assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00% of 85 requests",
+    );
+}
+
+// no_hangs
+
+#[test]
+fn a_timeout_outside_windows_is_a_hang_not_a_low_rate() {
+    Run::new().assert(
+        "no_hangs",
+        Pass,
+        "steady.hang",
+        "no request outside fault and crash windows timed out",
+    );
+    let run = Run::new().outcome(4000.0, 4001.0, Outcome::Timeout);
+    run.assert(
+        "no_hangs",
+        Fail,
+        "steady.hang",
+        "1 request(s) outside fault and crash windows timed out: the service hung; first: request 30 sent at 4.0 s, open 5.0 s",
+    );
+    run.assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00% of 99 requests outside fault and crash windows succeeded (required 95.00%); 1 hung request(s) judged by no_hangs",
+    );
+    let mut no_load = Run::new();
+    no_load.has_load = false;
+    assert!(no_load.verdict("no_hangs").is_none());
+}
+
+#[test]
+fn with_hang_after_a_slow_success_is_a_hang() {
+    let mut run = Run::new();
+    run.requests[30] = req(30, 4000.0, 1500.0, Outcome::Ok);
+    run.assert("no_hangs", Pass, "steady.hang", "timed out");
+    run.expect.hang_after = Some(Dur::from_secs(1));
+    run.assert(
+        "no_hangs",
+        Fail,
+        "steady.hang",
+        "1 request(s) outside fault and crash windows timed out or stayed open past 1s",
+    );
+}
+
+#[test]
+fn a_timeout_in_a_fault_window_is_fail_fasts_business() {
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 3500.0, Outcome::Timeout);
+    run.assert("no_hangs", Pass, "steady.hang", "no request");
+    run.assert(
+        "fail_fast",
+        Fail,
+        "degrade.hang",
+        "5 of 10 requests during faults and crashes stayed open longer than 2s (slowest 5000 ms)",
+    );
+}
+
+// fail_fast
+
+#[test]
+fn fail_fast_passes_on_quick_errors_and_skips_without_windows() {
+    let run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4000.0, Outcome::Http5xx);
+    run.assert(
+        "fail_fast",
+        Pass,
+        "degrade.hang",
+        "all 10 requests during faults and crashes ended within 2s (slowest 20 ms)",
+    );
+    Run::new().assert(
+        "fail_fast",
+        Skip,
+        "degrade.hang",
+        "no fault was injected and no service crashed",
+    );
+}
+
+#[test]
+fn fail_fast_fails_on_a_request_hanging_after_a_crash() {
+    let run = Run::new()
+        .exit(5000.0, 1)
+        .outcome(5000.0, 5100.0, Outcome::Timeout)
+        .outcome(5100.0, 6000.0, Outcome::ConnectError);
+    run.assert(
+        "fail_fast",
+        Fail,
+        "degrade.hang",
+        "1 of 10 requests during faults and crashes stayed open longer than 2s",
+    );
+}
+
+// no_lost_requests
+
+#[test]
+fn no_lost_requests_passes_when_every_request_has_one_record() {
+    Run::new().assert(
+        "no_lost_requests",
+        Pass,
+        "loss.request",
+        "all 100 requests sent have exactly one terminal record",
+    );
+    // A stream cut by the connection breaking is an error the client saw, not a silent loss.
+    let mut cut = Run::new();
+    cut.requests[7].outcome = Outcome::StreamTruncated;
+    cut.assert("no_lost_requests", Pass, "loss.request", "all 100");
+    let mut no_load = Run::new();
+    no_load.has_load = false;
+    no_load.assert(
+        "no_lost_requests",
+        Skip,
+        "loss.request",
+        "the suite sends no load",
+    );
+}
+
+#[test]
+fn no_lost_requests_fails_on_missing_duplicated_or_silently_ended_requests() {
+    let mut missing = Run::new();
+    missing.requests.remove(7);
+    let v = missing.assert(
+        "no_lost_requests",
+        Fail,
+        "loss.request",
+        "100 requests sent, 99 records: 1 missing, 0 duplicated",
+    );
+    assert_eq!(v.evidence["missing_ids"], json!([7]));
+    let mut twice = Run::new();
+    twice.requests.push(twice.requests[7].clone());
+    twice.assert(
+        "no_lost_requests",
+        Fail,
+        "loss.request",
+        "100 requests sent, 101 records: 0 missing, 1 duplicated",
+    );
+    let mut silent = Run::new();
+    silent.requests[7].outcome = Outcome::StreamTruncated;
+    silent.requests[7].clean_end = true;
+    silent.assert(
+        "no_lost_requests",
+        Fail,
+        "loss.request",
+        "1 stream(s) ended without [DONE] and without an error",
+    );
+    let mut unfinished = Run::new();
+    unfinished
+        .events
+        .retain(|e| !matches!(e.what, What::LoadFinished(_)));
+    unfinished.assert(
+        "no_lost_requests",
+        Fail,
+        "loss.request",
+        "the load generator never finished",
+    );
+}
+
+// no_orphans
+
+#[test]
+fn no_orphans_passes_when_teardown_left_nothing() {
+    Run::new().assert(
+        "no_orphans",
+        Pass,
+        "orphan.process",
+        "all 2 processes seen in service trees were gone after teardown",
+    );
+}
+
+#[test]
+fn no_orphans_fails_on_a_survivor_or_no_teardown() {
+    let mut left = Run::new();
+    for e in &mut left.events {
+        if let What::ServiceTeardown { survivors, .. } = &mut e.what {
+            survivors.push(Survivor {
+                pid: 4242,
+                cmdline: "python -m engine".into(),
+            });
+        }
+    }
+    left.assert(
+        "no_orphans",
+        Fail,
+        "orphan.process",
+        "1 process(es) outlived teardown: 4242 `python -m engine`",
+    );
+    let mut none = Run::new();
+    none.events
+        .retain(|e| !matches!(e.what, What::ServiceTeardown { .. }));
+    none.assert(
+        "no_orphans",
+        Fail,
+        "orphan.process",
+        "no teardown was recorded",
+    );
+}
+
+// log_forbid
+
+#[test]
+fn log_forbid_passes_and_fails_on_the_services_own_lines() {
+    let mut run = Run::new().log(2000.0, "out", "INFO serving").log(
+        11_300.0,
+        "---",
+        "Traceback in a supervisor note is not the service's",
+    );
+    assert!(run.verdict("log_forbid").is_none());
+    run.expect.log_forbid = vec!["Traceback".into(), "CUDA error".into()];
+    run.assert(
+        "log_forbid",
+        Pass,
+        "log.forbidden",
+        "no line of 1 service log(s) matches a forbidden pattern",
+    );
+    let run = run.log(3000.0, "err", "RuntimeError: CUDA error: out of memory");
+    run.assert(
+        "log_forbid",
+        Fail,
+        "log.forbidden",
+        "1 service log line(s) match a forbidden pattern, first: RuntimeError: CUDA error: out of memory",
+    );
+}
+
+#[test]
+fn log_forbid_with_a_bad_regex_is_an_error_not_a_verdict() {
+    let mut run = Run::new();
+    run.expect.log_forbid = vec!["(unclosed".into()];
+    let dir = run.write();
+    let records = RunRecords::read(dir.path()).expect("reads");
+    assert!(matches!(
+        super::judge(&records),
+        Err(JudgeError::Regex { .. })
+    ));
+}
+
+// health_truthful
+
+#[test]
+fn health_truthful_passes_when_health_tells_the_truth() {
+    let healthy = Run::new().health(LOAD_START, LOAD_END, 200);
+    healthy.assert(
+        "health_truthful",
+        Pass,
+        "health.lie",
+        "40 health polls; none answered 200 while requests were failing",
+    );
+    let honest = Run::new()
+        .outcome(4000.0, 8000.0, Outcome::Http5xx)
+        .health(LOAD_START, 4000.0, 200)
+        .health(4000.0, 8500.0, 503)
+        .health(8500.0, LOAD_END, 200);
+    honest.assert("health_truthful", Pass, "health.lie", "40 health polls");
+    Run::new().assert(
+        "health_truthful",
+        Skip,
+        "health.lie",
+        "no health path was polled",
+    );
+}
+
+#[test]
+fn health_truthful_fails_on_200_while_requests_fail() {
+    // Failing from 4 s to 8 s; the lie counts once no success is left in the last 2 s (6 s)
+    // and until one is (the request sent at 8 s ends after the 8 s poll).
+    let run = Run::new()
+        .outcome(4000.0, 8000.0, Outcome::Http5xx)
+        .health(LOAD_START, LOAD_END, 200);
+    run.assert(
+        "health_truthful",
+        Fail,
+        "health.lie",
+        "health answered 200 in 9 poll(s) while requests were failing or hanging, first at 6.0 s",
+    );
+}
+
+// gpu_memory_released
+
+#[test]
+fn gpu_memory_released_judges_the_after_teardown_record() {
+    assert!(Run::new().verdict("gpu_memory_released").is_none());
+    let after = |evidence: serde_json::Value| {
+        Run::new().event(11_450.0, What::GpuAfterTeardown(What::map(evidence)))
+    };
+    after(json!({"returned": true, "held_by_service_processes": [], "devices_short": []})).assert(
+        "gpu_memory_released",
+        Pass,
+        "gpu.memory_held",
+        "GPU memory was back to its pre-run level after teardown",
+    );
+    after(json!({"returned": false, "held_by_service_processes": [{"pid": 300, "used": 1024}], "devices_short": [0]}))
+        .assert(
+            "gpu_memory_released",
+            Fail,
+            "gpu.memory_held",
+            "GPU memory still held after teardown: 1 service process(es), device(s) short of pre-run free memory: [0]",
+        );
+}
+
+// input.*
+
+/// A malformed-input case answered as it should be: a shaped 400, in time, service fine after.
+fn case(name: &str) -> InputRecord {
+    InputRecord {
+        case: name.into(),
+        category: "json".into(),
+        expect: "4xx".into(),
+        mode: "normal".into(),
+        t_ms: 2000.0,
+        status: Some(400),
+        result: "answered".into(),
+        elapsed_ms: 5.0,
+        answer_bound_ms: Some(1000.0),
+        error_shaped: Some(true),
+        health_after: Some(200),
+        valid_after: Some(200),
+        ..InputRecord::default()
+    }
+}
+
+/// A disconnect case whose running gauge came back (`settled`) or did not.
+fn disconnect(name: &str, settled: bool) -> InputRecord {
+    InputRecord {
+        expect: "not_5xx".into(),
+        mode: "disconnect_mid_stream".into(),
+        status: None,
+        result: "disconnected".into(),
+        answer_bound_ms: None,
+        error_shaped: None,
+        gauge: Some(GaugeCheck {
+            baseline: 0.0,
+            last: if settled { 0.0 } else { 1.0 },
+            settled_ms: settled.then_some(50.0),
+            bound_ms: 5000.0,
+        }),
+        ..case(name)
+    }
+}
+
+#[test]
+fn input_checks_pass_on_well_answered_cases() {
+    assert!(Run::new().verdict("input_no_server_error").is_none());
+    let mut run = Run::new();
+    run.input = vec![case("good"), disconnect("gone", true)];
+    for (check, id, summary) in [
+        (
+            "input_no_server_error",
+            "input.server_error",
+            "2 case(s): none got a 5xx",
+        ),
+        (
+            "input_no_crash",
+            "input.crash",
+            "2 case(s): none left the service",
+        ),
+        (
+            "input_no_leak",
+            "input.leak",
+            "1 case(s): none left the running gauge",
+        ),
+        (
+            "input_error_shape",
+            "input.error_shape",
+            "1 case(s): none expecting a 4xx",
+        ),
+        (
+            "input_answer_time",
+            "input.slow",
+            "1 case(s): none went unanswered",
+        ),
+    ] {
+        run.assert(check, Pass, id, summary);
+    }
+}
+
+#[test]
+fn each_input_check_fails_on_its_own_bad_case() {
+    let bad: [(&str, &str, InputRecord); 5] = [
+        (
+            "input_no_server_error",
+            "input.server_error",
+            InputRecord {
+                expect: "not_5xx".into(),
+                status: Some(500),
+                ..case("bad")
+            },
+        ),
+        (
+            "input_no_crash",
+            "input.crash",
+            InputRecord {
+                health_after: None,
+                ..case("bad")
+            },
+        ),
+        ("input_no_leak", "input.leak", disconnect("bad", false)),
+        (
+            "input_error_shape",
+            "input.error_shape",
+            InputRecord {
+                error_shaped: Some(false),
+                ..case("bad")
+            },
+        ),
+        (
+            "input_answer_time",
+            "input.slow",
+            InputRecord {
+                status: None,
+                result: "timeout".into(),
+                elapsed_ms: 1000.0,
+                ..case("bad")
+            },
+        ),
+    ];
+    for (check, id, record) in bad {
+        let mut run = Run::new();
+        run.input = vec![case("good"), record];
+        let v = run.assert(check, Fail, id, "1 of ");
+        assert!(v.summary.ends_with(": bad"), "{v:#?}");
+    }
+    // A disconnect with no running gauge to read cannot be judged for leaks.
+    let mut run = Run::new();
+    let mut blind = disconnect("blind", true);
+    blind.gauge = None;
+    run.input = vec![blind];
+    run.assert(
+        "input_no_leak",
+        Skip,
+        "input.leak",
+        "the service exports no vllm:num_requests_running",
+    );
+}
+
+// The course of a run: ended before load.
+
+const NOT_READY: &str =
+    "service `main` was not ready within 60s; last log lines:\n  loading weights 40%";
+
+#[test]
+fn checks_of_load_are_not_judged_when_the_run_ended_before_load() {
+    let verdicts = Run::before_load(NOT_READY).verdicts();
+    for check in [
+        "recover_within",
+        "steady_success_rate",
+        "no_hangs",
+        "fail_fast",
+        "no_lost_requests",
+        "health_truthful",
+    ] {
+        let v = verdicts
+            .iter()
+            .find(|v| v.check == check)
+            .unwrap_or_else(|| panic!("no verdict for {check}"));
+        assert_eq!(v.status, NotJudged, "{v:#?}");
+        assert_eq!(
+            v.summary,
+            "not judged: the run ended before load: service `main` was not ready within 60s; last log lines:",
+        );
+    }
+    assert!(!verdicts.iter().any(|v| v.status == Fail), "{verdicts:#?}");
+}
+
+#[test]
+fn a_run_that_ended_before_load_reports_its_error_once() {
+    let dir = Run::before_load(NOT_READY).write();
+    let report = crate::report::judge(dir.path()).expect("judged");
+    assert_eq!(report.status, crate::report::RunStatus::Error);
+    assert_eq!(report.error.as_deref(), Some(NOT_READY));
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
+    assert_eq!(junit.matches("<error ").count(), 1, "{junit}");
+    assert!(junit.contains("loading weights 40%"), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+}
+
+// The course of a run: interrupted.
+
+#[test]
+fn a_fault_whose_instant_never_came_is_not_judged() {
+    let run = Run::new().planned_fault(8000.0, 9000.0).interrupt(6000.0);
+    run.assert(
+        "faults_injected",
+        NotJudged,
+        "fault.not_injected",
+        "not judged: the run was interrupted by SIGINT at 6.0 s, before fault 0 at 8.0 s",
+    );
+}
+
+#[test]
+fn a_recovery_whose_deadline_never_came_is_not_judged() {
+    // Cleared at 4 s, deadline 7 s, interrupted at 5 s while still failing.
+    let cut = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, LOAD_END, Outcome::Http5xx);
+    cut.clone().interrupt(5000.0).assert(
+        "recover_within",
+        NotJudged,
+        "recovery.timeout",
+        "not judged: the run was interrupted by SIGINT at 5.0 s, before the recovery deadline of fault 0",
+    );
+    // Interrupted past the deadline, still failing: that is a failure.
+    cut.interrupt(8000.0)
+        .assert("recover_within", Fail, "recovery.timeout", "after fault 0");
+}
+
+#[test]
+fn a_fault_injected_and_recovered_before_the_interrupt_still_passes() {
+    let run = Run::new()
+        .fault(2000.0, 2500.0)
+        .outcome(2000.0, 3000.0, Outcome::Http5xx)
+        .planned_fault(8000.0, 9000.0)
+        .interrupt(6000.0);
+    run.assert(
+        "faults_injected",
+        Pass,
+        "fault.not_injected",
+        "all 1 fault(s) were injected; not judged: fault 1 at 8.0 s (the run was interrupted by SIGINT at 6.0 s)",
+    );
+    run.assert(
+        "recover_within",
+        Pass,
+        "recovery.timeout",
+        "recovered within 0.50 s (limit 3s) after 1 fault(s)",
+    );
+    // Requests the interrupt cut are nobody's failure.
+    run.assert("no_lost_requests", Pass, "loss.request", "all 50 requests");
+}
+
+#[test]
+fn requests_aborted_by_an_interrupt_count_for_nothing() {
+    let run = Run::new()
+        .outcome(5900.0, 6000.0, Outcome::Timeout)
+        .interrupt(6000.0);
+    run.assert("no_hangs", Pass, "steady.hang", "no request");
+    run.assert(
+        "steady_success_rate",
+        Pass,
+        "steady.success_rate",
+        "100.00% of 49 requests",
+    );
+}
