@@ -752,7 +752,7 @@ fn each_input_check_fails_on_its_own_bad_case() {
 // The course of a run: ended before load.
 
 const NOT_READY: &str =
-    "service `main` was not ready within 60s; last log lines:\n  loading weights 40%";
+    "service `main` was not ready within 60s (command: `vllm serve m`); its last log lines:\n    loading weights 40%";
 
 #[test]
 fn checks_of_load_are_not_judged_when_the_run_ended_before_load() {
@@ -772,7 +772,7 @@ fn checks_of_load_are_not_judged_when_the_run_ended_before_load() {
         assert_eq!(v.status, NotJudged, "{v:#?}");
         assert_eq!(
             v.summary,
-            "not judged: the run ended before load: service `main` was not ready within 60s; last log lines:",
+            "not judged: the run ended before load: service `main` was not ready within 60s (command: `vllm serve m`)",
         );
     }
     assert!(!verdicts.iter().any(|v| v.status == Fail), "{verdicts:#?}");
