@@ -126,11 +126,9 @@ impl Course {
     }
 }
 
-/// The first line of a message (start-up errors carry the service's log lines below it).
+/// The gist of an error message: its first line, without what the service printed (a
+/// start-up error ends `; its last log lines:` or `; it printed nothing`).
 fn first_line(msg: &str) -> String {
-    msg.lines()
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(';')
-        .to_string()
+    let line = msg.lines().next().unwrap_or_default();
+    line.split("; it").next().unwrap_or(line).to_string()
 }
