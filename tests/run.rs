@@ -242,7 +242,7 @@ fn fault_without_a_target_fails_faults_injected() {
 #[test]
 fn service_that_exits_before_ready_is_an_infrastructure_error() {
     let case = Case::new(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo bad flag --nope >&2; exit 4\"]\nready = { tcp = true, within = \"10s\" }\n",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo bad flag --nope >&2; exit 4\"]\nenv = { PORT = \"{port}\" }\nready = { tcp = true, within = \"10s\" }\n",
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));
@@ -258,7 +258,7 @@ fn service_that_exits_before_ready_is_an_infrastructure_error() {
 #[test]
 fn service_never_ready_is_an_infrastructure_error_and_is_torn_down() {
     let case = Case::new(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nready = { tcp = true, within = \"500ms\" }\nstop_grace = \"200ms\"\n",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nenv = { PORT = \"{port}\" }\nready = { tcp = true, within = \"500ms\" }\nstop_grace = \"200ms\"\n",
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));

@@ -166,7 +166,7 @@ fn after_names_a_missing_service() {
         "after_missing.json",
         "after_missing.json",
         4,
-        62,
+        72,
         "`after[1]` in [service.api] is \"cache\", expected the name of another service: `db`",
     );
 }
@@ -353,7 +353,8 @@ fn toml_and_json_load_the_same_suite() {
 
 #[test]
 fn defaults_are_resolved() {
-    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\n[load]\nrate = 1.5\n";
+    let text =
+        "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\n[load]\nrate = 1.5\n";
     let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
     assert_eq!(s.meta.budget.to_string(), "600s");
     assert_eq!(s.meta.seed, 0);
@@ -377,7 +378,7 @@ fn defaults_are_resolved() {
     assert!(s.expect.no_lost_requests && s.expect.no_orphans && s.expect.health_truthful);
     assert_eq!(s.expect.window.to_string(), "1s");
 
-    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\nhealth = false\n\
+    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\nhealth = false\n\
                 ready = { http = \"/ready\" }\nrestart = { policy = \"on-failure\" }\n";
     let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
     assert_eq!(s.services[0].health, None);
@@ -394,10 +395,10 @@ fn defaults_are_resolved() {
 #[test]
 fn start_order_is_topological_and_otherwise_file_order() {
     let text = r#"{"suite": {"name": "o"}, "service": {
-        "a": {"command": ["a"], "after": ["b"], "entry": true},
-        "b": {"command": ["b"]},
-        "c": {"command": ["c"], "after": ["a"]},
-        "d": {"command": ["d"]}}}"#;
+        "a": {"command": ["a", "{port}"], "after": ["b"], "entry": true},
+        "b": {"command": ["b", "{port}"]},
+        "c": {"command": ["c", "{port}"], "after": ["a"]},
+        "d": {"command": ["d", "{port}"]}}}"#;
     let s = suite::load_str(Path::new("o.json"), text).expect("loads");
     let names: Vec<&str> = s.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["b", "a", "c", "d"]);
@@ -420,7 +421,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "description = \"dropped\"\nkind = \"process.kill\"\nat = \"10s\"\nsignal = \"SIGKILL\"\nmatch = \"engine\"\n",
     );
-    let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
+    let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
     write("suites/s.toml", suite_text);
     let path = dir.path().join("suites/s.toml");
     let s = suite::load(&path).expect("loads");
