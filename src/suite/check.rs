@@ -24,6 +24,8 @@ pub(crate) fn describe(v: &Val) -> String {
     match v {
         Val::Str(s) => format!("{:?}", shown(s)),
         Val::Int(i) => i.to_string(),
+        // `1e9` as `1e9`, not `1000000000.0`.
+        Val::Float(f) if f.abs() >= 1e6 => format!("{f:e}"),
         Val::Float(f) => format!("{f:?}"),
         Val::Bool(b) => b.to_string(),
         Val::Null => "null".into(),
