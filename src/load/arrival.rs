@@ -89,7 +89,7 @@ impl Schedule {
     }
 }
 
-impl<'a> IntoIterator for &'a Schedule {
+impl IntoIterator for &Schedule {
     type Item = f64;
     type IntoIter = Arrivals;
 
