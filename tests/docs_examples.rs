@@ -80,11 +80,11 @@ fn parses(at: &str, argv: &[String]) {
 
 /// Each service that runs `shakedown` has a command line the binary takes.
 fn commands_parse(at: &str, s: &Suite) {
+    let re = regex::Regex::new(r"\{port(\.[A-Za-z0-9_.-]+)?\}").expect("pattern");
     for svc in &s.services {
         if svc.command[0] != "shakedown" {
             continue;
         }
-        let re = regex::Regex::new(r"\{port(\.[A-Za-z0-9_.-]+)?\}").expect("pattern");
         let argv: Vec<String> = svc
             .command
             .iter()
