@@ -91,7 +91,7 @@ fn validate(text: &str) -> String {
 
 #[test]
 fn validate_locates_bad_network_keys_and_proxy_table() {
-    let base = "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"x\"]\n\n";
+    let base = "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"x\", \"{port}\"]\n\n";
     let err = validate(&format!(
         "{base}[[fault]]\nkind = \"network.latency\"\nat = \"1s\"\nfor = \"1s\"\nlatency = \"1ms\"\nrate = 3\n"
     ));

@@ -72,6 +72,7 @@ name = "startup"
 
 [service]
 command = {command}
+env = {{ PORT = "{{port}}" }}
 ready = {{ tcp = true, within = "{within}" }}
 stop_grace = "500ms"
 
@@ -236,7 +237,7 @@ fn resource_fault_params_are_checked_with_locations() {
         let path = dir.path().join(format!("s{i}.toml"));
         std::fs::write(
             &path,
-            format!("[suite]\nname = \"v\"\n\n[service]\ncommand = [\"x\"]\n\n[[fault]]\n{fault}"),
+            format!("[suite]\nname = \"v\"\n\n[service]\ncommand = [\"x\", \"{{port}}\"]\n\n[[fault]]\n{fault}"),
         )
         .unwrap();
         let out = std::process::Command::new(util::bin())

@@ -242,7 +242,7 @@ fn fault_without_a_target_fails_faults_injected() {
 #[test]
 fn service_that_exits_before_ready_is_an_infrastructure_error() {
     let case = Case::new(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo bad flag --nope >&2; exit 4\"]\nready = { tcp = true, within = \"10s\" }\n",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo bad flag --nope >&2; exit 4\"]\nenv = { PORT = \"{port}\" }\nready = { tcp = true, within = \"10s\" }\n",
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));
@@ -258,7 +258,7 @@ fn service_that_exits_before_ready_is_an_infrastructure_error() {
 #[test]
 fn service_never_ready_is_an_infrastructure_error_and_is_torn_down() {
     let case = Case::new(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nready = { tcp = true, within = \"500ms\" }\nstop_grace = \"200ms\"\n",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nenv = { PORT = \"{port}\" }\nready = { tcp = true, within = \"500ms\" }\nstop_grace = \"200ms\"\n",
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));
@@ -503,4 +503,73 @@ fn a_record_that_cannot_be_written_still_gets_teardown() {
         .collect();
     assert!(phases.contains(&"teardown".into()), "{phases:?}");
     util::assert_tree_gone(&case.run_dir());
+}
+
+#[test]
+fn a_fault_after_load_is_injected_when_the_entry_says_after_load() {
+    let case = Case::new(&mock_suite(
+        &["--engine", "process"],
+        r#"[load]
+rate = 10
+arrival = "constant"
+duration = "1s"
+
+[[fault]]
+kind = "process.pause"
+match = "shakedown::engine"
+at = "1500ms"
+for = "300ms"
+after_load = true
+"#,
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(status(&case, "faults_injected"), "pass");
+    let timeline = util::read_json(&case.run_dir().join("timeline.json"));
+    let load_end = timeline["load_end_ms"].as_f64().unwrap();
+    let inject = &case.events("fault.inject")[0];
+    assert!(inject["t_ms"].as_f64().unwrap() > load_end, "{inject}");
+    assert_eq!(case.events("fault.clear")[0]["early"], false);
+}
+
+#[test]
+fn a_service_learns_its_port_from_env_or_listens_on_its_fixed_port() {
+    // A port free right now, found the way the supervisor finds one (never a fixed number).
+    let fixed = shakedown::service::free_port().expect("free port");
+    let bin = util::bin().display().to_string();
+    let case = Case::new(&format!(
+        r#"[suite]
+name = "t"
+budget = "1m"
+
+[service.api]
+command = ["sh", "-c", "exec \"$BIN\" mock-server --port \"$PORT\""]
+env = {{ BIN = {bin:?}, PORT = "{{port}}" }}
+ready = {{ http = "/health", within = "20s" }}
+entry = true
+
+[service.side]
+command = ["shakedown", "mock-server", "--port", "{fixed}"]
+port = {fixed}
+ready = {{ tcp = true, within = "20s" }}
+
+[load]
+rate = 10
+arrival = "constant"
+duration = "500ms"
+
+[expect]
+steady_success_rate = 1.0
+"#
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(case.events("load.finished")[0]["sent"], 5);
+    assert_eq!(status(&case, "steady_success_rate"), "pass");
+    let spawns = case.events("service.spawn");
+    let side = spawns
+        .iter()
+        .find(|e| e["service"] == "side")
+        .expect("side spawned");
+    assert!(side.to_string().contains(&fixed.to_string()), "{side}");
 }

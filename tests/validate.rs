@@ -166,7 +166,7 @@ fn after_names_a_missing_service() {
         "after_missing.json",
         "after_missing.json",
         4,
-        62,
+        72,
         "`after[1]` in [service.api] is \"cache\", expected the name of another service: `db`",
     );
 }
@@ -353,7 +353,8 @@ fn toml_and_json_load_the_same_suite() {
 
 #[test]
 fn defaults_are_resolved() {
-    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\n[load]\nrate = 1.5\n";
+    let text =
+        "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\n[load]\nrate = 1.5\n";
     let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
     assert_eq!(s.meta.budget.to_string(), "600s");
     assert_eq!(s.meta.seed, 0);
@@ -377,7 +378,7 @@ fn defaults_are_resolved() {
     assert!(s.expect.no_lost_requests && s.expect.no_orphans && s.expect.health_truthful);
     assert_eq!(s.expect.window.to_string(), "1s");
 
-    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\nhealth = false\n\
+    let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\nhealth = false\n\
                 ready = { http = \"/ready\" }\nrestart = { policy = \"on-failure\" }\n";
     let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
     assert_eq!(s.services[0].health, None);
@@ -394,10 +395,10 @@ fn defaults_are_resolved() {
 #[test]
 fn start_order_is_topological_and_otherwise_file_order() {
     let text = r#"{"suite": {"name": "o"}, "service": {
-        "a": {"command": ["a"], "after": ["b"], "entry": true},
-        "b": {"command": ["b"]},
-        "c": {"command": ["c"], "after": ["a"]},
-        "d": {"command": ["d"]}}}"#;
+        "a": {"command": ["a", "{port}"], "after": ["b"], "entry": true},
+        "b": {"command": ["b", "{port}"]},
+        "c": {"command": ["c", "{port}"], "after": ["a"]},
+        "d": {"command": ["d", "{port}"]}}}"#;
     let s = suite::load_str(Path::new("o.json"), text).expect("loads");
     let names: Vec<&str> = s.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["b", "a", "c", "d"]);
@@ -420,7 +421,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "description = \"dropped\"\nkind = \"process.kill\"\nat = \"10s\"\nsignal = \"SIGKILL\"\nmatch = \"engine\"\n",
     );
-    let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
+    let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
     write("suites/s.toml", suite_text);
     let path = dir.path().join("suites/s.toml");
     let s = suite::load(&path).expect("loads");
@@ -476,4 +477,238 @@ fn pause_without_for() {
         1,
         "missing `for`, expected how long to freeze",
     );
+}
+
+// Hostile and careless suites: each is rejected before anything starts, where it is wrong.
+
+#[test]
+fn a_rate_beyond_the_bound_is_rejected_at_rate() {
+    fails_at(
+        "rate_1e9.toml",
+        "rate_1e9.toml",
+        8,
+        1,
+        "`rate` in [load] is 1e9, expected a number of requests per second, more than 0 and at most 100000",
+    );
+    fails_at(
+        "rate_1e300.json",
+        "rate_1e300.json",
+        4,
+        12,
+        "`rate` in [load] is 1e300, expected a number of requests per second",
+    );
+}
+
+#[test]
+fn a_duration_beyond_seven_days_is_rejected() {
+    fails_at(
+        "duration_100000h.toml",
+        "duration_100000h.toml",
+        9,
+        1,
+        "`duration` in [load] is \"100000h\", expected a duration of at most \"168h\" (7 days)",
+    );
+}
+
+#[test]
+fn too_many_arrivals_name_the_product_of_rate_and_duration() {
+    let message = "`duration` in [load] is \"1h\": rate 100000/s × duration \"1h\" = 3.6e8 \
+                   arrivals, more than the bound of 1e8, expected a lower `rate` or `duration`";
+    fails_at(
+        "arrivals_over_bound.toml",
+        "arrivals_over_bound.toml",
+        10,
+        1,
+        message,
+    );
+    fails_at(
+        "arrivals_over_bound.json",
+        "arrivals_over_bound.json",
+        6,
+        5,
+        message,
+    );
+}
+
+#[test]
+fn a_fault_after_the_end_of_load_needs_after_load() {
+    fails_at(
+        "fault_after_load.toml",
+        "fault_after_load.toml",
+        13,
+        1,
+        "`at` in [[fault]] #1 is \"60s\", expected a time before load ends at 3s (`duration` in [load]), \
+         or `after_load = true` in this entry",
+    );
+    let text = std::fs::read_to_string(format!("{INVALID}/fault_after_load.toml")).expect("read");
+    let allowed = text.replace("at = \"60s\"", "at = \"60s\"\nafter_load = true");
+    let s = suite::load_str(Path::new("tests/suites/invalid/allowed.toml"), &allowed)
+        .expect("after_load = true allows it");
+    assert!(s.faults[0].after_load);
+    // Never past the budget, whatever the entry says.
+    let late = allowed.replace("at = \"60s\"", "at = \"11m\"");
+    let e = suite::load_str(Path::new("late.toml"), &late).expect_err("past the budget");
+    assert_eq!((e.line, e.col), (13, 1), "{e}");
+    assert!(
+        e.message.contains("before the run's budget of 600s ends"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_load_longer_than_the_budget_is_rejected() {
+    let text = "[suite]\nname = \"b\"\nbudget = \"1m\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\
+                [load]\nrate = 1\nduration = \"2m\"\n";
+    let e = suite::load_str(Path::new("b.toml"), text).expect_err("longer than the budget");
+    assert_eq!((e.line, e.col), (8, 1), "{e}");
+    assert!(
+        e.message.starts_with(
+            "`duration` in [load] is \"2m\", expected less than the run's budget of 60s"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_service_with_no_way_to_learn_its_port_is_rejected() {
+    fails_at(
+        "no_port.toml",
+        "no_port.toml",
+        5,
+        1,
+        "`command` in [service] has no `{port}`, expected `{port}` in an argument (or an `env` value)",
+    );
+    fails_at(
+        "no_port.json",
+        "no_port.json",
+        4,
+        13,
+        "`command` in [service.api] has no `{port}`",
+    );
+    fails_at(
+        "same_port.toml",
+        "same_port.toml",
+        11,
+        1,
+        "`port` in [service.b] is 8000, expected a port no other service has",
+    );
+    // Told through the environment, or a fixed port: both are ways.
+    let base = "[suite]\nname = \"p\"\n[service]\ncommand = [\"srv\"]\n";
+    let s = suite::load_str(
+        Path::new("p.toml"),
+        &format!("{base}env = {{ PORT = \"{{port}}\" }}\n"),
+    )
+    .expect("env");
+    assert_eq!(s.services[0].port, None);
+    let s = suite::load_str(Path::new("p.toml"), &format!("{base}port = 8123\n")).expect("port");
+    assert_eq!(s.services[0].port, Some(8123));
+    let e = suite::load_str(Path::new("p.toml"), &format!("{base}port = 0\n")).expect_err("0");
+    assert!(
+        e.message.contains("expected an integer from 1 to 65535"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_name_that_cannot_name_a_directory_is_rejected() {
+    fails_at(
+        "name_too_long.toml",
+        "name_too_long.toml",
+        2,
+        1,
+        "expected a name of 1 to 100 letters, digits, `.`, `_` and `-`",
+    );
+    // A 200 KB name: exit 2 with one short line, not a 200 KB one.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.toml");
+    let name = "n".repeat(200_000);
+    std::fs::write(
+        &path,
+        format!("[suite]\nname = \"{name}\"\n[service]\ncommand = [\"x\", \"{{port}}\"]\n"),
+    )
+    .expect("write");
+    let out = validate(&[path.to_str().expect("utf-8")])
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(err.contains("huge.toml:2:1: `name` in [suite]"), "{err}");
+    assert!(err.len() < 500, "{} bytes", err.len());
+}
+
+#[test]
+fn every_number_has_a_range() {
+    let base = "[suite]\nname = \"r\"\n[service]\ncommand = [\"x\", \"{port}\"]\n";
+    let fault = |keys: &str| format!("[[fault]]\nat = \"1s\"\nfor = \"2s\"\n{keys}\n");
+    let cases = [
+        (
+            "[load]\nrate = 1\nmax_in_flight = 100001\n".to_string(),
+            "`max_in_flight` in [load] is 100001, expected an integer from 1 to 100000",
+        ),
+        (
+            "[load]\nrate = 1\nrequest = { max_tokens = 1000001 }\n".into(),
+            "`max_tokens` in [load.request] is 1000001, expected an integer from 1 to 1000000",
+        ),
+        (
+            "[load]\nrate = 1\ntimeout = \"8d\"\n".into(),
+            "`timeout` in [load] is \"8d\", expected a duration such as",
+        ),
+        (
+            "[load]\nrate = 1\ntimeout = \"169h\"\n".into(),
+            "`timeout` in [load] is \"169h\", expected a duration of at most \"168h\"",
+        ),
+        (
+            "[load]\nrate = -1\n".into(),
+            "`rate` in [load] is -1, expected a number of requests per second, more than 0",
+        ),
+        (
+            "[expect]\nwindow = \"200h\"\n".into(),
+            "`window` in [expect] is \"200h\", expected a duration of at most",
+        ),
+        (
+            "stop_grace = \"1000h\"\n".into(),
+            "`stop_grace` in [service] is \"1000h\", expected a duration of at most",
+        ),
+        (
+            "restart = { policy = \"on-failure\", max = 1001 }\n".into(),
+            "`max` in [service.restart] is 1001, expected an integer from 0 to 1000",
+        ),
+        (
+            fault("kind = \"cpu.pressure\"\nthreads = 1025"),
+            "threads is 1025, expected at most 1024",
+        ),
+        (
+            fault("kind = \"gpu.preempt\"\ndevice = 256"),
+            "device is 256, expected a GPU index from 0 to 255",
+        ),
+        (
+            fault("kind = \"network.flicker\"\ndown = [\"0ms\", \"1ms\"]"),
+            "expected [shortest, longest] with 10ms <= shortest <= longest",
+        ),
+        (
+            fault("kind = \"network.bandwidth\"\nrate = 99999999"),
+            "rate is 99999999, expected at most 10000000",
+        ),
+        (
+            fault("kind = \"network.slicer\"\naverage_size = 1\nsize_variation = 9999999999"),
+            "size_variation is 9999999999, expected at most 1048576",
+        ),
+        (
+            fault("kind = \"network.latency\"\nlatency = \"10000h\""),
+            "\"10000h\" is longer than \"168h\" (7 days)",
+        ),
+        (
+            "[[fault]]\nkind = \"process.kill\"\nat = \"200h\"\n".into(),
+            "`at` in [[fault]] #1 is \"200h\", expected a duration of at most",
+        ),
+        (
+            fault("kind = \"process.pause\"\nfor = \"9999h\"").replace("for = \"2s\"\n", ""),
+            "`for` in [[fault]] #1 is \"9999h\", expected a duration of at most",
+        ),
+    ];
+    for (extra, message) in cases {
+        let text = format!("{base}{extra}");
+        let e = suite::load_str(Path::new("r.toml"), &text).expect_err(&text);
+        assert!(e.message.contains(message), "{text}\n→ {e}");
+    }
 }

@@ -4,6 +4,7 @@
 use super::pressure::Pressure;
 use super::{Fault, ParamError, params};
 use crate::suite::FaultSpec;
+use crate::suite::limits::MAX_GPU_DEVICE;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -33,6 +34,12 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
         ));
     }
     let device = p.device.unwrap_or(0);
+    if device > MAX_GPU_DEVICE {
+        return Err(err(
+            "device",
+            format!("device is {device}, expected a GPU index from 0 to {MAX_GPU_DEVICE}"),
+        ));
+    }
     let mut args = vec!["gpu-hog".to_string(), "--device".into(), device.to_string()];
     let size = |key: &str, v: &str| crate::gpu::parse_bytes(v).map_err(|m| err(key, m));
     let given = [p.fraction.is_some(), p.leave.is_some(), p.bytes.is_some()];

@@ -8,7 +8,8 @@ use super::{Fault, FaultCtx, FaultError, ParamError, params};
 use crate::proxy::ProxyHandle;
 use crate::record::{Flip, What};
 use crate::seed::Rng;
-use crate::suite::{Dur, FaultSpec};
+use crate::suite::limits::{MAX_BANDWIDTH_KBPS, MAX_SLICE_BYTES, MIN_FLICKER_INTERVAL};
+use crate::suite::{Dur, DurError, FaultSpec};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,12 +39,21 @@ fn need_for(spec: &FaultSpec) -> Result<(), ParamError> {
 }
 
 fn dur(key: &str, s: &str) -> Result<Duration, ParamError> {
-    s.parse::<Dur>().map(|d| d.0).map_err(|_| {
-        err(
+    s.parse::<Dur>().map(|d| d.0).map_err(|e| match e {
+        DurError::TooLong(_) => err(key, e.to_string()),
+        DurError::Syntax(_) => err(
             key,
             format!("`{s}` is not a duration, expected one such as \"100ms\" or \"2s\""),
-        )
+        ),
     })
+}
+
+/// `n`, if it is at most `max`.
+fn at_most(key: &str, n: u64, max: u64) -> Result<u64, ParamError> {
+    if n > max {
+        return Err(err(key, format!("{key} is {n}, expected at most {max}")));
+    }
+    Ok(n)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -136,13 +146,15 @@ impl ToxicFault {
                 "latency": ms(d("latency", &p.latency)?.ok_or_else(|| required("latency"))?),
                 "jitter": ms(d("jitter", &p.jitter)?.unwrap_or_default()),
             }),
-            "bandwidth" => json!({"rate": p.rate.ok_or_else(|| required("rate"))?}),
+            "bandwidth" => {
+                json!({"rate": at_most("rate", p.rate.ok_or_else(|| required("rate"))?, MAX_BANDWIDTH_KBPS)?})
+            }
             "reset_peer" | "timeout" => {
                 json!({"timeout": ms(d("timeout", &p.timeout)?.unwrap_or_default())})
             }
             "slicer" => json!({
-                "average_size": p.average_size.filter(|n| *n > 0).ok_or_else(|| err("average_size", "missing `average_size` (bytes, > 0) for network.slicer"))?,
-                "size_variation": p.size_variation.unwrap_or(0),
+                "average_size": at_most("average_size", p.average_size.filter(|n| *n > 0).ok_or_else(|| err("average_size", "missing `average_size` (bytes, > 0) for network.slicer"))?, MAX_SLICE_BYTES)?,
+                "size_variation": at_most("size_variation", p.size_variation.unwrap_or(0), MAX_SLICE_BYTES)?,
                 "delay": d("delay", &p.delay)?.unwrap_or_default().as_micros() as u64,
             }),
             "limit_data" => json!({"bytes": p.bytes.ok_or_else(|| required("bytes"))?}),
@@ -324,10 +336,12 @@ impl Flicker {
                 ));
             };
             let (a, b) = (dur(key, &a)?, dur(key, &b)?);
-            if a > b || b.is_zero() {
+            if a > b || a < MIN_FLICKER_INTERVAL {
                 return Err(err(
                     key,
-                    "expected [shortest, longest] with shortest <= longest and longest > 0",
+                    format!(
+                        "expected [shortest, longest] with {MIN_FLICKER_INTERVAL:?} <= shortest <= longest"
+                    ),
                 ));
             }
             Ok((a, b))
@@ -438,6 +452,7 @@ mod tests {
             name: None,
             at: Dur::from_secs(1),
             startup: false,
+            after_load: false,
             duration: dur.map(|d| d.parse().expect("dur")),
             service: "main".into(),
             params: params.as_object().cloned().unwrap_or_default(),

@@ -4,6 +4,7 @@
 use super::{Fault, FaultCtx, FaultError, ParamError, params};
 use crate::hog::Hog;
 use crate::suite::FaultSpec;
+use crate::suite::limits::MAX_HOG_THREADS;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -98,6 +99,12 @@ impl Pressure {
                 return Err(ParamError {
                     key: vec!["threads".into()],
                     message: "threads is 0, expected at least 1".into(),
+                });
+            }
+            Some(n) if n > MAX_HOG_THREADS => {
+                return Err(ParamError {
+                    key: vec!["threads".into()],
+                    message: format!("threads is {n}, expected at most {MAX_HOG_THREADS}"),
                 });
             }
             Some(n) => {

@@ -28,13 +28,14 @@ pub fn http_client(max_in_flight: usize) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Send one request at each of `arrivals` (ms after `start_ms` on `clock`), write each record
-/// to `out` as it ends, and return once every request has ended.
+/// Send one request at each of `arrivals` (ms after `start_ms` on `clock`, in order, taken
+/// one at a time as they come due), write each record to `out` as it ends, and return once
+/// every request has ended.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive(
     http: reqwest::Client,
     target: Target,
-    arrivals: &[f64],
+    arrivals: impl IntoIterator<Item = f64>,
     start_ms: f64,
     max_in_flight: usize,
     clock: Clock,
@@ -46,7 +47,7 @@ pub async fn drive(
     let mut tasks = JoinSet::new();
     let mut summary = LoadSummary::default();
     let mut counts: BTreeMap<Outcome, u64> = BTreeMap::new();
-    for (id, t) in arrivals.iter().enumerate() {
+    for (id, t) in arrivals.into_iter().enumerate() {
         let intended = start_ms + t;
         let wake = clock.instant(intended);
         if cancel.run_until_cancelled(arrive_at(wake)).await.is_none() {

@@ -13,7 +13,6 @@ use crate::gpu::nvml::{DeviceMem, Gpus};
 use crate::load::{self, arrival, client};
 use crate::record::{Clock, Journal, Jsonl, Phase, PlannedFault, Timeline, What, files};
 use crate::report::{Report, ReportError};
-use crate::seed::Rng;
 use crate::service::{Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
 use crate::verdict;
@@ -190,8 +189,8 @@ impl StartupFaults {
 
 /// The load a run drives, fixed before the first request.
 struct LoadPlan {
-    /// Arrival instants, in milliseconds from load start.
-    arrivals: Vec<f64>,
+    /// Arrival instants, in milliseconds from load start, generated as they are sent.
+    arrivals: arrival::Schedule,
     /// Where requests go, and how many may be in flight (`None`: the suite has no load).
     target: Option<(client::Target, usize)>,
     /// How long the middle of the run lasts.
@@ -439,7 +438,8 @@ impl Run {
                 load.arrivals.len()
             ));
         }
-        // Faults stop being injected when load ends, but one already injected is always cleared.
+        // Faults stop being injected when load ends (unless `after_load`), but one already
+        // injected is always cleared.
         let faults_stop = CancellationToken::new();
         let fault_tasks = self.spawn_faults(sup, scheduled, proxy.as_ref(), start, &faults_stop);
         let driven = self.drive_load(http, load, start).await;
@@ -467,8 +467,7 @@ impl Run {
                         .await
                         .map_err(|e| format!("failed to find the model to load: {e}"))?,
                 };
-                let mut rng = Rng::fork(suite.meta.seed, "arrivals");
-                let arrivals = arrival::schedule(l.arrival, l.rate, l.duration.as_ms(), &mut rng);
+                let arrivals = arrival::Schedule::of(l, suite.meta.seed);
                 let target = client::Target {
                     base_url: match proxy {
                         Some(h) => format!("http://{}", h.listen),
@@ -492,7 +491,7 @@ impl Run {
                     .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
                     .fold(0.0, f64::max);
                 LoadPlan {
-                    arrivals: Vec::new(),
+                    arrivals: arrival::Schedule::none(),
                     target: None,
                     duration_ms: last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
                 }
@@ -548,8 +547,9 @@ impl Run {
         }
     }
 
-    /// One task per scheduled fault: wait for its instant (unless `stop` or the cut comes
-    /// first), inject, and clear it at its end or at the cut.
+    /// One task per scheduled fault: wait for its instant (unless `stop`, which an
+    /// `after_load` fault ignores, or the cut comes first), inject, and clear it at its end or
+    /// at the cut.
     fn spawn_faults(
         &self,
         sup: &Supervisor,
@@ -582,6 +582,8 @@ impl Run {
             };
             let (stop, cut) = (stop.clone(), self.cut.clone());
             let duration = self.suite.faults[index].duration;
+            // `after_load = true`: the end of load does not call this fault off.
+            let after_load = self.suite.faults[index].after_load;
             self.say(format!(
                 "  fault {index} at {:.1} s: {}",
                 (planned.at_ms - start) / 1e3,
@@ -591,7 +593,7 @@ impl Run {
                 let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
                 tokio::select! {
                     () = tokio::time::sleep_until(when) => {}
-                    () = stop.cancelled() => return,
+                    () = stop.cancelled(), if !after_load => return,
                     () = cut.cancelled() => return,
                 }
                 if inject(&mut f, &ctx, &planned).await && duration.is_some() {

@@ -109,6 +109,8 @@ pub struct Service {
     pub spec: ServiceSpec,
     /// The command with placeholders filled.
     pub argv: Vec<String>,
+    /// The extra environment with placeholders filled.
+    pub env: BTreeMap<String, String>,
     /// The port `{port}` was filled with.
     pub port: u16,
     life: watch::Sender<Life>,
@@ -219,7 +221,7 @@ impl Service {
     fn spawn_unchecked(&self) -> Result<Child, ServiceError> {
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..])
-            .envs(&self.spec.env)
+            .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -268,7 +270,11 @@ impl Supervisor {
         };
         let mut ports = HashMap::new();
         for s in specs {
-            ports.insert(s.name.clone(), free_port().map_err(ServiceError::Port)?);
+            let port = match s.port {
+                Some(p) => p,
+                None => free_port().map_err(ServiceError::Port)?,
+            };
+            ports.insert(s.name.clone(), port);
         }
         let mut services = Vec::new();
         for spec in specs {
@@ -282,11 +288,17 @@ impl Supervisor {
             if argv[0] == "shakedown" {
                 argv[0] = shakedown_exe().display().to_string();
             }
+            let env = spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v, &spec.name, &ports)))
+                .collect();
             let path = run_dir.join(crate::record::files::service_log(&spec.name));
             let log = File::create(&path).map_err(|source| ServiceError::Log { path, source })?;
             services.push(Arc::new(Service {
                 spec: spec.clone(),
                 argv,
+                env,
                 port: ports[&spec.name],
                 life: watch::channel(Life::Down).0,
                 shared: Mutex::new(Shared::default()),
@@ -738,7 +750,7 @@ fn describe(status: &std::io::Result<ExitStatus>) -> String {
     }
 }
 
-/// Fill `{port}` (this service's) and `{port.NAME}` (another's) in one argument.
+/// Fill `{port}` (this service's) and `{port.NAME}` (another's) in one argument or `env` value.
 fn fill(arg: &str, own: &str, ports: &HashMap<String, u16>) -> String {
     let mut out = arg.replace("{port}", &ports[own].to_string());
     for (name, port) in ports {

@@ -1,23 +1,31 @@
 //! Typed reading of tree nodes: every failure is a located error saying what was found and what was expected.
 
-use super::Dur;
+use super::limits::max_duration_text;
 use super::load::SuiteError;
 use super::tree::{Node, Val};
+use super::{Dur, DurError};
 
 pub(crate) type Res<T> = Result<T, SuiteError>;
 
 /// What the duration errors ask for.
 pub(crate) const DUR_EXPECTED: &str = r#"a duration such as "250ms", "10s", "1.5s", "5m" or "1h""#;
 
+/// A string as messages quote it: cut to 60 characters, so an error stays one short line.
+pub(crate) fn shown(s: &str) -> String {
+    if s.chars().count() > 60 {
+        s.chars().take(57).collect::<String>() + "..."
+    } else {
+        s.to_string()
+    }
+}
+
 /// A value as messages show it after "is".
 pub(crate) fn describe(v: &Val) -> String {
     match v {
-        Val::Str(s) if s.chars().count() > 60 => {
-            let cut: String = s.chars().take(57).collect();
-            format!("{:?}", cut + "...")
-        }
-        Val::Str(s) => format!("{s:?}"),
+        Val::Str(s) => format!("{:?}", shown(s)),
         Val::Int(i) => i.to_string(),
+        // `1e9` as `1e9`, not `1000000000.0`.
+        Val::Float(f) if f.abs() >= 1e6 => format!("{f:e}"),
         Val::Float(f) => format!("{f:?}"),
         Val::Bool(b) => b.to_string(),
         Val::Null => "null".into(),
@@ -61,9 +69,9 @@ impl<'n> Field<'n> {
     /// How messages name this value.
     pub fn label(&self) -> String {
         if self.key.is_empty() {
-            self.within.clone()
+            shown(&self.within)
         } else {
-            format!("`{}` in {}", self.key, self.within)
+            format!("`{}` in {}", shown(&self.key), shown(&self.within))
         }
     }
 
@@ -96,11 +104,15 @@ impl<'n> Field<'n> {
         }
     }
 
-    /// A duration string.
+    /// A duration string, at most [`super::limits::MAX_DURATION`].
     pub fn dur(&self) -> Res<Dur> {
-        self.str(DUR_EXPECTED)?
-            .parse()
-            .map_err(|_| self.expected(DUR_EXPECTED))
+        self.str(DUR_EXPECTED)?.parse().map_err(|e| match e {
+            DurError::TooLong(_) => self.expected(format_args!(
+                "a duration of at most {}",
+                max_duration_text()
+            )),
+            DurError::Syntax(_) => self.expected(DUR_EXPECTED),
+        })
     }
 
     /// A duration string that is not zero.
@@ -123,10 +135,16 @@ impl<'n> Field<'n> {
     }
 
     /// An integer within `lo..=hi`.
-    pub fn int(&self, lo: i128, hi: i128, expected: &str) -> Res<i128> {
+    pub fn int<T>(&self, lo: T, hi: T) -> Res<T>
+    where
+        T: Copy + std::fmt::Display + Into<i128> + TryFrom<i128>,
+    {
+        let expected = || self.expected(format_args!("an integer from {lo} to {hi}"));
         match self.node.val {
-            Val::Int(i) if (lo..=hi).contains(&i) => Ok(i),
-            _ => Err(self.expected(expected)),
+            Val::Int(i) if (lo.into()..=hi.into()).contains(&i) => {
+                T::try_from(i).map_err(|_| expected())
+            }
+            _ => Err(expected()),
         }
     }
 
@@ -174,8 +192,9 @@ impl<'n> Field<'n> {
             return Err(SuiteError::at(
                 &n.at,
                 format!(
-                    "unknown key `{k}` in {}, expected one of {}",
-                    tbl.name,
+                    "unknown key `{}` in {}, expected one of {}",
+                    shown(k),
+                    shown(&tbl.name),
                     list(allowed)
                 ),
             ));
@@ -210,7 +229,10 @@ impl<'n> Tbl<'n> {
         self.get(key).ok_or_else(|| {
             SuiteError::at(
                 &self.node.at,
-                format!("missing `{key}` in {}, expected {expected}", self.name),
+                format!(
+                    "missing `{key}` in {}, expected {expected}",
+                    shown(&self.name)
+                ),
             )
         })
     }

@@ -1,5 +1,6 @@
 //! Durations as suites write them: `"250ms"`, `"10s"`, `"1.5s"`, `"5m"`, `"1h"`.
 
+use super::limits::{MAX_DURATION, max_duration_text};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -26,15 +27,22 @@ impl Dur {
     }
 }
 
-impl FromStr for Dur {
-    type Err = String;
+/// Why a string is not a suite duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurError {
+    /// Not a number and a unit.
+    #[error("expected a duration such as \"250ms\", \"10s\", \"5m\" or \"1h\", found {0:?}")]
+    Syntax(String),
+    /// Longer than [`MAX_DURATION`].
+    #[error("{0:?} is longer than {max}, the longest duration a suite may name", max = max_duration_text())]
+    TooLong(String),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let expected = || {
-            format!(
-                "expected a duration such as \"250ms\", \"10s\", \"5m\" or \"1h\", found \"{s}\""
-            )
-        };
+impl FromStr for Dur {
+    type Err = DurError;
+
+    fn from_str(s: &str) -> Result<Self, DurError> {
+        let expected = || DurError::Syntax(s.to_string());
         let t = s.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -50,8 +58,13 @@ impl FromStr for Dur {
             _ => return Err(expected()),
         };
         let secs = n * scale;
-        if !secs.is_finite() || secs > 1e9 {
+        if !secs.is_finite() {
             return Err(expected());
+        }
+        // Checked before `Duration` is made: a huge value would panic there, and every timer
+        // the run arms from a suite duration stays far from overflowing.
+        if secs > MAX_DURATION.as_secs_f64() {
+            return Err(DurError::TooLong(s.to_string()));
         }
         Ok(Dur(Duration::from_secs_f64(secs)))
     }
@@ -102,7 +115,17 @@ mod tests {
         assert_eq!(Dur::from_millis(1500).to_string(), "1500ms");
         assert_eq!(Dur::from_secs(3).to_string(), "3s");
         for bad in ["", "10", "s", "10 parsecs", "-1s", "1e400s"] {
-            assert!(bad.parse::<Dur>().is_err(), "{bad}");
+            assert!(
+                matches!(bad.parse::<Dur>(), Err(DurError::Syntax(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!("168h".parse::<Dur>().map(|d| d.0), Ok(MAX_DURATION));
+        for long in ["168.001h", "100000h", "99999999999999999999999s"] {
+            assert!(
+                matches!(long.parse::<Dur>(), Err(DurError::TooLong(_))),
+                "{long}"
+            );
         }
     }
 }

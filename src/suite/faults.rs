@@ -2,18 +2,32 @@
 //! [`crate::fault::check`].
 
 use super::check::{Field, Res, Tbl, list};
+use super::limits::MAX_NAME_BYTES;
 use super::load::{SuiteError, is_name, opt};
 use super::tree::{self, Format, Node, Val};
-use super::{FaultSpec, ServiceSpec};
+use super::{Dur, FaultSpec, ServiceSpec};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// Keys every fault has; every other key is kind-specific.
-const COMMON: &[&str] = &["kind", "at", "for", "service"];
+const COMMON: &[&str] = &["kind", "at", "for", "service", "after_load"];
+
+/// What bounds a fault's `at`: the end of load (when `[load]` sets `duration`) and the budget.
+pub(crate) struct Horizon {
+    /// `[load] duration`, when the suite sets it (the default always covers every fault).
+    pub load_end: Option<Dur>,
+    /// `[suite] budget`.
+    pub budget: Dur,
+}
 
 /// Read every `[[fault]]` entry in file order.
-pub(crate) fn faults(top: &Tbl, services: &[ServiceSpec], suite: &Path) -> Res<Vec<FaultSpec>> {
+pub(crate) fn faults(
+    top: &Tbl,
+    services: &[ServiceSpec],
+    suite: &Path,
+    horizon: &Horizon,
+) -> Res<Vec<FaultSpec>> {
     let Some(f) = top.get("fault") else {
         return Ok(Vec::new());
     };
@@ -21,18 +35,27 @@ pub(crate) fn faults(top: &Tbl, services: &[ServiceSpec], suite: &Path) -> Res<V
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| fault(i, item, services, suite))
+        .map(|(i, item)| fault(i, item, services, suite, horizon))
         .collect()
 }
 
-fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<FaultSpec> {
+fn fault(
+    i: usize,
+    item: &Field,
+    services: &[ServiceSpec],
+    suite: &Path,
+    horizon: &Horizon,
+) -> Res<FaultSpec> {
     let t = item.table(format!("[[fault]] #{}", i + 1), None)?;
 
     // The used file, parsed; its fields borrow from it, so it lives for this whole function.
     let mut used: Option<(String, Node)> = None;
     if let Some(u) = t.get("use") {
-        let expected =
-            "the name of a fault file such as \"kill-engine\" (letters, digits, `.`, `_`, `-`)";
+        let expected = format!(
+            "the name of a fault file such as \"kill-engine\" (1 to {MAX_NAME_BYTES} letters, \
+             digits, `.`, `_`, `-`)"
+        );
+        let expected = expected.as_str();
         let name = u.str(expected)?;
         if !is_name(name) || name.starts_with('.') {
             return Err(u.expected(expected));
@@ -99,11 +122,11 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     })?;
     // `at = "startup"`: before the services start, so start-up itself meets the fault.
     let startup = matches!(&at_f.node.val, crate::suite::tree::Val::Str(s) if s == "startup");
-    let at = if startup {
-        crate::suite::Dur::default()
-    } else {
-        at_f.dur()?
-    };
+    let at = if startup { Dur::default() } else { at_f.dur()? };
+    let after_load = opt(get("after_load"), Field::bool)?.unwrap_or(false);
+    if !startup {
+        check_at(&at_f, at, after_load, horizon)?;
+    }
     let duration = opt(get("for"), Field::pos_dur)?;
     let service = match get("service") {
         Some(f) => {
@@ -133,6 +156,7 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
         name: used.as_ref().map(|(n, _)| n.clone()),
         at,
         startup,
+        after_load,
         duration,
         service,
         params,
@@ -141,6 +165,27 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     crate::fault::check(&spec)
         .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
     Ok(spec)
+}
+
+/// A fault's `at` must come before the budget ends, and before load ends unless the entry says
+/// `after_load = true` (otherwise the run would end its faults with its load, never injecting it).
+fn check_at(at_f: &Field, at: Dur, after_load: bool, horizon: &Horizon) -> Res<()> {
+    if let Some(end) = horizon.load_end
+        && at >= end
+        && !after_load
+    {
+        return Err(at_f.expected(format_args!(
+            "a time before load ends at {end} (`duration` in [load]), or `after_load = true` \
+             in this entry to inject it after load"
+        )));
+    }
+    if at >= horizon.budget {
+        return Err(at_f.expected(format_args!(
+            "a time before the run's budget of {} ends (`budget` in [suite])",
+            horizon.budget
+        )));
+    }
+    Ok(())
 }
 
 /// Where a [`crate::fault::ParamError`] key path points: `[]` is the `kind` key, a path is relative

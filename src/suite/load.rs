@@ -1,6 +1,7 @@
 //! Reading a suite file: parse, validate, resolve defaults; every error located at `file:line:col`.
 
-use super::check::{Field, Res, Tbl};
+use super::check::{Field, Res, Tbl, describe};
+use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
 use super::tree::{self, Format, Loc};
 use super::{
     Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec, RequestSpec,
@@ -74,11 +75,15 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
     let meta = meta(&top)?;
     let services = services::services(&top)?;
     let expect = expect(top.get("expect"))?;
-    let faults = faults::faults(&top, &services, path)?;
+    let horizon = faults::Horizon {
+        load_end: explicit_load_duration(&top)?,
+        budget: meta.budget,
+    };
+    let faults = faults::faults(&top, &services, path, &horizon)?;
     let proxy = top.get("proxy").map(|f| proxy(&f, &faults)).transpose()?;
     let load = top
         .get("load")
-        .map(|f| load_spec(&f, &faults, &expect))
+        .map(|f| load_spec(&f, &faults, &expect, meta.budget))
         .transpose()?;
     Ok(Suite {
         meta,
@@ -103,9 +108,10 @@ fn format_of(path: &Path) -> Result<Format, SuiteError> {
     })
 }
 
-/// Whether `s` is usable in a directory or file name: `[A-Za-z0-9._-]+`.
+/// Whether `s` is usable in a directory or file name: `[A-Za-z0-9._-]`, 1 to
+/// [`MAX_NAME_BYTES`] long.
 pub(crate) fn is_name(s: &str) -> bool {
-    !s.is_empty()
+    (1..=MAX_NAME_BYTES).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
@@ -117,7 +123,9 @@ fn meta(top: &Tbl) -> Res<Meta> {
             "[suite]",
             Some(&["name", "description", "level", "hardware", "budget", "seed"]),
         )?;
-    let name_expected = "a name of letters, digits, `.`, `_` and `-`";
+    let name_expected =
+        format!("a name of 1 to {MAX_NAME_BYTES} letters, digits, `.`, `_` and `-`");
+    let name_expected = name_expected.as_str();
     let name_f = t.req("name", name_expected)?;
     let name = name_f.str(name_expected)?;
     if !is_name(name) {
@@ -146,11 +154,7 @@ fn meta(top: &Tbl) -> Res<Meta> {
         level,
         hardware,
         budget: opt(t.get("budget"), Field::pos_dur)?.unwrap_or(Dur::from_secs(600)),
-        seed: match t.get("seed") {
-            Some(f) => u64::try_from(f.int(0, i128::from(u64::MAX), "an integer >= 0")?)
-                .unwrap_or_default(),
-            None => 0,
-        },
+        seed: opt(t.get("seed"), |f| f.int(0, u64::MAX))?.unwrap_or(0),
     })
 }
 
@@ -162,7 +166,7 @@ pub(crate) fn opt<'n, T>(
     f.map(|f| read(&f)).transpose()
 }
 
-fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect) -> Res<LoadSpec> {
+fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect, budget: Dur) -> Res<LoadSpec> {
     let t = f.table(
         "[load]",
         Some(&[
@@ -174,11 +178,14 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect) -> Res<LoadSpec> 
             "request",
         ]),
     )?;
-    let rate_expected = "a number of requests per second > 0";
-    let rate_f = t.req("rate", rate_expected)?;
-    let rate = rate_f.number(rate_expected)?;
-    if rate <= 0.0 {
-        return Err(rate_f.expected(rate_expected));
+    let rate_expected = format!(
+        "a number of requests per second, more than 0 and at most {}",
+        number(MAX_RATE)
+    );
+    let rate_f = t.req("rate", &rate_expected)?;
+    let rate = rate_f.number(&rate_expected)?;
+    if !(rate > 0.0 && rate <= MAX_RATE) {
+        return Err(rate_f.expected(&rate_expected));
     }
     let arrival = match t.get("arrival") {
         Some(f) => f.one_of(&[
@@ -188,14 +195,45 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect) -> Res<LoadSpec> 
         None => Arrival::Poisson,
     };
     let max_in_flight = match t.get("max_in_flight") {
-        Some(f) => usize::try_from(f.int(1, i128::from(u32::MAX), "an integer >= 1")?)
-            .unwrap_or(usize::MAX),
+        Some(f) => f.int(1, MAX_IN_FLIGHT)? as usize,
         None => 256,
     };
-    let duration = match t.get("duration") {
+    let duration_f = t.get("duration");
+    let duration = match &duration_f {
         Some(f) => f.pos_dur()?,
         None => default_duration(faults, expect),
     };
+    // What the whole load is wrong about is said at `duration`, or at [load] when defaulted.
+    let (node, what, shown) = match &duration_f {
+        Some(d) => (d.node, d.label(), describe(&d.node.val)),
+        None => (
+            f.node,
+            "the default `duration` of [load]".to_string(),
+            duration.to_string(),
+        ),
+    };
+    let arrivals = rate * duration.0.as_secs_f64();
+    if arrivals > MAX_ARRIVALS {
+        return Err(SuiteError::at(
+            &node.at,
+            format!(
+                "{what} is {shown}: rate {}/s × duration {shown} = {} arrivals, more than the \
+                 bound of {}, expected a lower `rate` or `duration`",
+                number(rate),
+                number(arrivals),
+                number(MAX_ARRIVALS)
+            ),
+        ));
+    }
+    if duration >= budget {
+        return Err(SuiteError::at(
+            &node.at,
+            format!(
+                "{what} is {shown}, expected less than the run's budget of {budget} \
+                 (`budget` in [suite], which also covers start-up and teardown)"
+            ),
+        ));
+    }
     Ok(LoadSpec {
         rate,
         arrival,
@@ -204,6 +242,14 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect) -> Res<LoadSpec> 
         duration,
         request: request(t.get("request"))?,
     })
+}
+
+/// The `duration` a `[load]` table sets itself, if any (faults are checked against it).
+fn explicit_load_duration(top: &Tbl) -> Res<Option<Dur>> {
+    let Some(t) = top.get("load").and_then(|f| f.table("[load]", None).ok()) else {
+        return Ok(None);
+    };
+    opt(t.get("duration"), Field::pos_dur)
 }
 
 /// Last fault end (or start, for instant faults) + `recover_within` (or 10 s) + 5 s, at least 10 s.
@@ -238,8 +284,7 @@ fn request(f: Option<Field>) -> Res<RequestSpec> {
         r.stream = f.bool()?;
     }
     if let Some(f) = t.get("max_tokens") {
-        r.max_tokens =
-            u32::try_from(f.int(1, i128::from(u32::MAX), "an integer >= 1")?).unwrap_or(u32::MAX);
+        r.max_tokens = f.int(1, MAX_TOKENS)?;
     }
     if let Some(f) = t.get("model") {
         r.model = Some(f.str("a model name (a string)")?.to_string());

@@ -6,12 +6,13 @@
 mod check;
 mod duration;
 mod faults;
+pub mod limits;
 mod load;
 mod locate;
 mod services;
 mod tree;
 
-pub use duration::Dur;
+pub use duration::{Dur, DurError};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use tree::Format;
@@ -104,8 +105,11 @@ pub struct ServiceSpec {
     pub name: String,
     /// Argv, never run through a shell; `{port}` and `{port.NAME}` are filled in at start.
     pub command: Vec<String>,
-    /// Extra environment variables.
+    /// Extra environment variables; placeholders are filled in as in `command`.
     pub env: BTreeMap<String, String>,
+    /// `port = N`: the service always listens on N; `None`: a free port is picked at start
+    /// (and reaches the service through `{port}`).
+    pub port: Option<u16>,
     /// Readiness probe.
     pub ready: Ready,
     /// Restart policy.
@@ -212,6 +216,9 @@ pub struct FaultSpec {
     pub at: Dur,
     /// `at = "startup"`: injected before any service starts.
     pub startup: bool,
+    /// `after_load = true`: `at` may fall after load ends; the run then waits to inject it
+    /// (otherwise faults not yet injected when load ends never are).
+    pub after_load: bool,
     /// How long it lasts (`for`); `None` for instant faults.
     pub duration: Option<Dur>,
     /// Which service it acts on; default the entry.

@@ -1,6 +1,7 @@
 //! The `[service]` table(s): one bare service named `main`, or named `[service.NAME]` tables.
 
 use super::check::{Field, Res, Tbl, list};
+use super::limits::{MAX_NAME_BYTES, MAX_RESTARTS};
 use super::load::{SuiteError, opt};
 use super::tree::{Loc, Val};
 use super::{Dur, Probe, Ready, Restart, ServiceSpec};
@@ -18,6 +19,7 @@ const SERVICE_KEYS: &[&str] = &[
     "entry",
     "health",
     "stop_grace",
+    "port",
 ];
 
 /// A `{...}` in a command element whose content looks like a name is a placeholder; other braces
@@ -36,6 +38,8 @@ struct Decl<'n> {
     after: Vec<Field<'n>>,
     /// The `entry` key when it says true.
     entry: Option<Field<'n>>,
+    /// The `port` key, if any.
+    port: Option<Field<'n>>,
 }
 
 /// Read the services, check `after`, placeholders and the entry, and return them in start order.
@@ -62,8 +66,8 @@ pub(crate) fn services(top: &Tbl) -> Res<Vec<ServiceSpec>> {
             };
             if !is_service_name(k) {
                 return Err(f.fail(format_args!(
-                    "is not a valid service name, expected letters, digits, `_` and `-` \
-                     (or one of {} for a single service)",
+                    "is not a valid service name, expected 1 to {MAX_NAME_BYTES} letters, \
+                     digits, `_` and `-` (or one of {} for a single service)",
                     list(SERVICE_KEYS)
                 )));
             }
@@ -77,11 +81,12 @@ pub(crate) fn services(top: &Tbl) -> Res<Vec<ServiceSpec>> {
         decls.push(service(name, f, tname, &names)?);
     }
     choose_entry(&mut decls, &field, &names)?;
+    distinct_ports(&decls)?;
     order(decls)
 }
 
 fn is_service_name(s: &str) -> bool {
-    !s.is_empty()
+    (1..=MAX_NAME_BYTES).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
@@ -110,8 +115,24 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
             if k.is_empty() || k.contains(['=', '\0']) {
                 return Err(v.fail("is not a valid variable name, expected no `=` and no NUL"));
             }
-            env.insert(k.clone(), v.str("a string")?.to_string());
+            let value = v.str("a string")?;
+            check_placeholders(&v, value, names)?;
+            env.insert(k.clone(), value.to_string());
         }
+    }
+    let port = opt(t.get("port"), |p| p.int(1, u16::MAX))?;
+    // The readiness probe and load reach a service on its port: it must be told it, or say it.
+    let told = command.iter().chain(env.values()).any(|a| {
+        PLACEHOLDER
+            .captures_iter(a)
+            .any(|c| c.get(1).is_some_and(|m| m.as_str() == "port"))
+    });
+    if !told && port.is_none() {
+        return Err(cmd_f.fail(format_args!(
+            "has no `{{port}}`, expected `{{port}}` in an argument (or an `env` value) to tell \
+             the service the port to listen on, or `port = N` in {tname} for a service that \
+             always listens on port N"
+        )));
     }
 
     let ready = ready(&t)?;
@@ -172,7 +193,9 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
             entry: false,
             health,
             stop_grace: opt(t.get("stop_grace"), Field::dur)?.unwrap_or(Dur::from_secs(5)),
+            port,
         },
+        port: t.get("port"),
         after,
         entry,
     })
@@ -248,16 +271,27 @@ fn restart(t: &Tbl) -> Res<Restart> {
         }
         return Ok(Restart::Never);
     }
-    let max = match rt.get("max") {
-        Some(m) => {
-            u32::try_from(m.int(0, i128::from(u32::MAX), "an integer >= 0")?).unwrap_or(u32::MAX)
-        }
-        None => 3,
-    };
+    let max = opt(rt.get("max"), |m| m.int(0, MAX_RESTARTS))?.unwrap_or(3);
     Ok(Restart::OnFailure {
         max,
         backoff: opt(rt.get("backoff"), Field::dur)?.unwrap_or(Dur::from_secs(1)),
     })
+}
+
+/// Two services cannot both listen on one fixed port.
+fn distinct_ports(decls: &[Decl]) -> Res<()> {
+    for (i, d) in decls.iter().enumerate() {
+        let (Some(p), Some(f)) = (d.spec.port, &d.port) else {
+            continue;
+        };
+        if let Some(other) = decls[..i].iter().find(|o| o.spec.port == Some(p)) {
+            return Err(f.expected(format_args!(
+                "a port no other service has ([service.{}] says port = {p} too)",
+                other.spec.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One service is the entry by itself; several need exactly one `entry = true`.

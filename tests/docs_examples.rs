@@ -1,0 +1,210 @@
+//! Every example in the docs is one that runs: each suite (TOML or JSON), fault file and
+//! `[[fault]]` snippet validates, each `shakedown` command line in a suite or a shell block
+//! parses (so no example passes the mock a flag it lacks), and the limits the docs state are
+//! the ones the code enforces.
+
+use clap::Parser;
+use shakedown::cli::Cli;
+use shakedown::suite::{self, Suite, limits};
+use std::path::{Path, PathBuf};
+
+/// A fenced code block: its language, the 1-based line its text starts on, and its text.
+struct Block {
+    file: PathBuf,
+    lang: String,
+    line: usize,
+    text: String,
+}
+
+impl Block {
+    fn at(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Every Markdown file with examples: `README.md` and everything under `docs/`.
+fn markdown() -> Vec<PathBuf> {
+    let mut out = vec![PathBuf::from("README.md")];
+    let mut dirs = vec![PathBuf::from("docs")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read docs").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn blocks() -> Vec<Block> {
+    let mut out = Vec::new();
+    for file in markdown() {
+        let text = std::fs::read_to_string(&file).expect("read markdown");
+        let mut open: Option<Block> = None;
+        for (i, l) in text.lines().enumerate() {
+            match (&mut open, l.strip_prefix("```")) {
+                (None, Some(lang)) => {
+                    open = Some(Block {
+                        file: file.clone(),
+                        lang: lang.trim().to_string(),
+                        line: i + 2,
+                        text: String::new(),
+                    })
+                }
+                (Some(_), Some(_)) => out.extend(open.take()),
+                (Some(b), None) => {
+                    b.text.push_str(l);
+                    b.text.push('\n');
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    out
+}
+
+/// A minimal suite around `[[fault]]` snippets.
+const AROUND: &str = "[suite]\nname = \"doc-snippet\"\n\n[service]\n\
+    command = [\"shakedown\", \"mock-server\", \"--port\", \"{port}\", \"--engine\", \"process\"]\n\n";
+
+/// Parse `shakedown ARGS…` as the binary would.
+fn parses(at: &str, argv: &[String]) {
+    if let Err(e) = Cli::try_parse_from(argv) {
+        panic!("{at}: `{}` does not parse: {e}", argv.join(" "));
+    }
+}
+
+/// Each service that runs `shakedown` has a command line the binary takes.
+fn commands_parse(at: &str, s: &Suite) {
+    let re = regex::Regex::new(r"\{port(\.[A-Za-z0-9_.-]+)?\}").expect("pattern");
+    for svc in &s.services {
+        if svc.command[0] != "shakedown" {
+            continue;
+        }
+        let argv: Vec<String> = svc
+            .command
+            .iter()
+            .map(|a| re.replace_all(a, "8000").into_owned())
+            .collect();
+        parses(&format!("{at} [service.{}]", svc.name), &argv);
+    }
+}
+
+fn load(at: &str, path: &Path, text: &str) -> Suite {
+    suite::load_str(path, text)
+        .unwrap_or_else(|e| panic!("{at}: the example does not validate: {e}"))
+}
+
+#[test]
+fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
+    let mut checked = 0;
+    for b in blocks() {
+        let at = b.at();
+        match b.lang.as_str() {
+            "toml" if b.text.lines().any(|l| l.trim() == "[suite]") => {
+                let s = load(&at, &b.file.with_extension("toml"), &b.text);
+                commands_parse(&at, &s);
+            }
+            "toml" if b.text.starts_with("# faults/") => {
+                // A fault file: used from a suite next to it.
+                let name = b.text["# faults/".len()..]
+                    .split(".toml")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let dir = tempfile::tempdir().expect("tempdir");
+                std::fs::create_dir(dir.path().join("faults")).expect("mkdir");
+                std::fs::write(dir.path().join(format!("faults/{name}.toml")), &b.text)
+                    .expect("write");
+                let text = format!("{AROUND}[[fault]]\nuse = \"{name}\"\n");
+                load(&at, &dir.path().join("s.toml"), &text);
+            }
+            "toml" if b.text.starts_with("[[fault]]") => {
+                // As if next to the test suites, where `corpora/mine.jsonl` exists.
+                let path = Path::new("tests/suites/valid/doc-snippet.toml");
+                load(&at, path, &format!("{AROUND}{}", b.text));
+            }
+            "toml" => panic!("{at}: a TOML example this test does not know how to check"),
+            "json" => {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&b.text) else {
+                    continue; // one JSON line of a corpus, not a suite
+                };
+                if v.get("suite").is_none() {
+                    continue;
+                }
+                let s = load(&at, &b.file.with_extension("json"), &b.text);
+                commands_parse(&at, &s);
+            }
+            _ => {
+                for l in b.text.lines() {
+                    let l = l
+                        .split(" #")
+                        .next()
+                        .unwrap_or(l)
+                        .trim_end_matches(['&', ' ']);
+                    let args = match (l.strip_prefix("shakedown "), l.split_once(" -- ")) {
+                        (Some(rest), _) => rest,
+                        (None, Some((cargo, rest))) if cargo.starts_with("cargo run") => rest,
+                        _ => continue,
+                    };
+                    let argv: Vec<String> = std::iter::once("shakedown")
+                        .chain(args.split_whitespace())
+                        .map(str::to_string)
+                        .collect();
+                    parses(&at, &argv);
+                    // A suite a command names must exist and validate.
+                    for a in &argv[1..] {
+                        if a.ends_with(".toml") || a.ends_with(".json") {
+                            suite::load(Path::new(a))
+                                .unwrap_or_else(|e| panic!("{at}: `{a}` does not validate: {e}"));
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} suite examples found");
+}
+
+#[test]
+fn the_suite_format_states_every_limit_the_code_enforces() {
+    let doc = std::fs::read_to_string("docs/suite-format.md").expect("read");
+    let limits = doc
+        .split("## Limits")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a `## Limits` section");
+    for (what, shown) in [
+        (
+            "MAX_DURATION",
+            format!("`\"{}h\"`", limits::MAX_DURATION.as_secs() / 3600),
+        ),
+        ("MAX_RATE", format!("{}", limits::MAX_RATE)),
+        ("MAX_ARRIVALS", limits::number(limits::MAX_ARRIVALS)),
+        ("MAX_IN_FLIGHT", limits::MAX_IN_FLIGHT.to_string()),
+        ("MAX_TOKENS", limits::MAX_TOKENS.to_string()),
+        ("MAX_RESTARTS", limits::MAX_RESTARTS.to_string()),
+        ("MAX_NAME_BYTES", limits::MAX_NAME_BYTES.to_string()),
+        ("MAX_HOG_THREADS", limits::MAX_HOG_THREADS.to_string()),
+        ("MAX_GPU_DEVICE", limits::MAX_GPU_DEVICE.to_string()),
+        (
+            "MIN_FLICKER_INTERVAL",
+            format!("`\"{}ms\"`", limits::MIN_FLICKER_INTERVAL.as_millis()),
+        ),
+        ("MAX_BANDWIDTH_KBPS", limits::MAX_BANDWIDTH_KBPS.to_string()),
+        ("MAX_SLICE_BYTES", limits::MAX_SLICE_BYTES.to_string()),
+    ] {
+        let row = format!("`{what}`");
+        let line = limits
+            .lines()
+            .find(|l| l.contains(&row))
+            .unwrap_or_else(|| panic!("no row names {row}"));
+        assert!(line.contains(&shown), "{row}: expected {shown} in {line:?}");
+    }
+}
