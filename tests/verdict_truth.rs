@@ -150,7 +150,7 @@ fn a_hang_outside_fault_windows_is_steady_hang_not_a_low_success_rate() {
 #[test]
 fn a_run_that_ends_before_load_judges_nothing_that_needs_load() {
     let case = Case::new(&format!(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nready = {{ http = \"/health\", within = \"500ms\" }}\nstop_grace = \"200ms\"\n\n{}{EXPECT}",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sleep\", \"60\"]\nenv = {{ PORT = \"{{port}}\" }}\nready = {{ http = \"/health\", within = \"500ms\" }}\nstop_grace = \"200ms\"\n\n{}{EXPECT}",
         load(3)
     ));
     let out = case.run();
@@ -187,7 +187,7 @@ fn a_run_that_ends_before_load_judges_nothing_that_needs_load() {
 #[test]
 fn a_start_up_failure_indents_what_the_service_printed() {
     let case = Case::new(
-        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo first >&2; echo second >&2; exit 4\"]\nready = { tcp = true, within = \"10s\" }\n",
+        "[suite]\nname = \"t\"\n\n[service]\ncommand = [\"sh\", \"-c\", \"echo first >&2; echo second >&2; exit 4\"]\nenv = { PORT = \"{port}\" }\nready = { tcp = true, within = \"10s\" }\n",
     );
     let out = case.run();
     assert_eq!(code(&out), 3, "{}", show(&out));
