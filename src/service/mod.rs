@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -212,16 +212,8 @@ impl Service {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Dies with us even before the reaper hears about it.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Dies with us even before the reaper hears about it.
+        crate::child::dies_with_parent(&mut cmd);
         cmd.spawn().map_err(|source| ServiceError::Spawn {
             service: self.spec.name.clone(),
             program: self.argv[0].clone(),
@@ -589,7 +581,10 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
                 "uptime_ms": started.elapsed().as_secs_f64() * 1e3, "during_teardown": stopping,
             }),
         );
-        let words = describe(&status);
+        let words = match &status {
+            Ok(s) => crate::child::describe(*s),
+            Err(e) => format!("wait failed: {e}"),
+        };
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
         svc.lock().last_exit = Some(words);
         let failed = !matches!(&status, Ok(s) if s.success());
@@ -695,17 +690,6 @@ async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn describe(status: &std::io::Result<ExitStatus>) -> String {
-    match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit code {c}"),
-            (_, Some(sig)) => format!("killed by signal {sig}"),
-            _ => "unknown status".into(),
-        },
-        Err(e) => format!("wait failed: {e}"),
     }
 }
 
