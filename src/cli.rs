@@ -50,6 +50,9 @@ pub enum Command {
     /// The mock service's engine process (started by `mock-server --engine process`).
     #[command(hide = true)]
     MockEngine(crate::mock::EngineArgs),
+    /// The mock's `escape-setsid` child: forks a grandchild that leaves the session.
+    #[command(hide = true)]
+    MockEscapee,
     /// Kills the process groups it is told about once its parent dies (started by `run`).
     #[command(hide = true, name = "__reaper")]
     Reaper,

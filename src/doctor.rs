@@ -41,10 +41,44 @@ pub fn main() -> i32 {
             "missing"
         }
     );
+    let subreaper = match crate::service::subreaper::become_subreaper() {
+        Ok(()) if crate::service::subreaper::is_subreaper() => "subreaper".to_string(),
+        Ok(()) => "process-tree samples only (the subreaper setting did not hold)".to_string(),
+        Err(e) => format!("process-tree samples only (failed to become a child subreaper: {e})"),
+    };
+    println!(
+        "process tracking: {subreaper}; cgroup v2 per service: not used ({})",
+        cgroup_v2()
+    );
     let loopback = std::net::TcpListener::bind("127.0.0.1:0").is_ok();
     println!(
         "network: loopback listen {}",
         if loopback { "ok" } else { "failed" }
     );
     0
+}
+
+/// Whether this process's cgroup v2 directory is there and writable (delegated to us).
+fn cgroup_v2() -> String {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return "this machine has no cgroup v2 hierarchy".into();
+    };
+    // Unified (v2 only) at /sys/fs/cgroup, or hybrid with v2 at /sys/fs/cgroup/unified.
+    let Some(mount) = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|m| std::path::Path::new(m).join("cgroup.controllers").exists())
+    else {
+        return "cgroup v2 is not mounted".into();
+    };
+    let dir = format!("{mount}{path}");
+    let writable = nix::unistd::access(dir.as_str(), nix::unistd::AccessFlags::W_OK).is_ok();
+    format!(
+        "{dir} is {}",
+        if writable {
+            "writable"
+        } else {
+            "not delegated here"
+        }
+    )
 }

@@ -195,16 +195,8 @@ impl Hog {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe and touches no parent memory.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Dies with the framework; stays in its process group.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Dies with the framework; stays in its process group.
+        crate::child::dies_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| HogError::Spawn {
             what: what.clone(),
             source,

@@ -14,6 +14,7 @@ fn main() {
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
         Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
+        Command::MockEscapee => shakedown::mock::escapee_main(),
         Command::GpuHog(args) => shakedown::gpu::cuda::hog_main(&args),
         Command::Hog { kind } => shakedown::hog::main(&kind),
         Command::Doctor => shakedown::doctor::main(),

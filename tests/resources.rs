@@ -213,6 +213,11 @@ fn doctor_reports_what_it_found() {
     for line in ["cuda driver:", "nvml:", "host:", "processes:", "network:"] {
         assert!(text.contains(line), "{text}");
     }
+    // Linux lets any process be a child subreaper: that is what tracks escaped processes.
+    assert!(
+        text.contains("process tracking: subreaper; cgroup v2 per service: not used"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -160,8 +160,115 @@ fn orphan_engine_fails_no_orphans_and_is_still_killed() {
     let v = case.verdict("no_orphans");
     assert_eq!(v["status"], "fail", "{v:#}");
     assert_eq!(v["id"], "orphan.process");
-    let names = v["evidence"]["survivors"].to_string();
+    // It left the group (setsid) and ignores SIGTERM: teardown had to SIGKILL it by pid.
+    let names = v["evidence"]["escaped"].to_string();
     assert!(names.contains("shakedown::engine"), "{v:#}");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("killed at teardown"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn escaped_grandchild_fails_no_orphans_and_teardown_kills_it() {
+    let case = Case::new(&mock_suite(
+        &["--bug", "escape-setsid"],
+        "[load]\nrate = 10\nduration = \"1s\"\n\n[expect]\nno_orphans = true\n",
+    ));
+    let out = case.command().output().expect("run shakedown");
+    let pid = util::escaped_pid(&case.run_dir(), "main").expect("the mock names its escapee");
+    let _cleanup = util::KillOnDrop(pid, util::ESCAPED);
+    // Teardown killed it: it is gone without anyone else's help.
+    wait_for(Duration::from_secs(10), "the escapee to be gone", || {
+        !util::alive_as(pid, util::ESCAPED)
+    });
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let v = case.verdict("no_orphans");
+    assert_eq!(v["status"], "fail", "{v:#}");
+    assert_eq!(v["id"], "orphan.process");
+    let summary = v["summary"].as_str().unwrap_or("");
+    let named = format!("{pid} `{}", util::ESCAPED);
+    assert!(summary.contains("escaped their process group"), "{v:#}");
+    assert!(summary.contains(&named), "{v:#}");
+    assert!(summary.contains("killed at teardown"), "{v:#}");
+    assert!(!summary.contains("outlived teardown"), "{v:#}");
+    assert_eq!(v["evidence"]["escaped"][0]["pid"], pid, "{v:#}");
+    // Re-parented to shakedown (the subreaper) and traced back through its environment.
+    let adopted = case.events("service.adopted");
+    assert!(
+        adopted
+            .iter()
+            .any(|e| e["pid"] == pid && e["attributed_by"] == "environment"),
+        "{adopted:?}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[orphan.process]") && stdout.contains(&named),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(case.run_dir().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("type=\"orphan.process\"") && junit.contains(&named),
+        "{junit}"
+    );
+    util::assert_tree_gone(&case.run_dir());
+}
+
+#[test]
+fn sigkill_of_shakedown_leaves_no_escaped_process() {
+    let case = Case::new(&mock_suite(
+        &["--bug", "escape-setsid"],
+        "[load]\nrate = 10\nduration = \"30s\"\n",
+    ));
+    let mut child = case.spawn();
+    let run_dir = case.run_dir();
+    let mut pid = None;
+    wait_for(Duration::from_secs(20), "the escapee to be named", || {
+        pid = util::escaped_pid(&run_dir, "main");
+        pid.is_some()
+    });
+    let pid = pid.unwrap_or_default();
+    let _cleanup = util::KillOnDrop(pid, util::ESCAPED);
+    // Once shakedown has recorded it, the reaper knows it too.
+    wait_for(
+        Duration::from_secs(10),
+        "the escapee to be recorded",
+        || case.events("service.stray").iter().any(|e| e["pid"] == pid),
+    );
+    child.kill().expect("SIGKILL shakedown");
+    child.wait().expect("reap shakedown");
+    wait_for(
+        Duration::from_secs(10),
+        "the reaper to kill the escapee",
+        || !util::alive_as(pid, util::ESCAPED),
+    );
+    util::assert_tree_gone(&case.run_dir());
+}
+
+#[test]
+fn double_forked_process_that_stays_in_the_group_passes_no_orphans() {
+    // `(sleep &)` leaves a sleep whose parent is gone, re-parented out of the service's tree
+    // but still in its process group: tracked, torn down with the group, not an escape.
+    let command = format!(
+        "(sleep 317 &); exec {:?} mock-server --port {{port}}",
+        util::bin().display().to_string()
+    );
+    let case = Case::new(&format!(
+        "[suite]\nname = \"t\"\nbudget = \"1m\"\n\n[service]\ncommand = [\"sh\", \"-c\", {command:?}]\n\
+         ready = {{ http = \"/health\", within = \"20s\" }}\n\n[load]\nrate = 5\nduration = \"1s\"\n\n\
+         [expect]\nno_orphans = true\n"
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(status(&case, "no_orphans"), "pass");
+    let adopted = case.events("service.adopted");
+    assert!(
+        adopted.iter().any(|e| e["cmdline"] == "sleep 317"),
+        "{adopted:?}"
+    );
 }
 
 #[test]

@@ -120,4 +120,7 @@ pub enum Bug {
     /// A stream whose client goes away (broken connection) never frees its generation slot:
     /// after `--max-num-seqs` such breaks every new request waits forever.
     StallOnDisconnect,
+    /// At start, a child double-forks; the grandchild calls `setsid()` and sleeps until
+    /// killed, outside the server's process group, session and tree.
+    EscapeSetsid,
 }

@@ -50,6 +50,10 @@
 //!   - `stall-on-disconnect`: when a streaming client goes away mid-answer (reset, closed
 //!     connection), the request's generation slot is never freed; after `--max-num-seqs`
 //!     such breaks every new request waits forever (the vLLM-style abort-on-disconnect bug).
+//!   - `escape-setsid`: at start, a child (`shakedown mock-escapee`) forks and exits; the
+//!     grandchild (title `shakedown::escaped`) calls `setsid()` and sleeps until killed,
+//!     re-parented out of the server's tree within milliseconds. The child writes
+//!     `INFO shakedown.mock: escape-setsid: pid N left the process group and session`.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
@@ -59,6 +63,7 @@
 mod api;
 mod args;
 mod engine;
+mod escape;
 mod generate;
 mod media;
 mod metrics;
@@ -76,4 +81,9 @@ pub fn serve(args: ServerArgs) -> std::io::Result<i32> {
 /// The engine child process's main (`shakedown mock-engine`).
 pub fn engine_main(args: EngineArgs) -> std::io::Result<i32> {
     engine::engine_main(args)
+}
+
+/// The `escape-setsid` child's main (`shakedown mock-escapee`).
+pub fn escapee_main() -> i32 {
+    escape::escapee_main()
 }

@@ -63,6 +63,10 @@ struct RequestId(String);
 
 /// Serve until SIGTERM/SIGINT (exit code 0) or until the dead engine asks for an exit (1).
 pub fn serve(args: ServerArgs) -> io::Result<i32> {
+    if args.has_bug(Bug::EscapeSetsid) {
+        // Before any thread starts, and before the port is bound: the escapee holds nothing.
+        super::escape::escape()?;
+    }
     // One thread: plenty for a mock, and it keeps the engine's parent-death signal tied to
     // the main thread (PDEATHSIG fires when the *thread* that forked the child exits).
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -7,8 +7,7 @@ use super::engine::{self, FromEngine, Timing, ToEngine};
 use super::generate::{Finish, GenSpec};
 use std::collections::HashMap;
 use std::io;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -382,31 +381,8 @@ impl Supervisor {
         if self.cfg.orphan {
             cmd.arg("--orphan");
         } else {
-            let parent = std::process::id() as libc::pid_t;
-            // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-            // calls (prctl, getppid).
-            unsafe {
-                cmd.pre_exec(move || {
-                    // Die with the server, however it dies.
-                    if libc::prctl(
-                        libc::PR_SET_PDEATHSIG,
-                        libc::SIGKILL as libc::c_ulong,
-                        0,
-                        0,
-                        0,
-                    ) != 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
-                    // The server may have died before the line above took effect.
-                    if libc::getppid() != parent {
-                        return Err(io::Error::other(
-                            "the server died while starting the engine",
-                        ));
-                    }
-                    Ok(())
-                });
-            }
+            // Die with the server, however it dies.
+            crate::child::dies_with_parent(&mut cmd);
         }
         let mut child = cmd.spawn()?;
         let pid = child.id().unwrap_or(0);
@@ -457,7 +433,7 @@ impl Supervisor {
         }
         // Output closed: the engine died, or is about to.
         let how = match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
-            Ok(Ok(status)) => describe(status),
+            Ok(Ok(status)) => crate::child::describe(status),
             Ok(Err(e)) => format!("status unknown ({e})"),
             Err(_) => {
                 let _ = child.start_kill();
@@ -654,15 +630,6 @@ async fn heartbeat(sup: Arc<Supervisor>) {
                 let _ = link.tx.send(ToEngine::Cancel { id });
             }
         }
-    }
-}
-
-/// `signal 9` or `exit code 3`.
-fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(sig)) => format!("signal {sig}"),
-        _ => status.to_string(),
     }
 }
 

@@ -64,6 +64,16 @@ pub struct Survivor {
     pub cmdline: String,
 }
 
+/// A process seen outside its service's process group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escape {
+    pub pid: i32,
+    pub pgid: i32,
+    pub cmdline: String,
+    /// Still alive when teardown began (and so killed by it).
+    pub at_teardown: bool,
+}
+
 /// Which fault an event is about: its index in the suite, kind and description.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultRef {
@@ -154,10 +164,33 @@ pub enum What {
         pgid: i32,
         cmdline: String,
     },
-    /// Teardown's grace ran out; the group got SIGKILL.
+    /// How escaped descendants are tracked: `subreaper`, or `samples` (with why not).
+    #[serde(rename = "service.tracking")]
+    ServiceTracking {
+        mode: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A process re-parented to shakedown was taken as the service's (`attributed_by`:
+    /// `group`, `environment` or `guess`).
+    #[serde(rename = "service.adopted")]
+    ServiceAdopted {
+        pid: i32,
+        pgid: i32,
+        cmdline: String,
+        attributed_by: String,
+    },
+    /// Teardown's grace ran out; the group (`pid`, if the main process was left) and the
+    /// escaped processes still alive got SIGKILL.
     #[serde(rename = "service.kill")]
-    ServiceKill { pid: i32, after_ms: f64 },
-    /// A service was stopped; `survivors` outlived it (then were killed).
+    ServiceKill {
+        pid: Option<i32>,
+        #[serde(default)]
+        escaped: Vec<i32>,
+        after_ms: f64,
+    },
+    /// A service was stopped; `survivors` outlived it (then were killed); `escaped` left
+    /// its process group at some point.
     #[serde(rename = "service.teardown")]
     ServiceTeardown {
         took_ms: f64,
@@ -165,6 +198,8 @@ pub enum What {
         seen: u64,
         #[serde(default)]
         survivors: Vec<Survivor>,
+        #[serde(default)]
+        escaped: Vec<Escape>,
     },
     /// A fault took effect; `details` are the fault's own.
     #[serde(rename = "fault.inject")]

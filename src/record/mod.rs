@@ -11,7 +11,7 @@
 
 pub mod event;
 
-pub use event::{Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
+pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;

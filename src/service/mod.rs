@@ -3,13 +3,16 @@
 //! that nothing of its process tree survived.
 //!
 //! Invariant: every process the framework starts belongs to a group the supervisor owns
-//! and the reaper knows about; teardown happens here and nowhere else.
+//! and the reaper knows about; teardown happens here and nowhere else. Shakedown is the
+//! child subreaper of its services, so a descendant that escapes a service's tree comes
+//! back re-parented to it and is adopted by that service (see [`subreaper`]).
 
 pub mod proctree;
 pub mod reaper;
+pub mod subreaper;
 
 pub use crate::record::Survivor;
-use crate::record::{Journal, Jsonl, ProcSample, Sample, What};
+use crate::record::{Escape, Journal, Jsonl, ProcSample, Sample, What};
 use crate::suite::{Probe, Restart, ServiceSpec};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -20,7 +23,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -90,10 +93,25 @@ enum Life {
     Dead { generation: u32 },
 }
 
+/// Pid (= process group) of every main process the supervisor spawned, with its service's
+/// name. Held across each spawn, so an orphan scan never takes a main process that is
+/// being born for one re-parented to shakedown.
+type Mains = Arc<Mutex<HashMap<i32, String>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     /// Every process ever seen in this service's tree, with its title.
     seen: BTreeMap<ProcId, String>,
+    /// Processes seen outside every process group of this service (they left it, or came
+    /// back re-parented from a session of their own), with their group and title.
+    escaped: BTreeMap<ProcId, (i32, String)>,
+    /// Processes re-parented to shakedown and attributed to this service, with their group:
+    /// roots of trees outside the main process's.
+    adopted: BTreeMap<ProcId, i32>,
     /// The last lines of output, for error messages.
     tail: VecDeque<String>,
     /// The last exit, in words.
@@ -118,6 +136,7 @@ pub struct Service {
     log: Mutex<File>,
     journal: Journal,
     reaper: Option<Arc<Reaper>>,
+    mains: Mains,
 }
 
 impl Service {
@@ -134,13 +153,22 @@ impl Service {
         }
     }
 
-    /// The service's process tree right now (empty when it is down).
+    /// The service's process tree right now: the main process's, and those of processes
+    /// re-parented to shakedown from it (empty when nothing runs).
     pub fn tree(&self) -> Vec<Proc> {
-        let Some(pid) = self.main_pid() else {
+        let mut roots: Vec<(i32, i32)> = self.main_pid().map(|p| (p, p)).into_iter().collect();
+        roots.extend(
+            self.lock()
+                .adopted
+                .iter()
+                .filter(|(id, _)| proctree::alive(**id))
+                .map(|(id, pgid)| (id.pid, *pgid)),
+        );
+        if roots.is_empty() {
             return Vec::new();
-        };
-        let procs = proctree::tree(pid, pid);
-        self.remember(&procs, pid);
+        }
+        let procs = proctree::tree(&roots);
+        self.remember(&procs);
         procs
     }
 
@@ -161,14 +189,22 @@ impl Service {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.shared)
     }
 
-    /// Add processes to the ever-seen set; hand strays that left the group to the reaper.
-    fn remember(&self, procs: &[Proc], pgid: i32) {
+    /// Add processes to the ever-seen set; one found outside every group of this service
+    /// (whenever it left) is an escape, handed to the reaper.
+    fn remember(&self, procs: &[Proc]) {
+        let groups: Vec<i32> = lock(&self.mains)
+            .iter()
+            .filter(|(_, name)| **name == self.spec.name)
+            .map(|(pgid, _)| *pgid)
+            .collect();
         let mut s = self.lock();
         for p in procs {
-            if s.seen.insert(p.id(), p.cmdline.clone()).is_none() && p.pgid != pgid {
+            s.seen.entry(p.id()).or_insert_with(|| p.cmdline.clone());
+            if !groups.contains(&p.pgid) && !s.escaped.contains_key(&p.id()) {
+                s.escaped.insert(p.id(), (p.pgid, p.cmdline.clone()));
                 if let Some(r) = &self.reaper {
                     r.watch_proc(p.id());
                 }
@@ -182,6 +218,24 @@ impl Service {
                 );
             }
         }
+    }
+
+    /// Take `root`, re-parented to shakedown, and its tree as this service's (`by`: how it
+    /// was attributed).
+    fn adopt(&self, root: &Proc, by: &str) {
+        if self.lock().adopted.insert(root.id(), root.pgid).is_some() {
+            return;
+        }
+        self.journal.log(
+            Some(&self.spec.name),
+            What::ServiceAdopted {
+                pid: root.pid,
+                pgid: root.pgid,
+                cmdline: root.cmdline.clone(),
+                attributed_by: by.to_string(),
+            },
+        );
+        self.remember(&proctree::tree(&[(root.pid, root.pgid)]));
     }
 
     fn log_line(&self, stream: &str, line: &str) {
@@ -209,9 +263,12 @@ impl Service {
         if shared.stopping {
             return None;
         }
+        let mut mains = lock(&self.mains);
         let child = self.spawn_unchecked();
         if let Ok(c) = &child {
             let pid = c.id().map(|p| p as i32).unwrap_or(0);
+            mains.insert(pid, self.spec.name.clone());
+            drop(mains);
             self.life.send_replace(Life::Up { pid, generation });
         }
         drop(shared);
@@ -222,20 +279,14 @@ impl Service {
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..])
             .envs(&self.env)
+            // Inherited by every descendant: an orphan from another session says whose it is.
+            .env(subreaper::SERVICE_ENV, &self.spec.name)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Dies with us even before the reaper hears about it.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Dies with us even before the reaper hears about it.
+        crate::child::dies_with_parent(&mut cmd);
         cmd.spawn().map_err(|source| ServiceError::Spawn {
             service: self.spec.name.clone(),
             program: self.argv[0].clone(),
@@ -250,10 +301,73 @@ pub struct Supervisor {
     services: Vec<Arc<Service>>,
     reaper: Option<Arc<Reaper>>,
     http: reqwest::Client,
+    orphans: Orphans,
+    /// Stops the orphan watcher (at teardown).
+    watching: CancellationToken,
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Finds the processes re-parented to shakedown, its subreaper, and gives each to a service.
+#[derive(Debug, Clone)]
+struct Orphans {
+    services: Vec<Arc<Service>>,
+    mains: Mains,
+    reaper: Option<i32>,
+}
+
+impl Orphans {
+    /// One look at shakedown's children: an exited one it did not spawn is reaped, a living
+    /// one is adopted by its service. Returns how many it found.
+    fn scan(&self) -> usize {
+        let own_group = nix::unistd::getpgrp().as_raw();
+        let (orphans, mains) = {
+            let mains = lock(&self.mains);
+            // Hogs (and any other helper) stay in shakedown's own group; services are mains.
+            let orphans: Vec<Proc> = proctree::children(std::process::id() as i32)
+                .into_iter()
+                .filter(|p| {
+                    p.pgid != own_group && Some(p.pid) != self.reaper && !mains.contains_key(&p.pid)
+                })
+                .collect();
+            (orphans, mains.clone())
+        };
+        let found = orphans.len();
+        for p in orphans {
+            if p.state == 'Z' {
+                subreaper::reap(p.pid);
+            } else if let Some((svc, by)) = self.attribute(&p, &mains) {
+                svc.adopt(&p, by);
+            }
+        }
+        found
+    }
+
+    /// The service an orphan came from, and how that was decided: the service whose process
+    /// group it is in; else the one its environment names; else (environment scrubbed) the
+    /// last service in start order that was spawned, the likeliest to be still starting.
+    fn attribute(
+        &self,
+        p: &Proc,
+        mains: &HashMap<i32, String>,
+    ) -> Option<(&Arc<Service>, &'static str)> {
+        let named = |name: &str| self.services.iter().find(|s| s.spec.name == name);
+        if let Some(svc) = mains.get(&p.pgid).and_then(|n| named(n)) {
+            return Some((svc, "group"));
+        }
+        if let Some(svc) = subreaper::service_of(p.pid).and_then(|n| named(&n)) {
+            return Some((svc, "environment"));
+        }
+        self.services
+            .iter()
+            .rev()
+            .find(|s| mains.values().any(|n| *n == s.spec.name))
+            .map(|s| (s, "guess"))
+    }
 }
 
 impl Supervisor {
-    /// Prepare `specs` (already in start order): pick ports, fill placeholders, open logs.
+    /// Prepare `specs` (already in start order): pick ports, fill placeholders, open logs;
+    /// start the reaper and make this process the child subreaper of its descendants.
     pub fn new(
         specs: &[ServiceSpec],
         run_dir: &Path,
@@ -268,6 +382,24 @@ impl Supervisor {
                 None
             }
         };
+        // Before any service starts: its escaped descendants must come back to us, not init.
+        let tracking = match subreaper::become_subreaper() {
+            Ok(()) => What::ServiceTracking {
+                mode: "subreaper".into(),
+                error: None,
+            },
+            Err(e) => {
+                eprintln!(
+                    "shakedown: warning: failed to become a child subreaper ({e}); a process that escapes a service's tree goes unseen"
+                );
+                What::ServiceTracking {
+                    mode: "samples".into(),
+                    error: Some(format!("failed to become a child subreaper: {e}")),
+                }
+            }
+        };
+        journal.log(None, tracking);
+        let mains = Mains::default();
         let mut ports = HashMap::new();
         for s in specs {
             let port = match s.port {
@@ -305,6 +437,7 @@ impl Supervisor {
                 log: Mutex::new(log),
                 journal: journal.clone(),
                 reaper: reaper.clone(),
+                mains: mains.clone(),
             }));
         }
         let http = reqwest::Client::builder()
@@ -312,10 +445,18 @@ impl Supervisor {
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ServiceError::Port(std::io::Error::other(e)))?;
+        let orphans = Orphans {
+            services: services.clone(),
+            mains,
+            reaper: reaper.as_ref().map(|r| r.pid() as i32),
+        };
         Ok(Supervisor {
             services,
             reaper,
             http,
+            orphans,
+            watching: CancellationToken::new(),
+            watcher: Mutex::new(None),
         })
     }
 
@@ -331,6 +472,7 @@ impl Supervisor {
 
     /// Start every service in order, each ready before the next starts.
     pub async fn start_all(&self) -> Result<(), ServiceError> {
+        self.watch_orphans();
         for svc in &self.services {
             self.start(svc).await?;
         }
@@ -384,6 +526,22 @@ impl Supervisor {
             // Wake on an exit at once, else probe again shortly.
             let _ = tokio::time::timeout(Duration::from_millis(50), life.changed()).await;
         }
+    }
+
+    /// Look for orphans every `PROC_EVERY` from now until teardown, so one is adopted (and
+    /// handed to the reaper) within a scan of escaping, whether or not samples are taken.
+    fn watch_orphans(&self) {
+        let (orphans, stop) = (self.orphans.clone(), self.watching.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PROC_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while stop.run_until_cancelled(tick.tick()).await.is_some() {
+                let o = orphans.clone();
+                // Reading /proc is blocking work; keep it off the threads that time requests.
+                let _ = tokio::task::spawn_blocking(move || o.scan()).await;
+            }
+        });
+        *lock(&self.watcher) = Some(task);
     }
 
     /// Sample process trees and poll health paths into `samples` until `stop` is cancelled.
@@ -490,9 +648,19 @@ impl Supervisor {
 
     /// Stop every service, last started first, and report what outlived teardown.
     pub async fn teardown(&self) -> Vec<Survivor> {
+        self.watching.cancel();
+        let watcher = lock(&self.watcher).take();
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
         let mut all = Vec::new();
         for svc in self.services.iter().rev() {
             all.extend(self.stop(svc).await);
+        }
+        // Reap what teardown killed among the re-parented, so no zombie lingers in shakedown.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while self.orphans.scan() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         all
     }
@@ -500,40 +668,60 @@ impl Supervisor {
     async fn stop(&self, svc: &Arc<Service>) -> Vec<Survivor> {
         let name = svc.spec.name.as_str();
         svc.lock().stopping = true;
-        // A final look, so processes born since the last sample are known too.
+        // A final look, so processes born or re-parented since the last sample are known too.
+        self.orphans.scan();
         let _ = svc.tree();
+        // What escaped the group: a signal to the group cannot reach it, so it gets its own.
+        let escaped: Vec<ProcId> = svc
+            .lock()
+            .escaped
+            .keys()
+            .copied()
+            .filter(|id| proctree::alive(*id))
+            .collect();
+        let main = svc.main_pid();
         let mut life = svc.life.subscribe();
+        let down = |l: &Life| !matches!(l, Life::Up { .. });
         let grace = svc.spec.stop_grace.0;
         let started = Instant::now();
-        if let Some(pid) = svc.main_pid() {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-            let exited =
-                tokio::time::timeout(grace, life.wait_for(|l| !matches!(l, Life::Up { .. })))
+        if main.is_some() || !escaped.is_empty() {
+            signal_all(main, &escaped, Signal::SIGTERM);
+            let exited = main.is_none()
+                || tokio::time::timeout(grace, life.wait_for(down))
                     .await
                     .is_ok();
-            let group_left = wait_group_gone(pid, grace.saturating_sub(started.elapsed())).await;
-            if !exited || !group_left {
+            let gone = wait_gone(main, &escaped, grace.saturating_sub(started.elapsed())).await;
+            if !exited || !gone {
+                let lingering: Vec<i32> = escaped
+                    .iter()
+                    .filter(|id| proctree::alive(**id))
+                    .map(|id| id.pid)
+                    .collect();
                 svc.journal.log(
                     Some(name),
                     What::ServiceKill {
-                        pid,
+                        pid: main,
+                        escaped: lingering,
                         after_ms: started.elapsed().as_secs_f64() * 1e3,
                     },
                 );
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    life.wait_for(|l| !matches!(l, Life::Up { .. })),
-                )
-                .await;
-                wait_group_gone(pid, Duration::from_secs(1)).await;
+                signal_all(main, &escaped, Signal::SIGKILL);
+                if main.is_some() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), life.wait_for(down)).await;
+                }
+                wait_gone(main, &escaped, Duration::from_secs(1)).await;
             }
-            if let Some(r) = &self.reaper {
+            if let (Some(pid), Some(r)) = (main, &self.reaper) {
                 r.forget_group(pid);
             }
         }
+        // Whatever escaped during teardown is known before the proof, too.
+        self.orphans.scan();
         // The proof: nothing ever seen in this tree may still be alive.
-        let seen = svc.lock().seen.clone();
+        let (seen, all_escaped) = {
+            let s = svc.lock();
+            (s.seen.clone(), s.escaped.clone())
+        };
         let deadline = Instant::now() + Duration::from_millis(500);
         let mut survivors: Vec<(ProcId, String)>;
         loop {
@@ -554,12 +742,22 @@ impl Supervisor {
                 cmdline: c.clone(),
             })
             .collect();
+        let escapes: Vec<_> = all_escaped
+            .iter()
+            .map(|(id, (pgid, cmdline))| Escape {
+                pid: id.pid,
+                pgid: *pgid,
+                cmdline: cmdline.clone(),
+                at_teardown: escaped.contains(id),
+            })
+            .collect();
         svc.journal.log(
             Some(name),
             What::ServiceTeardown {
                 took_ms: started.elapsed().as_secs_f64() * 1e3,
                 seen: seen.len() as u64,
                 survivors: named.clone(),
+                escaped: escapes,
             },
         );
         // Named in the record; now make sure they do not outlive the run either.
@@ -569,6 +767,12 @@ impl Supervisor {
             }
         }
         named
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.watching.cancel();
     }
 }
 
@@ -625,7 +829,10 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
                 during_teardown: stopping,
             },
         );
-        let words = describe(&status);
+        let words = match &status {
+            Ok(s) => crate::child::describe(*s),
+            Err(e) => format!("wait failed: {e}"),
+        };
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
         svc.lock().last_exit = Some(words);
         let failed = !matches!(&status, Ok(s) if s.success());
@@ -722,31 +929,36 @@ async fn probe(http: &reqwest::Client, svc: &Service) -> bool {
     }
 }
 
-/// Poll until process group `pgid` has no live member, up to `within`.
-async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
+/// Send `sig` to process group `pgid` (if any) and to each of `procs` that still lives.
+fn signal_all(pgid: Option<i32>, procs: &[ProcId], sig: Signal) {
+    if let Some(g) = pgid {
+        let _ = killpg(Pid::from_raw(g), sig);
+    }
+    for id in procs {
+        // Only the very process recorded, never a later one with its pid.
+        if proctree::alive(*id) {
+            let _ = kill(Pid::from_raw(id.pid), sig);
+        }
+    }
+}
+
+/// Poll until process group `pgid` (if any) has no live member and none of `procs` lives,
+/// up to `within`.
+async fn wait_gone(pgid: Option<i32>, procs: &[ProcId], within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        let gone = proctree::all()
-            .iter()
-            .all(|p| p.pgid != pgid || p.state == 'Z');
-        if gone {
+        let group_gone = pgid.is_none_or(|g| {
+            proctree::all()
+                .iter()
+                .all(|p| p.pgid != g || p.state == 'Z')
+        });
+        if group_gone && !procs.iter().any(|id| proctree::alive(*id)) {
             return true;
         }
         if Instant::now() >= deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn describe(status: &std::io::Result<ExitStatus>) -> String {
-    match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit code {c}"),
-            (_, Some(sig)) => format!("killed by signal {sig}"),
-            _ => "unknown status".into(),
-        },
-        Err(e) => format!("wait failed: {e}"),
     }
 }
 

@@ -86,13 +86,31 @@ pub fn all() -> Vec<Proc> {
         .collect()
 }
 
-/// The tree of a service: descendants of `root` plus every member of process group `pgid`,
-/// zombies left out (they hold nothing and vanish when reaped).
-pub fn tree(root: i32, pgid: i32) -> Vec<Proc> {
+/// The children of `parent` (their `/proc/PID/stat` read first, the rest only for them).
+pub fn children(parent: i32) -> Vec<Proc> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ppid(*pid) == Some(parent))
+        .filter_map(read)
+        .collect()
+}
+
+/// The parent of `pid`, from `/proc/PID/stat` alone.
+fn ppid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The tree of a service: for each `(root, pgid)`, the descendants of `root` plus every
+/// member of process group `pgid`; zombies left out (they hold nothing and vanish when reaped).
+pub fn tree(roots: &[(i32, i32)]) -> Vec<Proc> {
     let procs = all();
     let mut members: HashSet<i32> = procs
         .iter()
-        .filter(|p| p.pid == root || p.pgid == pgid)
+        .filter(|p| roots.iter().any(|&(r, g)| p.pid == r || p.pgid == g))
         .map(|p| p.pid)
         .collect();
     // Close over parent links until nothing new joins (trees are shallow: a few passes).
@@ -137,6 +155,14 @@ mod tests {
             pid: me.pid,
             start: me.start + 1
         }));
-        assert!(tree(me.pid, -1).iter().any(|p| p.pid == me.pid));
+        assert!(tree(&[(me.pid, -1)]).iter().any(|p| p.pid == me.pid));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep runs");
+        let kids = children(me.pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(kids.iter().any(|p| p.pid == child.id() as i32), "{kids:?}");
     }
 }

@@ -42,6 +42,11 @@ impl Reaper {
         })
     }
 
+    /// The reaper's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Own process group `pgid` from now on.
     pub fn watch_group(&self, pgid: i32) {
         self.say(&format!("group {pgid}"));

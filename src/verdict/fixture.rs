@@ -114,6 +114,7 @@ impl Run {
                 took_ms: 100.0,
                 seen: 2,
                 survivors: Vec::new(),
+                escaped: Vec::new(),
             },
         )
         .event(LOAD_END + 500.0, What::Phase(Phase::Judge))

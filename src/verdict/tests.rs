@@ -502,6 +502,23 @@ fn no_orphans_fails_on_a_survivor_or_no_teardown() {
         "orphan.process",
         "1 process(es) outlived teardown: 4242 `python -m engine`",
     );
+    let mut escaped = Run::new();
+    for e in &mut escaped.events {
+        if let What::ServiceTeardown { escaped, .. } = &mut e.what {
+            escaped.push(crate::record::Escape {
+                pid: 4343,
+                pgid: 4343,
+                cmdline: "shakedown::escaped".into(),
+                at_teardown: true,
+            });
+        }
+    }
+    escaped.assert(
+        "no_orphans",
+        Fail,
+        "orphan.process",
+        "1 process(es) escaped their process group: 4343 `shakedown::escaped` (service main, killed at teardown)",
+    );
     let mut none = Run::new();
     none.events
         .retain(|e| !matches!(e.what, What::ServiceTeardown { .. }));
@@ -751,8 +768,7 @@ fn each_input_check_fails_on_its_own_bad_case() {
 
 // The course of a run: ended before load.
 
-const NOT_READY: &str =
-    "service `main` was not ready within 60s (command: `vllm serve m`); its last log lines:\n    loading weights 40%";
+const NOT_READY: &str = "service `main` was not ready within 60s (command: `vllm serve m`); its last log lines:\n    loading weights 40%";
 
 #[test]
 fn checks_of_load_are_not_judged_when_the_run_ended_before_load() {

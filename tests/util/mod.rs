@@ -133,7 +133,7 @@ pub fn seen_pids(run_dir: &Path) -> Vec<(i64, String)> {
 }
 
 /// Whether `pid` is alive and still runs something like `cmdline` (guards against pid reuse).
-fn alive_as(pid: i64, cmdline: &str) -> bool {
+pub fn alive_as(pid: i64, cmdline: &str) -> bool {
     let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
@@ -195,5 +195,29 @@ pub fn wait_for(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pid of the mock's `escape-setsid` grandchild, as its service log names it.
+pub fn escaped_pid(run_dir: &Path, service: &str) -> Option<i64> {
+    let log = std::fs::read_to_string(run_dir.join(format!("service-{service}.log"))).ok()?;
+    let (_, rest) = log.split_once("escape-setsid: pid ")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Title of the mock's `escape-setsid` grandchild.
+pub const ESCAPED: &str = "shakedown::escaped";
+
+/// SIGKILLs `pid` on drop if it still runs `title`: a failing test leaves nothing behind.
+pub struct KillOnDrop(pub i64, pub &'static str);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive_as(self.0, self.1) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0 as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
