@@ -30,7 +30,7 @@ pub enum Command {
     /// Serve the mock model service (the L2 dummy model).
     MockServer(crate::mock::ServerArgs),
     /// Take GPU memory and hold it (another tenant on the GPU).
-    GpuHog(crate::gpu::cuda::HogArgs),
+    GpuHog(crate::hog::GpuHogArgs),
     /// Take host memory or CPU and hold it (another tenant on the host).
     Hog {
         #[command(subcommand)]

@@ -5,7 +5,8 @@
 //! OOM killer and the scheduler see them as the other tenant they stand for, and so a hog
 //! dies with the framework (parent-death signal, the framework's process group).
 
-use crate::gpu::parse_bytes;
+use crate::gpu;
+use crate::units::{Dur, parse_bytes};
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
@@ -22,8 +23,8 @@ pub enum HogKind {
         #[arg(long, group = "target", value_parser = parse_bytes)]
         bytes: Option<u64>,
         /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
-        hold: Option<crate::suite::Dur>,
+        #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
+        hold: Option<Dur>,
     },
     /// Keep CPU cores busy.
     Cpu {
@@ -31,8 +32,8 @@ pub enum HogKind {
         #[arg(long)]
         threads: Option<usize>,
         /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
-        hold: Option<crate::suite::Dur>,
+        #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
+        hold: Option<Dur>,
     },
 }
 
@@ -96,6 +97,69 @@ pub fn main(kind: &HogKind) -> i32 {
             0
         }
     }
+}
+
+/// Arguments of `shakedown gpu-hog`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GpuHogArgs {
+    /// CUDA device ordinal.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
+    /// Take this fraction of the free memory (0..1).
+    #[arg(long, group = "target")]
+    pub fraction: Option<f64>,
+    /// Take all but this much of the free memory (e.g. `2GiB`).
+    #[arg(long, group = "target", value_parser = parse_bytes)]
+    pub leave: Option<u64>,
+    /// Take exactly this much (e.g. `40GiB`).
+    #[arg(long, group = "target", value_parser = parse_bytes)]
+    pub bytes: Option<u64>,
+    /// Hold for this long, then free and exit (default: until killed).
+    #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
+    pub hold: Option<Dur>,
+}
+
+impl GpuHogArgs {
+    fn target(&self) -> gpu::HogTarget {
+        match (self.fraction, self.leave, self.bytes) {
+            (Some(f), _, _) => gpu::HogTarget::Fraction(f),
+            (_, Some(l), _) => gpu::HogTarget::Leave(l),
+            (_, _, Some(b)) => gpu::HogTarget::Bytes(b),
+            _ => gpu::HogTarget::Fraction(0.9),
+        }
+    }
+}
+
+/// `shakedown gpu-hog`: take memory, print `READY <device> <bytes held> <free after>`, hold, free on exit.
+pub fn gpu_main(args: &GpuHogArgs) -> i32 {
+    let mut dev = match gpu::cuda::Cuda::open(args.device) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gpu-hog: {e}");
+            return 1;
+        }
+    };
+    let held = match gpu::hog(&mut dev, args.target()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("gpu-hog: failed to allocate on device {}: {e}", args.device);
+            return 1;
+        }
+    };
+    ready(&format!(
+        "{} {} {}",
+        args.device, held.bytes, held.free_after
+    ));
+    eprintln!(
+        "gpu-hog: holding {:.2} GiB on device {} ({}), {:.2} GiB left free",
+        held.bytes as f64 / (1u64 << 30) as f64,
+        args.device,
+        dev.name(),
+        held.free_after as f64 / (1u64 << 30) as f64
+    );
+    hold(args.hold.map(|d| d.0).unwrap_or(Duration::MAX));
+    drop(dev); // frees every allocation before exit
+    0
 }
 
 /// Anonymous memory the kernel populated up front (`MAP_POPULATE`): resident at once,

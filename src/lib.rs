@@ -31,5 +31,7 @@ pub mod seed;
 pub mod service;
 /// The declarative model: load, validate, defaults.
 pub mod suite;
+/// Units as suites and flags write them: durations and byte sizes (a leaf, depends on nothing).
+pub mod units;
 /// Pure judgements over a run directory.
 pub mod verdict;

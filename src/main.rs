@@ -14,7 +14,7 @@ fn main() {
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
         Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
-        Command::GpuHog(args) => shakedown::gpu::cuda::hog_main(&args),
+        Command::GpuHog(args) => shakedown::hog::gpu_main(&args),
         Command::Hog { kind } => shakedown::hog::main(&kind),
         Command::Doctor => shakedown::doctor::main(),
         Command::Reaper => shakedown::service::reaper::main(),
@@ -23,7 +23,7 @@ fn main() {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let suite = match shakedown::suite::load(&args.suite) {
+    let suite = match shakedown::suite::load(&args.suite, &shakedown::fault::check) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -58,7 +58,7 @@ fn run(args: RunArgs) -> i32 {
 fn validate(files: &[std::path::PathBuf]) -> i32 {
     let mut code = 0;
     for f in files {
-        match shakedown::suite::load(f) {
+        match shakedown::suite::load(f, &shakedown::fault::check) {
             Ok(_) => println!("ok: {}", f.display()),
             Err(e) => {
                 eprintln!("{e}");

@@ -1,6 +1,7 @@
 //! `shakedown validate` and suite loading: every malformed fixture fails at an exact `file:line:col`.
 
 use assert_cmd::Command;
+use shakedown::fault;
 use shakedown::suite::{self, Probe, Restart, Suite};
 use std::path::Path;
 
@@ -325,8 +326,10 @@ fn comparable(s: &Suite) -> serde_json::Value {
 
 #[test]
 fn toml_and_json_load_the_same_suite() {
-    let t = suite::load(Path::new("tests/suites/valid/full.toml")).expect("toml loads");
-    let j = suite::load(Path::new("tests/suites/valid/full.json")).expect("json loads");
+    let t =
+        suite::load(Path::new("tests/suites/valid/full.toml"), &fault::check).expect("toml loads");
+    let j =
+        suite::load(Path::new("tests/suites/valid/full.json"), &fault::check).expect("json loads");
     assert_eq!(comparable(&t), comparable(&j));
     assert_eq!(t.source, Path::new("tests/suites/valid/full.toml"));
     // Start order follows `after`, not file order.
@@ -354,7 +357,7 @@ fn toml_and_json_load_the_same_suite() {
 #[test]
 fn defaults_are_resolved() {
     let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\n[load]\nrate = 1.5\n";
-    let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
+    let s = suite::load_str(Path::new("d.toml"), text, &fault::check).expect("loads");
     assert_eq!(s.meta.budget.to_string(), "600s");
     assert_eq!(s.meta.seed, 0);
     assert_eq!(s.meta.level, suite::Level::L5);
@@ -379,13 +382,13 @@ fn defaults_are_resolved() {
 
     let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\"]\nhealth = false\n\
                 ready = { http = \"/ready\" }\nrestart = { policy = \"on-failure\" }\n";
-    let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
+    let s = suite::load_str(Path::new("d.toml"), text, &fault::check).expect("loads");
     assert_eq!(s.services[0].health, None);
     assert_eq!(
         s.services[0].restart,
         Restart::OnFailure {
             max: 3,
-            backoff: suite::Dur::from_secs(1)
+            backoff: shakedown::units::Dur::from_secs(1)
         }
     );
     assert!(s.load.is_none());
@@ -398,7 +401,7 @@ fn start_order_is_topological_and_otherwise_file_order() {
         "b": {"command": ["b"]},
         "c": {"command": ["c"], "after": ["a"]},
         "d": {"command": ["d"]}}}"#;
-    let s = suite::load_str(Path::new("o.json"), text).expect("loads");
+    let s = suite::load_str(Path::new("o.json"), text, &fault::check).expect("loads");
     let names: Vec<&str> = s.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["b", "a", "c", "d"]);
 }
@@ -423,7 +426,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
     let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
     write("suites/s.toml", suite_text);
     let path = dir.path().join("suites/s.toml");
-    let s = suite::load(&path).expect("loads");
+    let s = suite::load(&path, &fault::check).expect("loads");
     let f = &s.faults[0];
     assert_eq!(f.kind, "process.kill");
     assert_eq!(f.name.as_deref(), Some("kill"));
@@ -440,7 +443,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "kind = \"process.kill\"\n\nfor = \"later\"\n",
     );
-    let e = suite::load(&path).expect_err("bad at");
+    let e = suite::load(&path, &fault::check).expect_err("bad at");
     assert!(e.file.ends_with("suites/faults/kill.toml"), "{e}");
     assert_eq!((e.line, e.col), (3, 1), "{e}");
     assert!(
@@ -453,7 +456,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "kind = \"process.kill\"\nat = \"soon\"\n",
     );
-    assert!(suite::load(&path).is_ok());
+    assert!(suite::load(&path, &fault::check).is_ok());
 }
 
 #[test]

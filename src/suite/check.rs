@@ -1,8 +1,8 @@
 //! Typed reading of tree nodes: every failure is a located error saying what was found and what was expected.
 
-use super::Dur;
 use super::load::SuiteError;
 use super::tree::{Node, Val};
+use crate::units::Dur;
 
 pub(crate) type Res<T> = Result<T, SuiteError>;
 

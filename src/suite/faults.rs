@@ -1,10 +1,10 @@
 //! The `[[fault]]` entries: `use = "NAME"` merging, the common keys, and kind-specific keys judged by
-//! [`crate::fault::check`].
+//! the [`CheckFault`] the caller passes (the fault kinds live above the suite).
 
 use super::check::{Field, Res, Tbl, list};
 use super::load::{SuiteError, is_name, opt};
 use super::tree::{self, Format, Node, Val};
-use super::{FaultSpec, ServiceSpec};
+use super::{CheckFault, FaultSpec, ServiceSpec};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -13,7 +13,12 @@ use std::rc::Rc;
 const COMMON: &[&str] = &["kind", "at", "for", "service"];
 
 /// Read every `[[fault]]` entry in file order.
-pub(crate) fn faults(top: &Tbl, services: &[ServiceSpec], suite: &Path) -> Res<Vec<FaultSpec>> {
+pub(crate) fn faults(
+    top: &Tbl,
+    services: &[ServiceSpec],
+    suite: &Path,
+    check: &CheckFault,
+) -> Res<Vec<FaultSpec>> {
     let Some(f) = top.get("fault") else {
         return Ok(Vec::new());
     };
@@ -21,11 +26,17 @@ pub(crate) fn faults(top: &Tbl, services: &[ServiceSpec], suite: &Path) -> Res<V
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| fault(i, item, services, suite))
+        .map(|(i, item)| fault(i, item, services, suite, check))
         .collect()
 }
 
-fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<FaultSpec> {
+fn fault(
+    i: usize,
+    item: &Field,
+    services: &[ServiceSpec],
+    suite: &Path,
+    check: &CheckFault,
+) -> Res<FaultSpec> {
     let t = item.table(format!("[[fault]] #{}", i + 1), None)?;
 
     // The used file, parsed; its fields borrow from it, so it lives for this whole function.
@@ -100,7 +111,7 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
     // `at = "startup"`: before the services start, so start-up itself meets the fault.
     let startup = matches!(&at_f.node.val, crate::suite::tree::Val::Str(s) if s == "startup");
     let at = if startup {
-        crate::suite::Dur::default()
+        crate::units::Dur::default()
     } else {
         at_f.dur()?
     };
@@ -138,12 +149,12 @@ fn fault(i: usize, item: &Field, services: &[ServiceSpec], suite: &Path) -> Res<
         params,
         origin: format!("{}:{}:{}", o.file.display(), o.line, o.col),
     };
-    crate::fault::check(&spec)
+    check(&spec)
         .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
     Ok(spec)
 }
 
-/// Where a [`crate::fault::ParamError`] key path points: `[]` is the `kind` key, a path is relative
+/// Where a [`ParamError`](super::ParamError) key path points: `[]` is the `kind` key, a path is relative
 /// to the entry (its first key, found in the merged keys, says which file), and a path whose first
 /// key is absent is the entry itself.
 fn param_node<'n>(

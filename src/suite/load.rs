@@ -3,8 +3,8 @@
 use super::check::{Field, Res, Tbl};
 use super::tree::{self, Format, Loc};
 use super::{
-    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec, RequestSpec,
-    Suite, faults, services,
+    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec,
+    RequestSpec, Suite, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -47,8 +47,9 @@ impl SuiteError {
     }
 }
 
-/// Load and validate a suite file.
-pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+/// Load and validate a suite file; `check` judges each fault entry's kind and kind-specific keys
+/// (pass `shakedown::fault::check`).
+pub fn load(path: &Path, check: &CheckFault) -> Result<Suite, SuiteError> {
     if path.is_dir() {
         return Err(SuiteError::whole(
             path,
@@ -59,11 +60,11 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     format_of(path)?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| SuiteError::whole(path, format!("cannot read the suite file: {e}")))?;
-    load_str(path, &text)
+    load_str(path, &text, check)
 }
 
 /// Load from text, as if read from `path` (the extension picks the format; `use` looks next to `path`).
-pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
+pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, SuiteError> {
     let format = format_of(path)?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, text, format)?;
@@ -74,7 +75,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
     let meta = meta(&top)?;
     let services = services::services(&top)?;
     let expect = expect(top.get("expect"))?;
-    let faults = faults::faults(&top, &services, path)?;
+    let faults = faults::faults(&top, &services, path, check)?;
     let proxy = top.get("proxy").map(|f| proxy(&f, &faults)).transpose()?;
     let load = top
         .get("load")
@@ -272,7 +273,7 @@ fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
             if let Some((i, nf)) = faults
                 .iter()
                 .enumerate()
-                .find(|(_, nf)| !on && crate::fault::needs_proxy(&nf.kind))
+                .find(|(_, nf)| !on && nf.needs_proxy())
             {
                 return Err(e.fail(format_args!(
                     "is false, but fault #{} (`{}`, {}) acts through the proxy; remove `enabled = false` or that fault",

@@ -3,7 +3,8 @@
 use super::check::{Field, Res, Tbl, list};
 use super::load::{SuiteError, opt};
 use super::tree::{Loc, Val};
-use super::{Dur, Probe, Ready, Restart, ServiceSpec};
+use super::{Probe, Ready, Restart, ServiceSpec};
+use crate::units::Dur;
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
