@@ -6,34 +6,28 @@
 //! dies with the framework (parent-death signal, the framework's process group).
 
 use crate::gpu;
-use crate::units::{Dur, parse_bytes};
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 
-/// What to hog.
-#[derive(Debug, Clone, clap::Subcommand)]
+/// What `shakedown hog` takes.
+#[derive(Debug, Clone)]
 pub enum HogKind {
-    /// Take host memory (and touch every page, so it is really resident).
+    /// Host memory, every page touched so it is really resident.
     Memory {
-        /// Take this fraction of `MemAvailable` (0..1).
-        #[arg(long, group = "target")]
+        /// This fraction of `MemAvailable` (0..1); neither this nor `bytes`: half of it.
         fraction: Option<f64>,
-        /// Take exactly this much (e.g. `512MiB`).
-        #[arg(long, group = "target", value_parser = parse_bytes)]
+        /// Exactly this many bytes (before `fraction`).
         bytes: Option<u64>,
-        /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
-        hold: Option<Dur>,
+        /// Hold for this long (`None`: until killed).
+        hold: Option<Duration>,
     },
-    /// Keep CPU cores busy.
+    /// Busy CPU cores.
     Cpu {
-        /// Busy threads (default: one per core).
-        #[arg(long)]
+        /// Busy threads (`None`: one per core).
         threads: Option<usize>,
-        /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
-        hold: Option<Dur>,
+        /// Hold for this long (`None`: until killed).
+        hold: Option<Duration>,
     },
 }
 
@@ -72,7 +66,7 @@ pub fn main(kind: &HogKind) -> i32 {
                 total += n as u64;
             }
             ready(&format!("memory {total} {}", mem_available().unwrap_or(0)));
-            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            hold(how_long.unwrap_or(Duration::MAX));
             drop(held);
             0
         }
@@ -93,41 +87,21 @@ pub fn main(kind: &HogKind) -> i32 {
                 });
             }
             ready(&format!("cpu {n}"));
-            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            hold(how_long.unwrap_or(Duration::MAX));
             0
         }
     }
 }
 
-/// Arguments of `shakedown gpu-hog`.
-#[derive(Debug, Clone, clap::Args)]
+/// What `shakedown gpu-hog` takes, and for how long.
+#[derive(Debug, Clone)]
 pub struct GpuHogArgs {
     /// CUDA device ordinal.
-    #[arg(long, default_value_t = 0)]
     pub device: usize,
-    /// Take this fraction of the free memory (0..1).
-    #[arg(long, group = "target")]
-    pub fraction: Option<f64>,
-    /// Take all but this much of the free memory (e.g. `2GiB`).
-    #[arg(long, group = "target", value_parser = parse_bytes)]
-    pub leave: Option<u64>,
-    /// Take exactly this much (e.g. `40GiB`).
-    #[arg(long, group = "target", value_parser = parse_bytes)]
-    pub bytes: Option<u64>,
-    /// Hold for this long, then free and exit (default: until killed).
-    #[arg(long, value_parser = |s: &str| s.parse::<Dur>())]
-    pub hold: Option<Dur>,
-}
-
-impl GpuHogArgs {
-    fn target(&self) -> gpu::HogTarget {
-        match (self.fraction, self.leave, self.bytes) {
-            (Some(f), _, _) => gpu::HogTarget::Fraction(f),
-            (_, Some(l), _) => gpu::HogTarget::Leave(l),
-            (_, _, Some(b)) => gpu::HogTarget::Bytes(b),
-            _ => gpu::HogTarget::Fraction(0.9),
-        }
-    }
+    /// How much of its memory.
+    pub target: gpu::HogTarget,
+    /// Hold for this long, then free and exit (`None`: until killed).
+    pub hold: Option<Duration>,
 }
 
 /// `shakedown gpu-hog`: take memory, print `READY <device> <bytes held> <free after>`, hold, free on exit.
@@ -139,7 +113,7 @@ pub fn gpu_main(args: &GpuHogArgs) -> i32 {
             return 1;
         }
     };
-    let held = match gpu::hog(&mut dev, args.target()) {
+    let held = match gpu::hog(&mut dev, args.target) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("gpu-hog: failed to allocate on device {}: {e}", args.device);
@@ -157,7 +131,7 @@ pub fn gpu_main(args: &GpuHogArgs) -> i32 {
         dev.name(),
         held.free_after as f64 / (1u64 << 30) as f64
     );
-    hold(args.hold.map(|d| d.0).unwrap_or(Duration::MAX));
+    hold(args.hold.unwrap_or(Duration::MAX));
     drop(dev); // frees every allocation before exit
     0
 }
