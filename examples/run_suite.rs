@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .context("usage: run_suite SUITE_FILE")?
         .into();
-    let suite = shakedown::suite::load(&path)?;
+    let suite = shakedown::suite::load(&path, &shakedown::fault::check)?;
     let opts = RunOptions {
         seed: None,
         out: "shakedown-runs".into(),

@@ -1,7 +1,11 @@
-//! Command-line definitions.
+//! Command-line definitions: the only place clap is used. The library takes plain settings;
+//! each flag set here converts into them (`From`).
 
-use clap::{Args, Parser, Subcommand};
+use crate::units::{Dur, parse_bytes};
+use crate::{gpu, hog, mock};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Make a model service fail on purpose and judge how it recovers.
 #[derive(Debug, Parser)]
@@ -28,13 +32,13 @@ pub enum Command {
         run_dir: PathBuf,
     },
     /// Serve the mock model service (the L2 dummy model).
-    MockServer(crate::mock::ServerArgs),
+    MockServer(MockServerArgs),
     /// Take GPU memory and hold it (another tenant on the GPU).
-    GpuHog(crate::gpu::cuda::HogArgs),
+    GpuHog(GpuHogArgs),
     /// Take host memory or CPU and hold it (another tenant on the host).
     Hog {
         #[command(subcommand)]
-        kind: crate::hog::HogKind,
+        kind: HogKind,
     },
     /// Say what this machine offers: CUDA driver, devices, NVML, process and proxy capabilities.
     Doctor,
@@ -49,7 +53,7 @@ pub enum Command {
     },
     /// The mock service's engine process (started by `mock-server --engine process`).
     #[command(hide = true)]
-    MockEngine(crate::mock::EngineArgs),
+    MockEngine(MockEngineArgs),
     /// The mock's `escape-setsid` child: forks a grandchild that leaves the session.
     #[command(hide = true)]
     MockEscapee,
@@ -75,4 +79,334 @@ pub struct RunArgs {
     /// Print only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Arguments of `shakedown mock-server`.
+#[derive(Debug, Clone, Args)]
+pub struct MockServerArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (the chosen one is printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// The one model name served; requests naming another get 404.
+    #[arg(long, default_value = "mock-model")]
+    pub model: String,
+    /// Seed of the generated text (mixed with the prompt and the request's parameters).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Time to first token, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub ttft_ms: u64,
+    /// Time between tokens, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub itl_ms: u64,
+    /// Requests generating at once; further requests wait in the queue.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_num_seqs: u32,
+    /// Requests allowed to wait for a slot; past it requests get 503.
+    #[arg(long, default_value_t = 1024)]
+    pub max_waiting: u32,
+    /// Context length in tokens (whitespace-separated words): prompt + max_tokens must fit.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_model_len: u32,
+    /// Where generation runs: in the server process or in a child engine process.
+    #[arg(long, value_enum, default_value_t = EngineMode::Inline)]
+    pub engine: EngineMode,
+    /// What the server does when the engine process dies.
+    #[arg(long, value_enum, default_value_t = OnEngineDeath::Exit)]
+    pub on_engine_death: OnEngineDeath,
+    /// Fail an in-flight request after this long without progress from an unresponsive engine.
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub engine_timeout_ms: u64,
+    /// Misbehave on purpose (repeatable); see the module docs.
+    #[arg(long = "bug", value_enum, value_name = "NAME")]
+    pub bugs: Vec<Bug>,
+    /// Generation requests served normally before `crash-under-load` or `hang-under-load` strikes.
+    #[arg(long, default_value_t = 50)]
+    pub bug_after: u64,
+    /// Log one line per request to stderr.
+    #[arg(long)]
+    pub log_requests: bool,
+}
+
+impl From<MockServerArgs> for mock::ServerArgs {
+    fn from(a: MockServerArgs) -> Self {
+        mock::ServerArgs {
+            host: a.host,
+            port: a.port,
+            model: a.model,
+            seed: a.seed,
+            ttft_ms: a.ttft_ms,
+            itl_ms: a.itl_ms,
+            max_num_seqs: a.max_num_seqs,
+            max_waiting: a.max_waiting,
+            max_model_len: a.max_model_len,
+            engine: a.engine.into(),
+            on_engine_death: a.on_engine_death.into(),
+            engine_timeout_ms: a.engine_timeout_ms,
+            bugs: a.bugs.into_iter().map(Into::into).collect(),
+            bug_after: a.bug_after,
+            log_requests: a.log_requests,
+        }
+    }
+}
+
+/// Arguments of the engine process (`shakedown mock-engine`, started by the server).
+#[derive(Debug, Clone, Args)]
+pub struct MockEngineArgs {
+    /// Time to first token, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub ttft_ms: u64,
+    /// Time between tokens, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub itl_ms: u64,
+    /// The `orphan-engine` bug: leave the process group, ignore SIGTERM/SIGHUP, outlive stdin.
+    #[arg(long, hide = true)]
+    pub orphan: bool,
+}
+
+impl From<MockEngineArgs> for mock::EngineArgs {
+    fn from(a: MockEngineArgs) -> Self {
+        mock::EngineArgs {
+            ttft_ms: a.ttft_ms,
+            itl_ms: a.itl_ms,
+            orphan: a.orphan,
+        }
+    }
+}
+
+/// Where generation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineMode {
+    /// Tasks inside the server process (it cannot die on its own).
+    Inline,
+    /// A child process (`shakedown::engine`) spoken to over its stdin/stdout.
+    Process,
+}
+
+impl From<EngineMode> for mock::EngineMode {
+    fn from(m: EngineMode) -> Self {
+        match m {
+            EngineMode::Inline => mock::EngineMode::Inline,
+            EngineMode::Process => mock::EngineMode::Process,
+        }
+    }
+}
+
+/// What the server does when the engine process dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnEngineDeath {
+    /// Exit with code 1 shortly after (like vLLM's API server).
+    Exit,
+    /// Start a new engine after a short backoff.
+    Respawn,
+    /// Keep running and answer 503 forever.
+    Stay,
+}
+
+impl From<OnEngineDeath> for mock::OnEngineDeath {
+    fn from(o: OnEngineDeath) -> Self {
+        match o {
+            OnEngineDeath::Exit => mock::OnEngineDeath::Exit,
+            OnEngineDeath::Respawn => mock::OnEngineDeath::Respawn,
+            OnEngineDeath::Stay => mock::OnEngineDeath::Stay,
+        }
+    }
+}
+
+/// Deliberate misbehaviours, so each verdict can be shown failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Bug {
+    /// After the engine dies, requests hang forever and nothing restarts or exits.
+    HangOnEngineDeath,
+    /// `/health` answers 200 whatever the engine's state.
+    HealthLies,
+    /// The engine leaves the process group and survives the server's death and teardown.
+    OrphanEngine,
+    /// Every 4th streaming response ends early, cleanly, without `[DONE]` or an error.
+    DropStream,
+    /// Undecodable base64 in an image or audio part is answered with a 500, not a 400.
+    #[value(name = "500-on-bad-base64")]
+    FiveHundredOnBadBase64,
+    /// An empty prompt kills the engine (the engine process exits; inline, it counts as dead).
+    CrashOnEmptyPrompt,
+    /// A client that disconnects leaves `vllm:num_requests_running` counting its request forever.
+    LeakOnDisconnect,
+    /// After `--bug-after` generation requests the server process exits on its own (code 1),
+    /// with a last error line and no fault to explain it.
+    CrashUnderLoad,
+    /// After `--bug-after` generation requests every new one hangs forever, while `/health`
+    /// keeps answering 200.
+    HangUnderLoad,
+    /// A stream whose client goes away (broken connection) never frees its generation slot:
+    /// after `--max-num-seqs` such breaks every new request waits forever.
+    StallOnDisconnect,
+    /// At start, a child double-forks; the grandchild calls `setsid()` and sleeps until
+    /// killed, outside the server's process group, session and tree.
+    EscapeSetsid,
+}
+
+impl From<Bug> for mock::Bug {
+    fn from(b: Bug) -> Self {
+        match b {
+            Bug::HangOnEngineDeath => mock::Bug::HangOnEngineDeath,
+            Bug::HealthLies => mock::Bug::HealthLies,
+            Bug::OrphanEngine => mock::Bug::OrphanEngine,
+            Bug::DropStream => mock::Bug::DropStream,
+            Bug::FiveHundredOnBadBase64 => mock::Bug::FiveHundredOnBadBase64,
+            Bug::CrashOnEmptyPrompt => mock::Bug::CrashOnEmptyPrompt,
+            Bug::LeakOnDisconnect => mock::Bug::LeakOnDisconnect,
+            Bug::CrashUnderLoad => mock::Bug::CrashUnderLoad,
+            Bug::HangUnderLoad => mock::Bug::HangUnderLoad,
+            Bug::StallOnDisconnect => mock::Bug::StallOnDisconnect,
+            Bug::EscapeSetsid => mock::Bug::EscapeSetsid,
+        }
+    }
+}
+
+/// Arguments of `shakedown gpu-hog`.
+#[derive(Debug, Clone, Args)]
+pub struct GpuHogArgs {
+    /// CUDA device ordinal.
+    #[arg(long, default_value_t = 0)]
+    pub device: usize,
+    /// Take this fraction of the free memory (0..1).
+    #[arg(long, group = "target")]
+    pub fraction: Option<f64>,
+    /// Take all but this much of the free memory (e.g. `2GiB`).
+    #[arg(long, group = "target", value_parser = parse_bytes)]
+    pub leave: Option<u64>,
+    /// Take exactly this much (e.g. `40GiB`).
+    #[arg(long, group = "target", value_parser = parse_bytes)]
+    pub bytes: Option<u64>,
+    /// Hold for this long, then free and exit (default: until killed).
+    #[arg(long, value_parser = parse_dur)]
+    pub hold: Option<Duration>,
+}
+
+impl From<GpuHogArgs> for hog::GpuHogArgs {
+    fn from(a: GpuHogArgs) -> Self {
+        let target = match (a.fraction, a.leave, a.bytes) {
+            (Some(f), _, _) => gpu::HogTarget::Fraction(f),
+            (_, Some(l), _) => gpu::HogTarget::Leave(l),
+            (_, _, Some(b)) => gpu::HogTarget::Bytes(b),
+            _ => gpu::HogTarget::Fraction(0.9),
+        };
+        hog::GpuHogArgs {
+            device: a.device,
+            target,
+            hold: a.hold,
+        }
+    }
+}
+
+/// What `shakedown hog` takes.
+#[derive(Debug, Clone, Subcommand)]
+pub enum HogKind {
+    /// Take host memory (and touch every page, so it is really resident).
+    Memory {
+        /// Take this fraction of `MemAvailable` (0..1).
+        #[arg(long, group = "target")]
+        fraction: Option<f64>,
+        /// Take exactly this much (e.g. `512MiB`).
+        #[arg(long, group = "target", value_parser = parse_bytes)]
+        bytes: Option<u64>,
+        /// Hold for this long (default: until killed).
+        #[arg(long, value_parser = parse_dur)]
+        hold: Option<Duration>,
+    },
+    /// Keep CPU cores busy.
+    Cpu {
+        /// Busy threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Hold for this long (default: until killed).
+        #[arg(long, value_parser = parse_dur)]
+        hold: Option<Duration>,
+    },
+}
+
+impl From<HogKind> for hog::HogKind {
+    fn from(k: HogKind) -> Self {
+        match k {
+            HogKind::Memory {
+                fraction,
+                bytes,
+                hold,
+            } => hog::HogKind::Memory {
+                fraction,
+                bytes,
+                hold,
+            },
+            HogKind::Cpu { threads, hold } => hog::HogKind::Cpu { threads, hold },
+        }
+    }
+}
+
+/// A duration flag, written as suites write them (`250ms`, `10s`, `5m`).
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    s.parse::<Dur>().map(|d| d.0).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Command {
+        let argv = std::iter::once("shakedown").chain(args.iter().copied());
+        Cli::try_parse_from(argv).expect("parses").command
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_fill_the_library_settings() {
+        let Command::MockServer(a) = parse(&[
+            "mock-server",
+            "--engine",
+            "process",
+            "--on-engine-death",
+            "respawn",
+            "--bug",
+            "health-lies",
+            "--bug",
+            "500-on-bad-base64",
+        ]) else {
+            panic!("not mock-server");
+        };
+        let s = mock::ServerArgs::from(a);
+        assert_eq!(s.engine, mock::EngineMode::Process);
+        assert_eq!(s.on_engine_death, mock::OnEngineDeath::Respawn);
+        assert_eq!(
+            s.bugs,
+            [mock::Bug::HealthLies, mock::Bug::FiveHundredOnBadBase64]
+        );
+        // Every bug flag names a bug of its own.
+        let bugs: Vec<mock::Bug> = Bug::value_variants().iter().map(|&b| b.into()).collect();
+        for (i, b) in bugs.iter().enumerate() {
+            assert!(!bugs[..i].contains(b), "{b:?} twice");
+        }
+
+        let Command::GpuHog(a) = parse(&["gpu-hog", "--leave", "2GiB", "--hold", "1.5s"]) else {
+            panic!("not gpu-hog");
+        };
+        let g = hog::GpuHogArgs::from(a);
+        assert_eq!(g.target, gpu::HogTarget::Leave(2 << 30));
+        assert_eq!(g.hold, Some(Duration::from_millis(1500)));
+
+        let Command::Hog { kind } = parse(&["hog", "cpu", "--threads", "2", "--hold", "10ms"])
+        else {
+            panic!("not hog");
+        };
+        let hog::HogKind::Cpu { threads, hold } = kind.into() else {
+            panic!("not cpu");
+        };
+        assert_eq!((threads, hold), (Some(2), Some(Duration::from_millis(10))));
+    }
 }

@@ -5,34 +5,29 @@
 //! OOM killer and the scheduler see them as the other tenant they stand for, and so a hog
 //! dies with the framework (parent-death signal, the framework's process group).
 
-use crate::gpu::parse_bytes;
+use crate::gpu;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 
-/// What to hog.
-#[derive(Debug, Clone, clap::Subcommand)]
+/// What `shakedown hog` takes.
+#[derive(Debug, Clone)]
 pub enum HogKind {
-    /// Take host memory (and touch every page, so it is really resident).
+    /// Host memory, every page touched so it is really resident.
     Memory {
-        /// Take this fraction of `MemAvailable` (0..1).
-        #[arg(long, group = "target")]
+        /// This fraction of `MemAvailable` (0..1); neither this nor `bytes`: half of it.
         fraction: Option<f64>,
-        /// Take exactly this much (e.g. `512MiB`).
-        #[arg(long, group = "target", value_parser = parse_bytes)]
+        /// Exactly this many bytes (before `fraction`).
         bytes: Option<u64>,
-        /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
-        hold: Option<crate::suite::Dur>,
+        /// Hold for this long (`None`: until killed).
+        hold: Option<Duration>,
     },
-    /// Keep CPU cores busy.
+    /// Busy CPU cores.
     Cpu {
-        /// Busy threads (default: one per core).
-        #[arg(long)]
+        /// Busy threads (`None`: one per core).
         threads: Option<usize>,
-        /// Hold for this long (default: until killed).
-        #[arg(long, value_parser = |s: &str| s.parse::<crate::suite::Dur>())]
-        hold: Option<crate::suite::Dur>,
+        /// Hold for this long (`None`: until killed).
+        hold: Option<Duration>,
     },
 }
 
@@ -71,7 +66,7 @@ pub fn main(kind: &HogKind) -> i32 {
                 total += n as u64;
             }
             ready(&format!("memory {total} {}", mem_available().unwrap_or(0)));
-            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            hold(how_long.unwrap_or(Duration::MAX));
             drop(held);
             0
         }
@@ -92,10 +87,53 @@ pub fn main(kind: &HogKind) -> i32 {
                 });
             }
             ready(&format!("cpu {n}"));
-            hold(how_long.map_or(Duration::MAX, |d| d.0));
+            hold(how_long.unwrap_or(Duration::MAX));
             0
         }
     }
+}
+
+/// What `shakedown gpu-hog` takes, and for how long.
+#[derive(Debug, Clone)]
+pub struct GpuHogArgs {
+    /// CUDA device ordinal.
+    pub device: usize,
+    /// How much of its memory.
+    pub target: gpu::HogTarget,
+    /// Hold for this long, then free and exit (`None`: until killed).
+    pub hold: Option<Duration>,
+}
+
+/// `shakedown gpu-hog`: take memory, print `READY <device> <bytes held> <free after>`, hold, free on exit.
+pub fn gpu_main(args: &GpuHogArgs) -> i32 {
+    let mut dev = match gpu::cuda::Cuda::open(args.device) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gpu-hog: {e}");
+            return 1;
+        }
+    };
+    let held = match gpu::hog(&mut dev, args.target) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("gpu-hog: failed to allocate on device {}: {e}", args.device);
+            return 1;
+        }
+    };
+    ready(&format!(
+        "{} {} {}",
+        args.device, held.bytes, held.free_after
+    ));
+    eprintln!(
+        "gpu-hog: holding {:.2} GiB on device {} ({}), {:.2} GiB left free",
+        held.bytes as f64 / (1u64 << 30) as f64,
+        args.device,
+        dev.name(),
+        held.free_after as f64 / (1u64 << 30) as f64
+    );
+    hold(args.hold.unwrap_or(Duration::MAX));
+    drop(dev); // frees every allocation before exit
+    0
 }
 
 /// Anonymous memory the kernel populated up front (`MAP_POPULATE`): resident at once,

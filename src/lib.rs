@@ -15,6 +15,9 @@ pub mod fault;
 pub mod gpu;
 /// Resource hogs: child processes that take memory or CPU away from a service.
 pub mod hog;
+/// The module layering, checked on the source (no cycles, leaves, clap at the edge).
+#[cfg(test)]
+mod layers;
 /// Open-loop arrivals and the OpenAI client that records every request.
 pub mod load;
 /// The mock model service (the L2 dummy model) and its engine process.
@@ -33,5 +36,7 @@ pub mod seed;
 pub mod service;
 /// The declarative model: load, validate, defaults.
 pub mod suite;
+/// Units as suites and flags write them: durations and byte sizes (a leaf, depends on nothing).
+pub mod units;
 /// Pure judgements over a run directory.
 pub mod verdict;

@@ -11,12 +11,12 @@ fn main() {
         Command::Run(args) => run(args),
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
-        Command::MockServer(args) => exit_io(shakedown::mock::serve(args)),
+        Command::MockServer(args) => exit_io(shakedown::mock::serve(args.into())),
         Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
-        Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args)),
+        Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args.into())),
         Command::MockEscapee => shakedown::mock::escapee_main(),
-        Command::GpuHog(args) => shakedown::gpu::cuda::hog_main(&args),
-        Command::Hog { kind } => shakedown::hog::main(&kind),
+        Command::GpuHog(args) => shakedown::hog::gpu_main(&args.into()),
+        Command::Hog { kind } => shakedown::hog::main(&kind.into()),
         Command::Doctor => shakedown::doctor::main(),
         Command::Reaper => shakedown::service::reaper::main(),
     };
@@ -24,7 +24,7 @@ fn main() {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let suite = match shakedown::suite::load(&args.suite) {
+    let suite = match shakedown::suite::load(&args.suite, &shakedown::fault::check) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -59,7 +59,7 @@ fn run(args: RunArgs) -> i32 {
 fn validate(files: &[std::path::PathBuf]) -> i32 {
     let mut code = 0;
     for f in files {
-        match shakedown::suite::load(f) {
+        match shakedown::suite::load(f, &shakedown::fault::check) {
             Ok(_) => println!("ok: {}", f.display()),
             Err(e) => {
                 eprintln!("{e}");

@@ -95,7 +95,7 @@ fn commands_parse(at: &str, s: &Suite) {
 }
 
 fn load(at: &str, path: &Path, text: &str) -> Suite {
-    suite::load_str(path, text)
+    suite::load_str(path, text, &shakedown::fault::check)
         .unwrap_or_else(|e| panic!("{at}: the example does not validate: {e}"))
 }
 
@@ -159,7 +159,7 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                     // A suite a command names must exist and validate.
                     for a in &argv[1..] {
                         if a.ends_with(".toml") || a.ends_with(".json") {
-                            suite::load(Path::new(a))
+                            suite::load(Path::new(a), &shakedown::fault::check)
                                 .unwrap_or_else(|e| panic!("{at}: `{a}` does not validate: {e}"));
                         }
                     }

@@ -7,6 +7,7 @@ mod util;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
+use shakedown::fault;
 use shakedown::load::arrival::Schedule;
 use shakedown::suite::limits::{MAX_ARRIVALS, MAX_NAME_BYTES, MAX_RATE};
 use shakedown::suite::{self, Suite};
@@ -116,7 +117,7 @@ fn accepted(s: &Suite) -> Result<(), TestCaseError> {
 /// The loader's answer to `text` as if read from `path`: no panic (proptest reports one as a
 /// failure), a located one-line error, or a suite that keeps every promise.
 fn judge(path: &Path, text: &str) -> Result<(), TestCaseError> {
-    match suite::load_str(path, text) {
+    match suite::load_str(path, text, &fault::check) {
         Ok(s) => accepted(&s),
         Err(e) => {
             let shown = e.to_string();
@@ -396,7 +397,7 @@ proptest! {
 #[test]
 fn the_unmutated_seeds_are_accepted() {
     for (path, text) in seeds() {
-        let s = suite::load_str(Path::new(&path), &text)
+        let s = suite::load_str(Path::new(&path), &text, &fault::check)
             .unwrap_or_else(|e| panic!("{path} must be valid: {e}"));
         accepted(&s).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
@@ -406,12 +407,14 @@ fn the_unmutated_seeds_are_accepted() {
 fn the_largest_allowed_load_plans_in_constant_memory_and_one_more_is_refused() {
     for arrival in ["constant", "poisson"] {
         let text = BIG_TOML.replace("\"poisson\"", &format!("{arrival:?}"));
-        let s = suite::load_str(Path::new("big.toml"), &text).expect("the bound is allowed");
+        let s = suite::load_str(Path::new("big.toml"), &text, &fault::check)
+            .expect("the bound is allowed");
         let load = s.load.as_ref().expect("load");
         assert_eq!(load.rate * load.duration.0.as_secs_f64(), MAX_ARRIVALS);
         plan_is_cheap(&s).unwrap_or_else(|e| panic!("{arrival}: {e}"));
         let over = text.replace("\"1000s\"", "\"1001s\"");
-        let e = suite::load_str(Path::new("big.toml"), &over).expect_err("past the bound");
+        let e = suite::load_str(Path::new("big.toml"), &over, &fault::check)
+            .expect_err("past the bound");
         assert!(
             e.message
                 .contains("= 1.001e8 arrivals, more than the bound of 1e8"),

@@ -1,6 +1,7 @@
 //! `shakedown validate` and suite loading: every malformed fixture fails at an exact `file:line:col`.
 
 use assert_cmd::Command;
+use shakedown::fault;
 use shakedown::suite::{self, Probe, Restart, Suite};
 use std::path::Path;
 
@@ -325,8 +326,10 @@ fn comparable(s: &Suite) -> serde_json::Value {
 
 #[test]
 fn toml_and_json_load_the_same_suite() {
-    let t = suite::load(Path::new("tests/suites/valid/full.toml")).expect("toml loads");
-    let j = suite::load(Path::new("tests/suites/valid/full.json")).expect("json loads");
+    let t =
+        suite::load(Path::new("tests/suites/valid/full.toml"), &fault::check).expect("toml loads");
+    let j =
+        suite::load(Path::new("tests/suites/valid/full.json"), &fault::check).expect("json loads");
     assert_eq!(comparable(&t), comparable(&j));
     assert_eq!(t.source, Path::new("tests/suites/valid/full.toml"));
     // Start order follows `after`, not file order.
@@ -355,7 +358,7 @@ fn toml_and_json_load_the_same_suite() {
 fn defaults_are_resolved() {
     let text =
         "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\n[load]\nrate = 1.5\n";
-    let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
+    let s = suite::load_str(Path::new("d.toml"), text, &fault::check).expect("loads");
     assert_eq!(s.meta.budget.to_string(), "600s");
     assert_eq!(s.meta.seed, 0);
     assert_eq!(s.meta.level, suite::Level::L5);
@@ -380,13 +383,13 @@ fn defaults_are_resolved() {
 
     let text = "[suite]\nname = \"d\"\n[service]\ncommand = [\"x\", \"{port}\"]\nhealth = false\n\
                 ready = { http = \"/ready\" }\nrestart = { policy = \"on-failure\" }\n";
-    let s = suite::load_str(Path::new("d.toml"), text).expect("loads");
+    let s = suite::load_str(Path::new("d.toml"), text, &fault::check).expect("loads");
     assert_eq!(s.services[0].health, None);
     assert_eq!(
         s.services[0].restart,
         Restart::OnFailure {
             max: 3,
-            backoff: suite::Dur::from_secs(1)
+            backoff: shakedown::units::Dur::from_secs(1)
         }
     );
     assert!(s.load.is_none());
@@ -399,7 +402,7 @@ fn start_order_is_topological_and_otherwise_file_order() {
         "b": {"command": ["b", "{port}"]},
         "c": {"command": ["c", "{port}"], "after": ["a"]},
         "d": {"command": ["d", "{port}"]}}}"#;
-    let s = suite::load_str(Path::new("o.json"), text).expect("loads");
+    let s = suite::load_str(Path::new("o.json"), text, &fault::check).expect("loads");
     let names: Vec<&str> = s.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["b", "a", "c", "d"]);
 }
@@ -424,7 +427,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
     let suite_text = "[suite]\nname = \"u\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\n[[fault]]\nuse = \"kill\"\nat = \"3s\"\nsignal = \"SIGTERM\"\n";
     write("suites/s.toml", suite_text);
     let path = dir.path().join("suites/s.toml");
-    let s = suite::load(&path).expect("loads");
+    let s = suite::load(&path, &fault::check).expect("loads");
     let f = &s.faults[0];
     assert_eq!(f.kind, "process.kill");
     assert_eq!(f.name.as_deref(), Some("kill"));
@@ -441,7 +444,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "kind = \"process.kill\"\n\nfor = \"later\"\n",
     );
-    let e = suite::load(&path).expect_err("bad at");
+    let e = suite::load(&path, &fault::check).expect_err("bad at");
     assert!(e.file.ends_with("suites/faults/kill.toml"), "{e}");
     assert_eq!((e.line, e.col), (3, 1), "{e}");
     assert!(
@@ -454,7 +457,7 @@ fn use_merges_the_nearest_fault_file_and_the_entry_overrides_it() {
         "suites/faults/kill.toml",
         "kind = \"process.kill\"\nat = \"soon\"\n",
     );
-    assert!(suite::load(&path).is_ok());
+    assert!(suite::load(&path, &fault::check).is_ok());
 }
 
 #[test]
@@ -542,12 +545,17 @@ fn a_fault_after_the_end_of_load_needs_after_load() {
     );
     let text = std::fs::read_to_string(format!("{INVALID}/fault_after_load.toml")).expect("read");
     let allowed = text.replace("at = \"60s\"", "at = \"60s\"\nafter_load = true");
-    let s = suite::load_str(Path::new("tests/suites/invalid/allowed.toml"), &allowed)
-        .expect("after_load = true allows it");
+    let s = suite::load_str(
+        Path::new("tests/suites/invalid/allowed.toml"),
+        &allowed,
+        &fault::check,
+    )
+    .expect("after_load = true allows it");
     assert!(s.faults[0].after_load);
     // Never past the budget, whatever the entry says.
     let late = allowed.replace("at = \"60s\"", "at = \"11m\"");
-    let e = suite::load_str(Path::new("late.toml"), &late).expect_err("past the budget");
+    let e =
+        suite::load_str(Path::new("late.toml"), &late, &fault::check).expect_err("past the budget");
     assert_eq!((e.line, e.col), (13, 1), "{e}");
     assert!(
         e.message.contains("before the run's budget of 600s ends"),
@@ -559,7 +567,8 @@ fn a_fault_after_the_end_of_load_needs_after_load() {
 fn a_load_longer_than_the_budget_is_rejected() {
     let text = "[suite]\nname = \"b\"\nbudget = \"1m\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\
                 [load]\nrate = 1\nduration = \"2m\"\n";
-    let e = suite::load_str(Path::new("b.toml"), text).expect_err("longer than the budget");
+    let e = suite::load_str(Path::new("b.toml"), text, &fault::check)
+        .expect_err("longer than the budget");
     assert_eq!((e.line, e.col), (8, 1), "{e}");
     assert!(
         e.message.starts_with(
@@ -597,12 +606,23 @@ fn a_service_with_no_way_to_learn_its_port_is_rejected() {
     let s = suite::load_str(
         Path::new("p.toml"),
         &format!("{base}env = {{ PORT = \"{{port}}\" }}\n"),
+        &fault::check,
     )
     .expect("env");
     assert_eq!(s.services[0].port, None);
-    let s = suite::load_str(Path::new("p.toml"), &format!("{base}port = 8123\n")).expect("port");
+    let s = suite::load_str(
+        Path::new("p.toml"),
+        &format!("{base}port = 8123\n"),
+        &fault::check,
+    )
+    .expect("port");
     assert_eq!(s.services[0].port, Some(8123));
-    let e = suite::load_str(Path::new("p.toml"), &format!("{base}port = 0\n")).expect_err("0");
+    let e = suite::load_str(
+        Path::new("p.toml"),
+        &format!("{base}port = 0\n"),
+        &fault::check,
+    )
+    .expect_err("0");
     assert!(
         e.message.contains("expected an integer from 1 to 65535"),
         "{e}"
@@ -708,7 +728,7 @@ fn every_number_has_a_range() {
     ];
     for (extra, message) in cases {
         let text = format!("{base}{extra}");
-        let e = suite::load_str(Path::new("r.toml"), &text).expect_err(&text);
+        let e = suite::load_str(Path::new("r.toml"), &text, &fault::check).expect_err(&text);
         assert!(e.message.contains(message), "{text}\n→ {e}");
     }
 }

@@ -41,7 +41,7 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
         ));
     }
     let mut args = vec!["gpu-hog".to_string(), "--device".into(), device.to_string()];
-    let size = |key: &str, v: &str| crate::gpu::parse_bytes(v).map_err(|m| err(key, m));
+    let size = |key: &str, v: &str| crate::units::parse_bytes(v).map_err(|m| err(key, m));
     let given = [p.fraction.is_some(), p.leave.is_some(), p.bytes.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(err(

@@ -11,6 +11,7 @@ mod process;
 use crate::record::Journal;
 use crate::service::Service;
 use crate::suite::FaultSpec;
+pub use crate::suite::ParamError;
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -55,16 +56,6 @@ pub enum FaultError {
     },
     #[error("failed to {action}: {reason}")]
     Failed { action: String, reason: String },
-}
-
-/// A kind-specific key that is wrong: where (key path inside the fault entry) and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct ParamError {
-    /// Path of the offending key inside the `[[fault]]` entry (`[]` means the `kind` key itself).
-    pub key: Vec<String>,
-    /// What was expected.
-    pub message: String,
 }
 
 /// One fault kind: its name in suites and how to build it from a suite entry.
@@ -137,11 +128,6 @@ const KINDS: &[Kind] = &[
     },
 ];
 
-/// Whether a fault kind acts through the proxy in front of the service.
-pub fn needs_proxy(kind: &str) -> bool {
-    kind.starts_with("network.")
-}
-
 /// Names of every fault kind.
 pub fn kinds() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|k| k.name)
@@ -166,7 +152,8 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
     (kind.build)(spec)
 }
 
-/// Check a fault entry's kind and kind-specific keys without building it for a run.
+/// Check a fault entry's kind and kind-specific keys without building it for a run (the
+/// [`crate::suite::CheckFault`] to load suites with).
 pub fn check(spec: &FaultSpec) -> Result<(), ParamError> {
     build(spec).map(|_| ())
 }

@@ -63,7 +63,7 @@ impl Pressure {
                 });
             }
             (_, Some(b)) => {
-                let n = crate::gpu::parse_bytes(&b).map_err(|message| ParamError {
+                let n = crate::units::parse_bytes(&b).map_err(|message| ParamError {
                     key: vec!["bytes".into()],
                     message,
                 })?;

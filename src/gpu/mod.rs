@@ -90,33 +90,6 @@ pub fn hog(dev: &mut dyn Device, target: HogTarget) -> Result<Held, GpuError> {
     })
 }
 
-/// Parse a byte count: `1073741824`, `512MiB`, `80GiB`, `1.5GB`, `64KiB`.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a size such as \"512MiB\" or \"80GiB\", found \"{s}\""))?;
-    let scale: f64 = match unit.trim() {
-        "" | "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}` in \"{s}\", expected B, KiB, MiB, GiB, KB, MB or GB"
-            ));
-        }
-    };
-    Ok((n * scale) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,15 +152,5 @@ mod tests {
         let mut d = fake(1000, 1000);
         assert_eq!(hog(&mut d, HogTarget::Leave(1000 << 20)).unwrap().bytes, 0);
         assert!(d.calls.is_empty());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
-        assert_eq!(parse_bytes("80GiB"), Ok(80 << 30));
-        assert_eq!(parse_bytes("1.5GB"), Ok(1_500_000_000));
-        assert_eq!(parse_bytes("4096"), Ok(4096));
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("5 parsecs").is_err());
     }
 }

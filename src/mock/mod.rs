@@ -3,7 +3,7 @@
 //! deterministic words with realistic timing, optionally in a separate engine process that
 //! faults can kill or freeze, and with deliberate bugs so every verdict can be seen failing.
 //!
-//! Flags (see [`ServerArgs`]):
+//! Flags (they fill [`ServerArgs`]):
 //! - `--host` (127.0.0.1), `--port` (8000; 0 picks a free one). Once the engine is ready it
 //!   prints `listening on http://HOST:PORT` on stdout.
 //! - `--model` (`mock-model`): the one model served; any other name gets 404.

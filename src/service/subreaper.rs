@@ -69,7 +69,14 @@ mod tests {
             .spawn()
             .expect("sleep runs");
         let pid = child.id() as i32;
-        assert_eq!(service_of(pid).as_deref(), Some("api"));
+        // The environment shows once the child has exec'd; poll rather than race it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = service_of(pid);
+        while seen.is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            seen = service_of(pid);
+        }
+        assert_eq!(seen.as_deref(), Some("api"));
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(service_of(i32::MAX), None);

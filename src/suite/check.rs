@@ -3,7 +3,7 @@
 use super::limits::max_duration_text;
 use super::load::SuiteError;
 use super::tree::{Node, Val};
-use super::{Dur, DurError};
+use crate::units::{Dur, DurError};
 
 pub(crate) type Res<T> = Result<T, SuiteError>;
 

@@ -1,11 +1,12 @@
 //! The `[[fault]]` entries: `use = "NAME"` merging, the common keys, and kind-specific keys judged by
-//! [`crate::fault::check`].
+//! the [`CheckFault`] the caller passes (the fault kinds live above the suite).
 
 use super::check::{Field, Res, Tbl, list};
 use super::limits::MAX_NAME_BYTES;
 use super::load::{SuiteError, is_name, opt};
 use super::tree::{self, Format, Node, Val};
-use super::{Dur, FaultSpec, ServiceSpec};
+use super::{CheckFault, FaultSpec, ServiceSpec};
+use crate::units::Dur;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -27,6 +28,7 @@ pub(crate) fn faults(
     services: &[ServiceSpec],
     suite: &Path,
     horizon: &Horizon,
+    check: &CheckFault,
 ) -> Res<Vec<FaultSpec>> {
     let Some(f) = top.get("fault") else {
         return Ok(Vec::new());
@@ -35,7 +37,7 @@ pub(crate) fn faults(
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| fault(i, item, services, suite, horizon))
+        .map(|(i, item)| fault(i, item, services, suite, horizon, check))
         .collect()
 }
 
@@ -45,6 +47,7 @@ fn fault(
     services: &[ServiceSpec],
     suite: &Path,
     horizon: &Horizon,
+    check: &CheckFault,
 ) -> Res<FaultSpec> {
     let t = item.table(format!("[[fault]] #{}", i + 1), None)?;
 
@@ -162,7 +165,7 @@ fn fault(
         params,
         origin: format!("{}:{}:{}", o.file.display(), o.line, o.col),
     };
-    crate::fault::check(&spec)
+    check(&spec)
         .map_err(|e| SuiteError::at(&param_node(&merged, &kind_f, t.node, &e.key).at, e.message))?;
     Ok(spec)
 }
@@ -188,7 +191,7 @@ fn check_at(at_f: &Field, at: Dur, after_load: bool, horizon: &Horizon) -> Res<(
     Ok(())
 }
 
-/// Where a [`crate::fault::ParamError`] key path points: `[]` is the `kind` key, a path is relative
+/// Where a [`ParamError`](super::ParamError) key path points: `[]` is the `kind` key, a path is relative
 /// to the entry (its first key, found in the merged keys, says which file), and a path whose first
 /// key is absent is the entry itself.
 fn param_node<'n>(

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-/// The longest duration anywhere in a suite or a fault file: 7 days (a weekly soak fits).
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest duration anywhere in a suite or a fault file (it bounds [`crate::units::Dur`]).
+pub use crate::units::{MAX_DURATION, max_duration_text};
 
 /// The highest `[load] rate`, requests per second.
 pub const MAX_RATE: f64 = 100_000.0;
@@ -46,11 +46,6 @@ pub const MAX_BANDWIDTH_KBPS: u64 = 10_000_000;
 /// The largest `network.slicer` `average_size` and `size_variation`, bytes (a proxied chunk
 /// is at most 64 KiB, so larger slices change nothing).
 pub const MAX_SLICE_BYTES: u64 = 1 << 20;
-
-/// [`MAX_DURATION`] as messages and the docs write it.
-pub fn max_duration_text() -> String {
-    format!("\"{}h\" (7 days)", MAX_DURATION.as_secs() / 3600)
-}
 
 /// A count or rate as messages write it: plain below a million, else `3.6e12`.
 pub fn number(x: f64) -> String {

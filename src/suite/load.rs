@@ -4,8 +4,8 @@ use super::check::{Field, Res, Tbl, describe};
 use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
 use super::tree::{self, Format, Loc};
 use super::{
-    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec, RequestSpec,
-    Suite, faults, services,
+    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec,
+    RequestSpec, Suite, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -48,8 +48,9 @@ impl SuiteError {
     }
 }
 
-/// Load and validate a suite file.
-pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+/// Load and validate a suite file; `check` judges each fault entry's kind and kind-specific keys
+/// (pass `shakedown::fault::check`).
+pub fn load(path: &Path, check: &CheckFault) -> Result<Suite, SuiteError> {
     if path.is_dir() {
         return Err(SuiteError::whole(
             path,
@@ -60,11 +61,11 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
     format_of(path)?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| SuiteError::whole(path, format!("cannot read the suite file: {e}")))?;
-    load_str(path, &text)
+    load_str(path, &text, check)
 }
 
 /// Load from text, as if read from `path` (the extension picks the format; `use` looks next to `path`).
-pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
+pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, SuiteError> {
     let format = format_of(path)?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, text, format)?;
@@ -79,7 +80,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
         load_end: explicit_load_duration(&top)?,
         budget: meta.budget,
     };
-    let faults = faults::faults(&top, &services, path, &horizon)?;
+    let faults = faults::faults(&top, &services, path, &horizon, check)?;
     let proxy = top.get("proxy").map(|f| proxy(&f, &faults)).transpose()?;
     let load = top
         .get("load")
@@ -317,7 +318,7 @@ fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
             if let Some((i, nf)) = faults
                 .iter()
                 .enumerate()
-                .find(|(_, nf)| !on && crate::fault::needs_proxy(&nf.kind))
+                .find(|(_, nf)| !on && nf.needs_proxy())
             {
                 return Err(e.fail(format_args!(
                     "is false, but fault #{} (`{}`, {}) acts through the proxy; remove `enabled = false` or that fault",

@@ -4,7 +4,6 @@
 //! every error points at `file:line:col` and says what was expected.
 
 mod check;
-mod duration;
 mod faults;
 pub mod limits;
 mod load;
@@ -12,7 +11,8 @@ mod locate;
 mod services;
 mod tree;
 
-pub use duration::{Dur, DurError};
+/// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
+pub use crate::units::{Dur, DurError};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use tree::Format;
@@ -47,10 +47,7 @@ impl Suite {
     pub fn uses_proxy(&self) -> bool {
         match &self.proxy {
             Some(p) => p.enabled,
-            None => self
-                .faults
-                .iter()
-                .any(|f| crate::fault::needs_proxy(&f.kind)),
+            None => self.faults.iter().any(FaultSpec::needs_proxy),
         }
     }
 
@@ -228,6 +225,29 @@ pub struct FaultSpec {
     /// Where this entry stands, for errors found later (`file:line:col`).
     pub origin: String,
 }
+
+impl FaultSpec {
+    /// Whether this fault acts through the proxy in front of the entry service (the `network.*`
+    /// family does).
+    pub fn needs_proxy(&self) -> bool {
+        self.kind.starts_with("network.")
+    }
+}
+
+/// A kind-specific key that is wrong: where (key path inside the fault entry) and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParamError {
+    /// Path of the offending key inside the `[[fault]]` entry (`[]` means the `kind` key itself).
+    pub key: Vec<String>,
+    /// What was expected.
+    pub message: String,
+}
+
+/// Judges one fault entry's kind and kind-specific keys. The fault kinds live above the suite
+/// (`crate::fault` depends on it, never the other way), so whoever loads a suite passes theirs:
+/// `shakedown::fault::check`; the suite turns the error's key path into `file:line:col`.
+pub type CheckFault = dyn Fn(&FaultSpec) -> Result<(), ParamError>;
 
 /// The `[proxy]` table: the Toxiproxy-compatible proxy between load and the entry service.
 #[derive(Debug, Clone, Serialize)]

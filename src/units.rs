@@ -1,10 +1,20 @@
-//! Durations as suites write them: `"250ms"`, `"10s"`, `"1.5s"`, `"5m"`, `"1h"`.
+//! Units as suites and command lines write them: durations (`"250ms"`, `"10s"`, `"1.5s"`, `"5m"`,
+//! `"1h"`) and byte sizes (`"512MiB"`, `"80GiB"`, `"1.5GB"`).
+//!
+//! A leaf: it depends on nothing else in the crate, so any module may use it.
 
-use super::limits::{MAX_DURATION, max_duration_text};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The longest duration a suite or a fault file may name: 7 days (a weekly soak fits).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// [`MAX_DURATION`] as messages and the docs write it.
+pub fn max_duration_text() -> String {
+    format!("\"{}h\" (7 days)", MAX_DURATION.as_secs() / 3600)
+}
 
 /// A duration read from a suite; prints back in the same notation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -96,12 +106,39 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// Parse a byte count: `1073741824`, `512MiB`, `80GiB`, `1.5GB`, `64KiB`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a size such as \"512MiB\" or \"80GiB\", found \"{s}\""))?;
+    let scale: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in \"{s}\", expected B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    Ok((n * scale) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_prints() {
+    fn durations() {
         for (s, ms) in [
             ("250ms", 250),
             ("10s", 10_000),
@@ -127,5 +164,15 @@ mod tests {
                 "{long}"
             );
         }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("80GiB"), Ok(80 << 30));
+        assert_eq!(parse_bytes("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
     }
 }
