@@ -140,6 +140,8 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                 commands_parse(&at, &s);
             }
             _ => {
+                // Files the block writes itself (`cat > NAME <<'EOF' ... EOF`), by name.
+                let written = heredocs(&b.text);
                 for l in b.text.lines() {
                     let l = l
                         .split(" #")
@@ -158,7 +160,9 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                     parses(&at, &argv);
                     // A suite a command names must exist and validate.
                     for a in &argv[1..] {
-                        if a.ends_with(".toml") || a.ends_with(".json") {
+                        if let Some(text) = written.get(a.as_str()) {
+                            load(&at, Path::new(a), text);
+                        } else if a.ends_with(".toml") || a.ends_with(".json") {
                             suite::load(Path::new(a), &shakedown::fault::check)
                                 .unwrap_or_else(|e| panic!("{at}: `{a}` does not validate: {e}"));
                         }
@@ -207,4 +211,22 @@ fn the_suite_format_states_every_limit_the_code_enforces() {
             .unwrap_or_else(|| panic!("no row names {row}"));
         assert!(line.contains(&shown), "{row}: expected {shown} in {line:?}");
     }
+}
+
+/// The files a shell block writes with `cat > NAME <<'EOF'` ... `EOF`, by name.
+fn heredocs(text: &str) -> std::collections::HashMap<&str, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let Some(rest) = l.trim().strip_prefix("cat > ") else {
+            continue;
+        };
+        let Some((name, marker)) = rest.split_once(" <<") else {
+            continue;
+        };
+        let marker = marker.trim_matches(['\'', '"', ' ']);
+        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != marker).collect();
+        out.insert(name.trim(), body.join("\n") + "\n");
+    }
+    out
 }
