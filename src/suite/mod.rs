@@ -53,6 +53,27 @@ impl Suite {
         }
     }
 
+    /// How long the middle of a run lasts: the load's duration, or without load, until the
+    /// last fault has ended and had `recover_within` to recover.
+    pub fn drive_duration(&self) -> Dur {
+        match &self.load {
+            Some(l) => l.duration,
+            None => {
+                let last = self
+                    .faults
+                    .iter()
+                    .map(|f| f.at.0 + f.duration.map_or(std::time::Duration::ZERO, |d| d.0))
+                    .max()
+                    .unwrap_or_default();
+                Dur(last
+                    + self
+                        .expect
+                        .recover_within
+                        .map_or(std::time::Duration::ZERO, |d| d.0))
+            }
+        }
+    }
+
     /// The service that load targets.
     pub fn entry(&self) -> &ServiceSpec {
         self.services
