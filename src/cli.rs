@@ -67,7 +67,7 @@ pub struct RunArgs {
     #[arg(required_unless_present = "level")]
     pub suite: Option<PathBuf>,
     /// More directories or suite files for `--level`.
-    #[arg(requires = "level")]
+    #[arg(requires = "level", value_name = "DIR")]
     pub more: Vec<PathBuf>,
     /// Run every suite of this level (and the levels it includes) instead of one suite.
     #[arg(long, value_parser = crate::plan::level::parse, conflicts_with = "run_dir")]
