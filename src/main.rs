@@ -69,12 +69,6 @@ fn run_level(level: Level, args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let ask = Ask {
-        levels: vec![level],
-        trigger: None,
-        hardware: plan::this_machine(),
-    };
-    let plan = plan::plan(suites, &ask);
     let opts = plan::LevelOptions {
         seed: args.seed,
         out: args.out,
@@ -85,7 +79,8 @@ fn run_level(level: Level, args: RunArgs) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(plan::run_level(&plan, &opts, |r| print!("{}", r.summary()))) {
+    let each = |r: &shakedown::report::Report| print!("{}", r.summary());
+    match runtime.block_on(plan::run_level(level, suites, &opts, each)) {
         Ok(report) => {
             print!("{}", report.summary());
             report.status.exit_code()

@@ -290,6 +290,12 @@ fn a_bad_suite_file_stops_the_plan_with_its_location() {
     )
     .unwrap();
     std::fs::write(tmp.path().join("README.md"), "# not a suite\n").unwrap();
+    // Nor is a run directory shakedown wrote, JSON files and all.
+    let run = tmp.path().join("out/level-L2-x/mock-smoke-x");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("events.jsonl"), "").unwrap();
+    std::fs::write(run.join("report.json"), "{}").unwrap();
+    std::fs::write(run.parent().unwrap().join("level.json"), "{}").unwrap();
     let dir = tmp.path().to_str().unwrap();
     let out = shakedown(&["plan", "--hardware", "cpu", dir]);
     assert_eq!(code(&out), 2, "{}", show(&out));
@@ -381,8 +387,13 @@ fn testsuites(junit: &Path) -> Vec<String> {
 
 #[test]
 fn run_level_runs_included_levels_first_with_one_report_for_all() {
-    let (_tmp, extra, out_dir) =
-        level_case(&[("l1.toml", mock_suite("quick-l1", "L1", "", ONE_SECOND))]);
+    // A GPU suite too: skipped with the reason where there is no CUDA driver, else it runs.
+    let gpu = mock_suite("gpu-l1", "L1", "", ONE_SECOND)
+        .replace("level = \"L1\"", "level = \"L1\"\nhardware = \"gpu\"");
+    let (_tmp, extra, out_dir) = level_case(&[
+        ("a.toml", mock_suite("quick-l1", "L1", "", ONE_SECOND)),
+        ("b.toml", gpu),
+    ]);
     // The shipped suites (the default directory when a level is named) and one more.
     let out = run_level(
         "L3",
@@ -404,25 +415,27 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     assert_eq!(level["budget_s"], 1800.0);
     assert_eq!(level["over_budget"], false);
     let rows = level["suites"].as_array().unwrap();
-    // The included level first: L1, then L2; L4 and L5 suites are not part of L3.
-    assert_eq!(names(rows.iter()), ["quick-l1", "mock-smoke"]);
+    // The included levels first: L1, then L2; L4 and L5 suites are not part of L3.
+    assert_eq!(names(rows.iter()), ["quick-l1", "gpu-l1", "mock-smoke"]);
     for r in rows {
-        assert_eq!(r["status"], "passed", "{r:#}");
-        assert_eq!(r["failed"], serde_json::json!([]));
         let run_dir = Path::new(r["run_dir"].as_str().unwrap());
         assert!(
             run_dir.starts_with(&dir),
             "run directories inside the level's"
         );
-        assert_eq!(
-            util::read_json(&run_dir.join("report.json"))["status"],
-            "passed"
-        );
+        let report = util::read_json(&run_dir.join("report.json"));
+        assert_eq!(r["status"], report["status"], "{r:#}");
+        assert_eq!(r["failed"], serde_json::json!([]));
+        if r["name"] == "gpu-l1" && r["status"] == "skipped" {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(reason.starts_with("skipped: "), "{reason}");
+        } else {
+            assert_eq!(r["status"], "passed", "{r:#}");
+        }
     }
-    assert_eq!(level["totals"]["passed"], 2);
     assert_eq!(
         testsuites(&dir.join("junit.xml")),
-        ["quick-l1", "mock-smoke"]
+        ["quick-l1", "gpu-l1", "mock-smoke"]
     );
     let text = stdout(&out);
     assert!(

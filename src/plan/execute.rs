@@ -1,11 +1,11 @@
 //! Running a level on this machine: every suite of the plan in order, one run directory
 //! each, and a level directory with `level.json` and one JUnit file for them all.
 
-use super::{Entry, Plan, level, secs};
+use super::{Ask, Entry, level, secs};
 use crate::record::files;
 use crate::report::{Report, RunStatus};
 use crate::run::{RunOptions, create_fresh_dir, utc_stamp};
-use crate::suite::{Hardware, Level};
+use crate::suite::{Hardware, Level, Suite};
 use crate::verdict::Status;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -109,14 +109,21 @@ fn severity(s: RunStatus) -> u8 {
     }
 }
 
-/// Run every suite of `plan`'s levels here, cheapest level first; `each` sees every report
-/// as it is written. Writes `level.json` and `junit.xml` into a new level directory.
+/// Run every suite of `level` (and of the levels it includes) among `suites` on this
+/// machine, cheapest level first; `each` sees every report as it is written. Writes
+/// `level.json` and `junit.xml` into a new level directory.
 pub async fn run_level(
-    plan: &Plan,
+    level: Level,
+    suites: Vec<Suite>,
     opts: &LevelOptions,
     mut each: impl FnMut(&Report),
 ) -> Result<LevelReport, LevelError> {
-    let level = plan.levels.first().copied().unwrap_or(Level::L1);
+    let ask = Ask {
+        levels: vec![level],
+        trigger: None,
+        hardware: super::this_machine(),
+    };
+    let plan = super::plan(suites, &ask);
     let id = level::info(level).id;
     let now = SystemTime::now();
     let dir = create_fresh_dir(&opts.out, &format!("level-{id}-{}", utc_stamp(now)))
