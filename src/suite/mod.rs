@@ -19,6 +19,7 @@ pub use tree::Format;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A validated suite, defaults resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -58,19 +59,8 @@ impl Suite {
     pub fn drive_duration(&self) -> Dur {
         match &self.load {
             Some(l) => l.duration,
-            None => {
-                let last = self
-                    .faults
-                    .iter()
-                    .map(|f| f.at.0 + f.duration.map_or(std::time::Duration::ZERO, |d| d.0))
-                    .max()
-                    .unwrap_or_default();
-                Dur(last
-                    + self
-                        .expect
-                        .recover_within
-                        .map_or(std::time::Duration::ZERO, |d| d.0))
-            }
+            None => Dur(last_fault_end(&self.faults)
+                + self.expect.recover_within.map_or(Duration::ZERO, |d| d.0)),
         }
     }
 
@@ -280,6 +270,15 @@ pub struct Expect {
     pub hang_after: Option<Dur>,
     /// Sliding window for success rates.
     pub window: Dur,
+}
+
+/// When the last fault ends (or strikes, for an instant fault), from load start.
+fn last_fault_end(faults: &[FaultSpec]) -> Duration {
+    faults
+        .iter()
+        .map(|f| f.at.0 + f.duration.map_or(Duration::ZERO, |d| d.0))
+        .max()
+        .unwrap_or_default()
 }
 
 /// `true`, for keys that are on unless a suite says otherwise (older run directories lack them).
