@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 /// The level summary in a level directory.
 pub const LEVEL_JSON: &str = "level.json";
 
+/// Why the suites after an interrupt are not run.
+const NOT_RUN_INTERRUPTED: &str = "not run: the level was interrupted";
+
 /// How a level is run.
 #[derive(Debug, Clone)]
 pub struct LevelOptions {
@@ -98,6 +101,36 @@ pub struct Totals {
     pub skipped: usize,
 }
 
+impl Totals {
+    fn of(results: &[SuiteResult]) -> Totals {
+        let mut t = Totals::default();
+        for r in results {
+            *match r.status {
+                RunStatus::Passed => &mut t.passed,
+                RunStatus::Failed => &mut t.failed,
+                RunStatus::Error => &mut t.error,
+                RunStatus::Interrupted => &mut t.interrupted,
+                RunStatus::Skipped => &mut t.skipped,
+            } += 1;
+        }
+        t
+    }
+}
+
+/// Why the suites after `e` are not run, given how it ended: an interrupt stops the level,
+/// and with `--fail-fast` so does a failure or an error.
+fn stop_after(e: &Entry, status: RunStatus, fail_fast: bool) -> Option<String> {
+    match status {
+        RunStatus::Interrupted => Some(NOT_RUN_INTERRUPTED.into()),
+        RunStatus::Failed | RunStatus::Error if fail_fast => Some(format!(
+            "not run: `{}` {} and --fail-fast stopped the level",
+            e.name,
+            status.word()
+        )),
+        _ => None,
+    }
+}
+
 /// How bad a status is, for the level's status (the worst of its suites').
 fn severity(s: RunStatus) -> u8 {
     match s {
@@ -142,8 +175,9 @@ pub async fn run_level(
     let mut stopped: Option<String> = None;
     for e in plan.suites.iter().filter(|e| e.in_levels()) {
         if stopped.is_none() && interrupted.is_cancelled() {
-            stopped = Some("not run: the level was interrupted".into());
+            stopped = Some(NOT_RUN_INTERRUPTED.into());
         }
+        let ran = stopped.is_none();
         let report = match &stopped {
             Some(reason) => not_run(e, RunStatus::Skipped, reason.clone()),
             None => match crate::run::run(e.suite.clone(), &run_opts).await {
@@ -154,18 +188,8 @@ pub async fn run_level(
                 Err(err) => not_run(e, RunStatus::Error, err.to_string()),
             },
         };
-        let ran = stopped.is_none();
-        if ran && report.status == RunStatus::Interrupted {
-            stopped = Some("not run: the level was interrupted".into());
-        } else if ran
-            && opts.fail_fast
-            && matches!(report.status, RunStatus::Failed | RunStatus::Error)
-        {
-            stopped = Some(format!(
-                "not run: `{}` {} and --fail-fast stopped the level",
-                e.name,
-                report.status.word()
-            ));
+        if ran {
+            stopped = stop_after(e, report.status, opts.fail_fast);
         }
         results.push(result_of(e, &report, ran));
         reports.push(report);
@@ -177,16 +201,6 @@ pub async fn run_level(
         .unwrap_or(RunStatus::Skipped);
     if interrupted.is_cancelled() {
         status = RunStatus::Interrupted;
-    }
-    let mut totals = Totals::default();
-    for r in &results {
-        *match r.status {
-            RunStatus::Passed => &mut totals.passed,
-            RunStatus::Failed => &mut totals.failed,
-            RunStatus::Error => &mut totals.error,
-            RunStatus::Interrupted => &mut totals.interrupted,
-            RunStatus::Skipped => &mut totals.skipped,
-        } += 1;
     }
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     let budget_s = level::info(level).budget.map(|b| b.as_secs_f64());
@@ -201,8 +215,8 @@ pub async fn run_level(
         budget_s,
         over_budget: budget_s.is_some_and(|b| wall_ms / 1e3 > b),
         dir: dir.clone(),
+        totals: Totals::of(&results),
         suites: results,
-        totals,
     };
     write(
         &dir,
