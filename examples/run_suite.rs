@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo build && SHAKEDOWN_BIN=target/debug/shakedown \
-//!     cargo run --example run_suite -- suites/l2/mock_smoke.toml
+//!     cargo run --example run_suite -- suites/l2/online_serving/mock_smoke.toml
 //! ```
 //!
 //! `SHAKEDOWN_BIN` names the binary that serves `shakedown` in service commands (the mock)

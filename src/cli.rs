@@ -19,7 +19,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a suite: start its services, drive load, inject faults, judge, report.
+    /// With `--level`, run every suite of a level here, cheapest level first.
     Run(RunArgs),
+    /// Say what a level or trigger would run: suites, estimated time against the budget,
+    /// and why every other suite is skipped; also as a GitHub matrix or Buildkite pipeline.
+    Plan(PlanArgs),
     /// Check suite files without running them.
     Validate {
         /// Suite files (.toml or .json).
@@ -65,13 +69,24 @@ pub enum Command {
 /// Arguments of `shakedown run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The suite file.
-    pub suite: PathBuf,
+    /// The suite file; with `--level`, a directory (or suite file) to take the level's
+    /// suites from (default `suites`).
+    #[arg(required_unless_present = "level")]
+    pub suite: Option<PathBuf>,
+    /// More directories or suite files for `--level`.
+    #[arg(requires = "level", value_name = "DIR")]
+    pub more: Vec<PathBuf>,
+    /// Run every suite of this level (and the levels it includes) instead of one suite.
+    #[arg(long, value_parser = crate::plan::level::parse, conflicts_with = "run_dir")]
+    pub level: Option<crate::suite::Level>,
+    /// With `--level`: stop at the first suite that fails or errs.
+    #[arg(long, requires = "level")]
+    pub fail_fast: bool,
     /// Override the suite's seed.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Where run directories go.
-    #[arg(long, default_value = "shakedown-runs")]
+    #[arg(long, default_value = crate::run::DEFAULT_OUT)]
     pub out: PathBuf,
     /// Exact run directory to write (default: OUT/<suite>-<utc time>-s<seed>).
     #[arg(long)]
@@ -343,6 +358,25 @@ impl From<HogKind> for hog::HogKind {
             HogKind::Cpu { threads, hold } => hog::HogKind::Cpu { threads, hold },
         }
     }
+}
+
+/// Arguments of `shakedown plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The level to plan (with the levels it includes); default: every level.
+    #[arg(long, value_parser = crate::plan::level::parse, conflicts_with = "trigger")]
+    pub level: Option<crate::suite::Level>,
+    /// Plan the levels a CI event runs: pr, merge, nightly, weekly, release.
+    #[arg(long, value_parser = crate::plan::level::parse_trigger)]
+    pub trigger: Option<String>,
+    /// The hardware the suites would run on, cpu or gpu (default: this machine's).
+    #[arg(long, value_parser = crate::plan::parse_hardware)]
+    pub hardware: Option<crate::suite::Hardware>,
+    /// text, json, github-matrix or buildkite.
+    #[arg(long, default_value = "text")]
+    pub format: crate::plan::Format,
+    /// Directories (or suite files) to find suites in (default `suites`).
+    pub dirs: Vec<PathBuf>,
 }
 
 /// A duration flag, written as suites write them (`250ms`, `10s`, `5m`).

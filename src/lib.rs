@@ -22,6 +22,8 @@ mod layers;
 pub mod load;
 /// The mock model service (the L2 dummy model) and its engine process.
 pub mod mock;
+/// Levels and plans: the level registry, finding suites, what a level or trigger runs.
+pub mod plan;
 /// The Toxiproxy-compatible proxy that network faults act through.
 pub mod proxy;
 /// What a run writes: requests, events, samples (JSON lines), and its clock.

@@ -2,13 +2,19 @@
 //! exit code (0 passed, 1 a verdict failed, 2 usage or suite error, 3 infrastructure, 130 interrupted).
 
 use clap::Parser;
-use shakedown::cli::{Cli, Command, RunArgs};
-use std::path::Path;
+use shakedown::cli::{Cli, Command, PlanArgs, RunArgs};
+use shakedown::plan::{self, Ask};
+use shakedown::suite::{Level, Suite};
+use std::path::{Path, PathBuf};
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => match args.level {
+            Some(level) => run_level(level, args),
+            None => run(args),
+        },
+        Command::Plan(args) => show_plan(args),
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args.into())),
@@ -24,7 +30,11 @@ fn main() {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let suite = match shakedown::suite::load(&args.suite, &shakedown::fault::check) {
+    let Some(path) = args.suite.as_deref() else {
+        eprintln!("error: a suite file is required (or --level)");
+        return 2;
+    };
+    let suite = match shakedown::suite::load(path, &shakedown::fault::check) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -37,12 +47,9 @@ fn run(args: RunArgs) -> i32 {
         run_dir: args.run_dir,
         progress: !args.quiet,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return 3;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(shakedown::run::run(suite, &opts)) {
         Ok(report) => {
@@ -54,6 +61,83 @@ fn run(args: RunArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// `run --level`: every suite of the level found under the given directories, here.
+fn run_level(level: Level, args: RunArgs) -> i32 {
+    let dirs: Vec<PathBuf> = args.suite.into_iter().chain(args.more).collect();
+    let suites = match find(&dirs) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let opts = plan::LevelOptions {
+        seed: args.seed,
+        out: args.out,
+        progress: !args.quiet,
+        fail_fast: args.fail_fast,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let each = |r: &shakedown::report::Report| print!("{}", r.summary());
+    match runtime.block_on(plan::run_level(level, suites, &opts, each)) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            report.status.exit_code()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            3
+        }
+    }
+}
+
+fn show_plan(args: PlanArgs) -> i32 {
+    let suites = match find(&args.dirs) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let levels = match (args.level, &args.trigger) {
+        (Some(l), _) => vec![l],
+        (None, Some(t)) => plan::level::for_trigger(t),
+        (None, None) => Vec::new(),
+    };
+    let ask = Ask {
+        levels,
+        trigger: args.trigger,
+        hardware: args.hardware.unwrap_or_else(plan::this_machine),
+    };
+    let plan = plan::plan(suites, &ask);
+    print!("{}", plan.render(args.format));
+    if args.format != plan::Format::Text {
+        for w in plan.warnings() {
+            eprintln!("{w}");
+        }
+    }
+    0
+}
+
+/// Every suite under `dirs` (default `suites`); exit code 2 after naming each bad file.
+fn find(dirs: &[PathBuf]) -> Result<Vec<Suite>, i32> {
+    let default = [PathBuf::from(plan::DEFAULT_DIR)];
+    let dirs = if dirs.is_empty() { &default[..] } else { dirs };
+    let (suites, errors) = plan::discover(dirs);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if errors.is_empty() {
+        Ok(suites)
+    } else {
+        Err(2)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: failed to start the async runtime: {e}");
+        3
+    })
 }
 
 fn validate(files: &[std::path::PathBuf]) -> i32 {

@@ -563,7 +563,11 @@ fn completions_without_streaming_are_judged_too() {
 fn shipped_suites_validate_and_the_smoke_suite_passes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["suites/l2", "suites/l4", "suites/l5/reliability"] {
+    for dir in [
+        "suites/l2/online_serving",
+        "suites/l4/perf",
+        "suites/l5/reliability",
+    ] {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {
             files.push(e.unwrap().path());
         }
@@ -575,7 +579,11 @@ fn shipped_suites_validate_and_the_smoke_suite_passes() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", show(&out));
     let case = Case::new("");
-    std::fs::copy(root.join("suites/l2/mock_smoke.toml"), &case.suite).unwrap();
+    std::fs::copy(
+        root.join("suites/l2/online_serving/mock_smoke.toml"),
+        &case.suite,
+    )
+    .unwrap();
     let out = case.run();
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(case.report()["level"], "L2");

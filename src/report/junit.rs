@@ -6,28 +6,87 @@ use std::fmt::Write as _;
 
 /// Render `report` as a JUnit document.
 pub fn render(report: &Report) -> String {
+    render_all(std::slice::from_ref(report))
+}
+
+/// Render several reports as one JUnit document, one `<testsuite>` each (a level's runs).
+pub fn render_all(reports: &[Report]) -> String {
+    let mut total = Counts::default();
+    let mut suites = String::new();
+    for r in reports {
+        let counts = Counts::of(r);
+        testsuite(r, &counts, &mut suites);
+        total.add(&counts);
+    }
+    let Counts {
+        tests,
+        failures,
+        errors,
+        skipped,
+        secs,
+    } = total;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites name=\"shakedown\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\">\n\
+         {suites}</testsuites>\n"
+    )
+}
+
+/// The counts a `<testsuite>` (and `<testsuites>`) element carries.
+#[derive(Default)]
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+    secs: f64,
+}
+
+impl Counts {
+    /// One testcase per verdict, plus one named `run` when the run itself errored, was
+    /// interrupted or was skipped.
+    fn of(report: &Report) -> Counts {
+        let failures = report
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::Fail)
+            .count();
+        let skipped = report
+            .verdicts
+            .iter()
+            .filter(|v| matches!(v.status, Status::Skip | Status::NotJudged))
+            .count()
+            + usize::from(report.status == RunStatus::Skipped);
+        let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
+        Counts {
+            tests: report.verdicts.len()
+                + usize::from(run_error || report.status == RunStatus::Skipped),
+            failures,
+            errors: usize::from(run_error),
+            skipped,
+            secs: report.wall_ms / 1e3,
+        }
+    }
+
+    fn add(&mut self, c: &Counts) {
+        self.tests += c.tests;
+        self.failures += c.failures;
+        self.errors += c.errors;
+        self.skipped += c.skipped;
+        self.secs += c.secs;
+    }
+}
+
+/// Append the `<testsuite>` element of one run.
+fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
     let suite = esc(&report.suite);
-    let secs = report.wall_ms / 1e3;
-    let failures = report
-        .verdicts
-        .iter()
-        .filter(|v| v.status == Status::Fail)
-        .count();
-    let skipped = report
-        .verdicts
-        .iter()
-        .filter(|v| matches!(v.status, Status::Skip | Status::NotJudged))
-        .count()
-        + usize::from(report.status == RunStatus::Skipped);
-    let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
-    let tests =
-        report.verdicts.len() + usize::from(run_error || report.status == RunStatus::Skipped);
-    let errors = usize::from(run_error);
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"shakedown\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\">"
-    );
+    let Counts {
+        tests,
+        failures,
+        errors,
+        skipped,
+        secs,
+    } = *counts;
     let _ = writeln!(
         x,
         "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{secs:.3}\" timestamp=\"{}\">",
@@ -43,7 +102,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
     }
     let _ = writeln!(x, "    </properties>");
-    if run_error || report.status == RunStatus::Skipped {
+    if errors > 0 || report.status == RunStatus::Skipped {
         let msg = report.error.clone().unwrap_or_default();
         let _ = writeln!(
             x,
@@ -52,14 +111,10 @@ pub fn render(report: &Report) -> String {
         if report.status == RunStatus::Skipped {
             let _ = writeln!(x, "      <skipped message=\"{}\"/>", esc(&msg));
         } else {
-            let kind = if report.status == RunStatus::Interrupted {
-                "interrupted"
-            } else {
-                "infrastructure"
-            };
             let _ = writeln!(
                 x,
-                "      <error type=\"{kind}\" message=\"{}\">{}</error>",
+                "      <error type=\"{}\" message=\"{}\">{}</error>",
+                report.error_type(),
                 esc(&msg),
                 esc(&msg)
             );
@@ -101,8 +156,7 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    x.push_str("  </testsuite>\n");
 }
 
 /// Escape text for XML attributes and content; drop characters XML 1.0 cannot carry.

@@ -1,6 +1,6 @@
 //! Reports of a judged run: `report.json`, `junit.xml`, and the terminal summary.
 
-mod junit;
+pub mod junit;
 
 use crate::record::{Outcome, RequestRecord, What, files};
 use crate::verdict::{CaseRow, RunRecords, Status, Verdict};
@@ -12,6 +12,9 @@ use std::time::Duration;
 
 /// Where failure ids are explained; the report links each failure there.
 pub const FAILURES_DOC: &str = "docs/contributing/ci/failures.md";
+
+/// The failure id of a run cut at its budget; the run's error starts with it (`ID: ...`).
+pub const BUDGET_EXCEEDED: &str = "budget.exceeded";
 
 /// How a run ended as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +40,17 @@ impl RunStatus {
             RunStatus::Failed => 1,
             RunStatus::Error => 3,
             RunStatus::Interrupted => 130,
+        }
+    }
+
+    /// The status in upper case, as summaries show it.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunStatus::Passed => "PASSED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Interrupted => "INTERRUPTED",
+            RunStatus::Error => "ERROR",
+            RunStatus::Skipped => "SKIPPED",
         }
     }
 }
@@ -126,6 +140,21 @@ impl Report {
         }
     }
 
+    /// What kind of error ended the run, for JUnit's `<error type>`: `interrupted`,
+    /// `budget.exceeded`, or `infrastructure` (a service never ready, a record not written).
+    pub fn error_type(&self) -> &'static str {
+        let budget = self
+            .error
+            .as_deref()
+            .and_then(|e| e.strip_prefix(BUDGET_EXCEEDED))
+            .is_some_and(|rest| rest.starts_with(':'));
+        match self.status {
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Error if budget => BUDGET_EXCEEDED,
+            _ => "infrastructure",
+        }
+    }
+
     /// Write `report.json` and `junit.xml` into the run directory.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
@@ -136,13 +165,7 @@ impl Report {
     /// The terminal summary.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let status = match self.status {
-            RunStatus::Passed => "PASSED",
-            RunStatus::Failed => "FAILED",
-            RunStatus::Interrupted => "INTERRUPTED",
-            RunStatus::Error => "ERROR",
-            RunStatus::Skipped => "SKIPPED",
-        };
+        let status = self.status.word();
         let _ = writeln!(
             s,
             "shakedown: {} ({}, seed {}): {status} in {:.1} s",
@@ -202,15 +225,19 @@ impl Report {
             }
         }
         self.input_table(&mut s);
-        let failed: Vec<&Verdict> = self
+        let mut failed: Vec<&str> = self
             .verdicts
             .iter()
             .filter(|v| v.status == Status::Fail)
+            .map(|v| v.id.as_str())
             .collect();
+        if self.error_type() == BUDGET_EXCEEDED {
+            failed.insert(0, BUDGET_EXCEEDED);
+        }
         if !failed.is_empty() {
             let ids: Vec<String> = failed
                 .iter()
-                .map(|v| format!("{FAILURES_DOC}#{}", anchor(&v.id)))
+                .map(|id| format!("{FAILURES_DOC}#{}", anchor(id)))
                 .collect();
             let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
         }
@@ -301,7 +328,7 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
             What::BudgetExceeded { budget_ms } => {
                 budget.get_or_insert_with(|| {
                     format!(
-                        "budget of {} exceeded",
+                        "{BUDGET_EXCEEDED}: the run was cut at its budget of {}",
                         humantime::format_duration(Duration::from_millis(*budget_ms as u64))
                     )
                 });

@@ -22,7 +22,10 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use rundir::{create_run_dir, utc_stamp};
+pub use rundir::{create_fresh_dir, create_run_dir, utc_stamp};
+
+/// Where run directories go unless `--out` says otherwise.
+pub const DEFAULT_OUT: &str = "shakedown-runs";
 
 /// How a run is asked for, beyond the suite.
 #[derive(Debug, Clone)]
@@ -484,18 +487,11 @@ impl Run {
                     duration_ms: l.duration.as_ms(),
                 }
             }
-            None => {
-                let last = suite
-                    .faults
-                    .iter()
-                    .map(|f| f.at.as_ms() + f.duration.map_or(0.0, |d| d.as_ms()))
-                    .fold(0.0, f64::max);
-                LoadPlan {
-                    arrivals: arrival::Schedule::none(),
-                    target: None,
-                    duration_ms: last + suite.expect.recover_within.map_or(0.0, |d| d.as_ms()),
-                }
-            }
+            None => LoadPlan {
+                arrivals: arrival::Schedule::none(),
+                target: None,
+                duration_ms: suite.drive_duration().as_ms(),
+            },
         })
     }
 

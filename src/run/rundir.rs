@@ -32,11 +32,18 @@ pub fn create_run_dir(
         }
         return Ok(dir.to_path_buf());
     }
+    create_fresh_dir(
+        out,
+        &format!("{suite}-{}-s{seed}", utc_stamp(SystemTime::now())),
+    )
+}
+
+/// Create `out/base`, suffixed `-2`, `-3`, ... when the name is taken.
+pub fn create_fresh_dir(out: &Path, base: &str) -> Result<PathBuf, (PathBuf, std::io::Error)> {
     std::fs::create_dir_all(out).map_err(|e| (out.to_path_buf(), e))?;
-    let base = format!("{suite}-{}-s{seed}", utc_stamp(SystemTime::now()));
     for n in 1.. {
         let name = if n == 1 {
-            base.clone()
+            base.to_string()
         } else {
             format!("{base}-{n}")
         };

@@ -255,11 +255,7 @@ fn explicit_load_duration(top: &Tbl) -> Res<Option<Dur>> {
 
 /// Last fault end (or start, for instant faults) + `recover_within` (or 10 s) + 5 s, at least 10 s.
 fn default_duration(faults: &[FaultSpec], expect: &Expect) -> Dur {
-    let last = faults
-        .iter()
-        .map(|f| f.at.0 + f.duration.map_or(std::time::Duration::ZERO, |d| d.0))
-        .max()
-        .unwrap_or_default();
+    let last = super::last_fault_end(faults);
     let recover = expect.recover_within.unwrap_or(Dur::from_secs(10)).0;
     Dur((last + recover + std::time::Duration::from_secs(5))
         .max(std::time::Duration::from_secs(10)))

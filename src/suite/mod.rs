@@ -20,6 +20,7 @@ pub use tree::Format;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A validated suite, defaults resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +49,16 @@ impl Suite {
         match &self.proxy {
             Some(p) => p.enabled,
             None => self.faults.iter().any(FaultSpec::needs_proxy),
+        }
+    }
+
+    /// How long the middle of a run lasts: the load's duration, or without load, until the
+    /// last fault has ended and had `recover_within` to recover.
+    pub fn drive_duration(&self) -> Dur {
+        match &self.load {
+            Some(l) => l.duration,
+            None => Dur(last_fault_end(&self.faults)
+                + self.expect.recover_within.map_or(Duration::ZERO, |d| d.0)),
         }
     }
 
@@ -286,6 +297,15 @@ pub struct Expect {
     pub hang_after: Option<Dur>,
     /// Sliding window for success rates.
     pub window: Dur,
+}
+
+/// When the last fault ends (or strikes, for an instant fault), from load start.
+fn last_fault_end(faults: &[FaultSpec]) -> Duration {
+    faults
+        .iter()
+        .map(|f| f.at.0 + f.duration.map_or(Duration::ZERO, |d| d.0))
+        .max()
+        .unwrap_or_default()
 }
 
 /// `true`, for keys that are on unless a suite says otherwise (older run directories lack them).
