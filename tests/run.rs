@@ -504,3 +504,45 @@ fn a_record_that_cannot_be_written_still_gets_teardown() {
     assert!(phases.contains(&"teardown".into()), "{phases:?}");
     util::assert_tree_gone(&case.run_dir());
 }
+
+/// The mock exits with status 0 once its engine is killed, as vLLM 0.32's API server does.
+fn exit_zero_suite(policy: &str) -> String {
+    mock_suite(
+        &["--engine", "process", "--on-engine-death", "exit-zero"],
+        &kill_engine("recover_within = \"4s\"\n"),
+    )
+    .replace(
+        "stop_grace",
+        &format!("restart = {{ policy = \"{policy}\", max = 2, backoff = \"200ms\" }}\nstop_grace"),
+    )
+}
+
+#[test]
+fn exit_zero_under_load_is_restarted_by_policy_always() {
+    let case = Case::new(&exit_zero_suite("always"));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let exit = &case.events("service.exit")[0];
+    assert_eq!(
+        (&exit["code"], &exit["during_teardown"]),
+        (&0.into(), &false.into()),
+        "{exit}"
+    );
+    assert_eq!(case.events("service.restart").len(), 1);
+    assert!(
+        case.events("service.ready")
+            .iter()
+            .any(|e| e["generation"] == 1),
+        "generation 1 became ready"
+    );
+}
+
+#[test]
+fn exit_zero_under_load_is_not_restarted_by_policy_on_failure() {
+    let case = Case::new(&exit_zero_suite("on-failure"));
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert_eq!(case.events("service.exit")[0]["code"], 0);
+    assert!(case.events("service.restart").is_empty());
+    assert_eq!(status(&case, "recover_within"), "fail");
+}

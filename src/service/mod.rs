@@ -9,7 +9,7 @@ pub mod proctree;
 pub mod reaper;
 
 use crate::record::{Journal, Jsonl, ProcSample, Sample};
-use crate::suite::{Probe, Restart, ServiceSpec};
+use crate::suite::{Probe, ServiceSpec};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use proctree::{Proc, ProcId};
@@ -593,13 +593,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
         svc.lock().last_exit = Some(words);
         let failed = !matches!(&status, Ok(s) if s.success());
-        let restart = match svc.spec.restart {
-            Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => {
-                Some(backoff.0)
-            }
-            _ => None,
-        };
-        let Some(backoff) = restart else {
+        // Never during teardown: an exit then is the one teardown asked for.
+        let restart = (!stopping)
+            .then(|| svc.spec.restart.after_exit(failed, svc.restarts()))
+            .flatten();
+        let Some(backoff) = restart.map(|d| d.0) else {
             svc.life.send_replace(Life::Dead { generation });
             return;
         };

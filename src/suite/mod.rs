@@ -147,6 +147,21 @@ pub enum Restart {
     Never,
     /// Restart after a non-zero exit or a signal, at most `max` times, waiting `backoff` first.
     OnFailure { max: u32, backoff: Dur },
+    /// Restart after any exit outside teardown, status 0 included, at most `max` times,
+    /// waiting `backoff` first.
+    Always { max: u32, backoff: Dur },
+}
+
+impl Restart {
+    /// The backoff before restart number `restarts + 1` after an exit outside teardown
+    /// (`failed`: non-zero status or a signal); `None`: no restart.
+    pub fn after_exit(&self, failed: bool, restarts: u32) -> Option<Dur> {
+        match *self {
+            Restart::OnFailure { max, backoff } if failed && restarts < max => Some(backoff),
+            Restart::Always { max, backoff } if restarts < max => Some(backoff),
+            _ => None,
+        }
+    }
 }
 
 /// The `[load]` table.

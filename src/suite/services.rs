@@ -235,29 +235,39 @@ fn restart(t: &Tbl) -> Res<Restart> {
         return Ok(Restart::Never);
     };
     let rt = f.table(t.sub("restart"), Some(&["policy", "max", "backoff"]))?;
-    let on_failure = match rt.get("policy") {
-        Some(p) => p.one_of(&[("never", false), ("on-failure", true)])?,
-        None => false,
+    // Each policy but `never` builds its `Restart` from `max` and `backoff`.
+    type Make = fn(u32, Dur) -> Restart;
+    let make = match rt.get("policy") {
+        Some(p) => p.one_of::<Option<Make>>(&[
+            ("never", None),
+            (
+                "on-failure",
+                Some(|max, backoff| Restart::OnFailure { max, backoff }),
+            ),
+            (
+                "always",
+                Some(|max, backoff| Restart::Always { max, backoff }),
+            ),
+        ])?,
+        None => None,
     };
-    if !on_failure {
+    let Some(make) = make else {
         // `max` or `backoff` with no policy is most likely a forgotten `policy = "on-failure"`.
         if let Some(k) = rt.get("max").or_else(|| rt.get("backoff")) {
             return Err(k.fail(
-                "has no effect with policy \"never\", expected policy = \"on-failure\" alongside it",
+                "has no effect with policy \"never\", expected policy = \"on-failure\" or \"always\" alongside it",
             ));
         }
         return Ok(Restart::Never);
-    }
+    };
     let max = match rt.get("max") {
         Some(m) => {
             u32::try_from(m.int(0, i128::from(u32::MAX), "an integer >= 0")?).unwrap_or(u32::MAX)
         }
         None => 3,
     };
-    Ok(Restart::OnFailure {
-        max,
-        backoff: opt(rt.get("backoff"), Field::dur)?.unwrap_or(Dur::from_secs(1)),
-    })
+    let backoff = opt(rt.get("backoff"), Field::dur)?.unwrap_or(Dur::from_secs(1));
+    Ok(make(max, backoff))
 }
 
 /// One service is the entry by itself; several need exactly one `entry = true`.
