@@ -1,7 +1,8 @@
 //! `shakedown validate` and suite loading: every malformed fixture fails at an exact `file:line:col`.
 
 use assert_cmd::Command;
-use shakedown::suite::{self, Probe, Restart, Suite};
+use nix::sys::signal::Signal;
+use shakedown::suite::{self, Probe, Restart, StopMode, Suite};
 use std::path::Path;
 
 const INVALID: &str = "tests/suites/invalid";
@@ -476,4 +477,64 @@ fn pause_without_for() {
         1,
         "missing `for`, expected how long to freeze",
     );
+}
+
+#[test]
+fn bad_stop_signal() {
+    fails_at(
+        "bad_stop_signal.toml",
+        "bad_stop_signal.toml",
+        6,
+        1,
+        "`stop_signal` in [service] is \"SIGNOPE\", expected a signal such as \"SIGTERM\"",
+    );
+}
+
+#[test]
+fn stop_and_restart_keys_are_read() {
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n";
+    let s = suite::load_str(Path::new("s.toml"), text).expect("loads");
+    let svc = &s.services[0];
+    assert_eq!(svc.stop_signal, Signal::SIGTERM);
+    assert_eq!(svc.stop_mode, StopMode::Main);
+
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\nstop_signal = \"INT\"\n\
+                stop_mode = \"group\"\nrestart = { policy = \"always\", max = 5 }\n";
+    let s = suite::load_str(Path::new("s.toml"), text).expect("loads");
+    let svc = &s.services[0];
+    assert_eq!(
+        (svc.stop_signal, svc.stop_mode),
+        (Signal::SIGINT, StopMode::Group)
+    );
+    assert_eq!(
+        svc.restart,
+        Restart::Always {
+            max: 5,
+            backoff: suite::Dur::from_secs(1)
+        }
+    );
+    let resolved = serde_json::to_value(&s).expect("serialises");
+    assert_eq!(resolved["services"][0]["stop_signal"], "SIGINT");
+    assert_eq!(resolved["services"][0]["stop_mode"], "group");
+    assert_eq!(resolved["services"][0]["restart"]["policy"], "always");
+
+    for (bad, part) in [
+        (
+            "stop_mode = \"all\"",
+            "`stop_mode` in [service] is \"all\", expected one of \"main\", \"group\"",
+        ),
+        (
+            "restart = { max = 2 }",
+            "expected policy = \"on-failure\" or \"always\" alongside it",
+        ),
+        (
+            "restart = { policy = \"sometimes\" }",
+            "expected one of \"never\", \"on-failure\", \"always\"",
+        ),
+    ] {
+        let text = format!("[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n{bad}\n");
+        let e = suite::load_str(Path::new("s.toml"), &text).expect_err(bad);
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains(part), "{e}");
+    }
 }

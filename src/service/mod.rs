@@ -9,7 +9,7 @@ pub mod proctree;
 pub mod reaper;
 
 use crate::record::{Journal, Jsonl, ProcSample, Sample};
-use crate::suite::{Probe, ServiceSpec};
+use crate::suite::{Probe, ServiceSpec, StopMode};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use proctree::{Proc, ProcId};
@@ -468,35 +468,61 @@ impl Supervisor {
         all
     }
 
+    /// Stop one service the way `docker stop` and systemd's `KillMode=mixed` do (or, with
+    /// `stop_mode = "group"`, signal the whole group): `stop_signal`, up to `stop_grace` for
+    /// the main process (and, for "group", the group) to exit, then SIGKILL to whatever is
+    /// left of the group. In "main" mode what outlives the main process gets SIGKILL at once:
+    /// its main process is gone, so nothing of it is still being shut down in order.
     async fn stop(&self, svc: &Arc<Service>) -> Vec<Survivor> {
         let name = svc.spec.name.as_str();
         svc.lock().stopping = true;
         // A final look, so processes born since the last sample are known too.
         let _ = svc.tree();
         let mut life = svc.life.subscribe();
-        let grace = svc.spec.stop_grace.0;
+        let (grace, sig, mode) = (
+            svc.spec.stop_grace.0,
+            svc.spec.stop_signal,
+            svc.spec.stop_mode,
+        );
         let started = Instant::now();
-        if let Some(pid) = svc.main_pid() {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-            let exited =
-                tokio::time::timeout(grace, life.wait_for(|l| !matches!(l, Life::Up { .. })))
-                    .await
-                    .is_ok();
-            let group_left = wait_group_gone(pid, grace.saturating_sub(started.elapsed())).await;
+        // Pid 0 would signal shakedown's own group.
+        if let Some(pid) = svc.main_pid().filter(|p| *p > 0) {
+            // Identified by start time too: the pid may be reaped and reused meanwhile.
+            let main = proctree::read(pid).map(|p| p.id());
+            svc.journal.log(
+                "service.stop",
+                Some(name),
+                json!({"pid": pid, "signal": sig.as_str(), "mode": mode, "grace_ms": grace.as_secs_f64() * 1e3}),
+            );
+            let _ = match mode {
+                StopMode::Main => kill(Pid::from_raw(pid), sig),
+                StopMode::Group => killpg(Pid::from_raw(pid), sig),
+            };
+            let exited = poll_until(grace, || main.is_none_or(|id| !proctree::alive(id))).await;
+            let left = match mode {
+                StopMode::Group => grace.saturating_sub(started.elapsed()),
+                StopMode::Main => Duration::ZERO,
+            };
+            let group_left = wait_group_gone(pid, left).await;
             if !exited || !group_left {
                 svc.journal.log(
                     "service.kill",
                     Some(name),
-                    json!({"pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3}),
+                    json!({
+                        "pid": pid, "after_ms": started.elapsed().as_secs_f64() * 1e3,
+                        "why": if exited { "main_exited" } else { "grace" },
+                        "members": group_members(pid),
+                    }),
                 );
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    life.wait_for(|l| !matches!(l, Life::Up { .. })),
-                )
-                .await;
                 wait_group_gone(pid, Duration::from_secs(1)).await;
             }
+            // So the exit is on record before the teardown is.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                life.wait_for(|l| !matches!(l, Life::Up { .. })),
+            )
+            .await;
             if let Some(r) = &self.reaper {
                 r.forget_group(pid);
             }
@@ -679,14 +705,12 @@ async fn probe(http: &reqwest::Client, svc: &Service) -> bool {
     }
 }
 
-/// Poll until process group `pgid` has no live member, up to `within`.
-async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
+/// Poll `done` every 20 ms until it holds or `within` has passed (checked at least once);
+/// whether it held.
+async fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        let gone = proctree::all()
-            .iter()
-            .all(|p| p.pgid != pgid || p.state == 'Z');
-        if gone {
+        if done() {
             return true;
         }
         if Instant::now() >= deadline {
@@ -694,6 +718,20 @@ async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Pids of the live (not zombie) members of process group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    proctree::all()
+        .into_iter()
+        .filter(|p| p.pgid == pgid && p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Poll until process group `pgid` has no live member, up to `within`.
+async fn wait_group_gone(pgid: i32, within: Duration) -> bool {
+    poll_until(within, || group_members(pgid).is_empty()).await
 }
 
 fn describe(status: &std::io::Result<ExitStatus>) -> String {

@@ -14,6 +14,7 @@ mod tree;
 pub use duration::Dur;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
+pub use services::signal;
 pub use tree::Format;
 
 use serde::Serialize;
@@ -116,8 +117,33 @@ pub struct ServiceSpec {
     pub entry: bool,
     /// HTTP path polled through the run for `health_truthful`; `None` polls nothing.
     pub health: Option<String>,
-    /// Time between SIGTERM and SIGKILL at teardown.
+    /// Time between `stop_signal` and SIGKILL at teardown.
     pub stop_grace: Dur,
+    /// The signal that asks the service to stop at teardown.
+    #[serde(serialize_with = "signal_name")]
+    pub stop_signal: nix::sys::signal::Signal,
+    /// Who gets `stop_signal` at teardown.
+    pub stop_mode: StopMode,
+}
+
+/// Who gets the stop signal at teardown; whatever is left of the group afterwards gets SIGKILL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopMode {
+    /// The main process alone (as `docker stop` and systemd's `KillMode=mixed` do): it may
+    /// stop its children in its own order; once it exits, or the grace runs out, the rest
+    /// of its process group gets SIGKILL.
+    Main,
+    /// The whole process group at once; SIGKILL to the group after the grace.
+    Group,
+}
+
+/// A signal as suites name it: `"SIGTERM"`.
+fn signal_name<S: serde::Serializer>(
+    sig: &nix::sys::signal::Signal,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(sig.as_str())
 }
 
 /// How to tell a service is ready.

@@ -3,7 +3,8 @@
 use super::check::{Field, Res, Tbl, list};
 use super::load::{SuiteError, opt};
 use super::tree::{Loc, Val};
-use super::{Dur, Probe, Ready, Restart, ServiceSpec};
+use super::{Dur, Probe, Ready, Restart, ServiceSpec, StopMode};
+use nix::sys::signal::Signal;
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -18,6 +19,8 @@ const SERVICE_KEYS: &[&str] = &[
     "entry",
     "health",
     "stop_grace",
+    "stop_signal",
+    "stop_mode",
 ];
 
 /// A `{...}` in a command element whose content looks like a name is a placeholder; other braces
@@ -172,10 +175,34 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
             entry: false,
             health,
             stop_grace: opt(t.get("stop_grace"), Field::dur)?.unwrap_or(Dur::from_secs(5)),
+            stop_signal: opt(t.get("stop_signal"), stop_signal)?.unwrap_or(Signal::SIGTERM),
+            stop_mode: match t.get("stop_mode") {
+                Some(f) => f.one_of(&[("main", StopMode::Main), ("group", StopMode::Group)])?,
+                None => StopMode::Main,
+            },
         },
         after,
         entry,
     })
+}
+
+/// A signal by name (`"SIGTERM"`, `"term"`) or number (`"15"`).
+pub fn signal(s: &str) -> Option<Signal> {
+    let upper = s.trim().to_ascii_uppercase();
+    let named = if upper.starts_with("SIG") {
+        upper.clone()
+    } else {
+        format!("SIG{upper}")
+    };
+    named
+        .parse()
+        .ok()
+        .or_else(|| Signal::try_from(upper.parse::<i32>().ok()?).ok())
+}
+
+fn stop_signal(f: &Field) -> Res<Signal> {
+    let expected = r#"a signal such as "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP" or "SIGUSR1""#;
+    signal(f.str(expected)?).ok_or_else(|| f.expected(expected))
 }
 
 /// A string that starts with `/`.
