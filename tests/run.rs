@@ -569,7 +569,45 @@ fn default_teardown_stops_the_main_process_first_then_kills_what_it_left() {
         "not the grace running out: {kill}"
     );
     assert_eq!(status(&case, "no_orphans"), "pass");
-    assert_eq!(status(&case, "log_forbid"), "pass");
+    let v = case.verdict("log_forbid");
+    assert_eq!(v["status"], "pass", "{v:#}");
+    assert_eq!(v["evidence"]["teardown_matches"], 0, "{v:#}");
+}
+
+#[test]
+fn group_teardown_traceback_is_reported_apart_and_judged_only_when_asked() {
+    let case = Case::new(&engine_parent_suite("stop_mode = \"group\"", ""));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(service_log(&case).contains("Traceback"));
+    assert_eq!(case.events("service.stop")[0]["mode"], "group");
+    let v = case.verdict("log_forbid");
+    assert_eq!(v["status"], "pass", "{v:#}");
+    assert_eq!(v["evidence"]["matches"], 0, "{v:#}");
+    assert_eq!(v["evidence"]["teardown_matches"], 1, "{v:#}");
+    let summary = v["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1 more match(es) during teardown, not judged"),
+        "{summary}"
+    );
+    assert_eq!(status(&case, "no_orphans"), "pass");
+
+    let judged = Case::new(&engine_parent_suite(
+        "stop_mode = \"group\"",
+        "log_forbid_teardown = [\"Traceback\"]\n",
+    ));
+    let out = judged.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let v = judged.verdict("log_forbid_teardown");
+    assert_eq!(v["status"], "fail", "{v:#}");
+    assert_eq!(v["id"], "log.forbidden_teardown");
+    assert_eq!(
+        v["evidence"]["examples"][0]["text"],
+        "Traceback (most recent call last):"
+    );
+    assert_eq!(status(&judged, "log_forbid"), "pass");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("[log.forbidden_teardown]"), "{summary}");
 }
 
 /// The mock exits with status 0 once its engine is killed, as vLLM 0.32's API server does.

@@ -497,9 +497,11 @@ fn stop_and_restart_keys_are_read() {
     let svc = &s.services[0];
     assert_eq!(svc.stop_signal, Signal::SIGTERM);
     assert_eq!(svc.stop_mode, StopMode::Main);
+    assert!(s.expect.log_forbid_teardown.is_empty());
 
     let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\nstop_signal = \"INT\"\n\
-                stop_mode = \"group\"\nrestart = { policy = \"always\", max = 5 }\n";
+                stop_mode = \"group\"\nrestart = { policy = \"always\", max = 5 }\n\
+                [expect]\nlog_forbid_teardown = [\"Traceback\"]\n";
     let s = suite::load_str(Path::new("s.toml"), text).expect("loads");
     let svc = &s.services[0];
     assert_eq!(
@@ -513,6 +515,7 @@ fn stop_and_restart_keys_are_read() {
             backoff: suite::Dur::from_secs(1)
         }
     );
+    assert_eq!(s.expect.log_forbid_teardown, ["Traceback"]);
     let resolved = serde_json::to_value(&s).expect("serialises");
     assert_eq!(resolved["services"][0]["stop_signal"], "SIGINT");
     assert_eq!(resolved["services"][0]["stop_mode"], "group");

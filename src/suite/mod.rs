@@ -285,8 +285,12 @@ pub struct Expect {
     pub no_lost_requests: bool,
     /// Nothing of a service's process tree outlives teardown.
     pub no_orphans: bool,
-    /// Regexes no service log line may match.
+    /// Regexes no service log line written before teardown may match.
     pub log_forbid: Vec<String>,
+    /// Regexes no service log line written during teardown may match (empty: those lines
+    /// are only reported).
+    #[serde(default)]
+    pub log_forbid_teardown: Vec<String>,
     /// `/health` must not answer 200 while requests fail because the service is broken.
     pub health_truthful: bool,
     /// Sliding window for success rates.

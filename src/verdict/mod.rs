@@ -187,6 +187,9 @@ const CHECKS: &[Check] = &[
     },
     Check { judge: logs::judge },
     Check {
+        judge: logs::judge_teardown,
+    },
+    Check {
         judge: health::judge,
     },
     Check { judge: gpu::judge },
