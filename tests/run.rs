@@ -688,3 +688,150 @@ steady_success_rate = 1.0
         .expect("side spawned");
     assert!(side.to_string().contains(&fixed.to_string()), "{side}");
 }
+
+/// An API server whose engine is its child, as vLLM's is. Asked to stop (SIGTERM), it pings
+/// its engine: alive, it says so and exits 0, leaving the engine to the supervisor (which
+/// ignores the end of its input); already dead (the stop signal reached the whole group),
+/// it logs an `EngineDeadError` traceback and exits 1, as vLLM 0.32's API server does.
+const ENGINE_PARENT: &str = r#"
+import signal, socket, subprocess, sys
+engine = subprocess.Popen(["sh", "-c", "while read x; do echo pong; done; exec sleep 600"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def stop(*_):
+    try:
+        engine.stdin.write("ping\n")
+        engine.stdin.flush()
+        alive = engine.stdout.readline() == "pong\n"
+    except BrokenPipeError:
+        alive = False
+    if alive:
+        print("INFO shutting down; the engine is left to the supervisor", flush=True)
+        sys.exit(0)
+    print("Traceback (most recent call last):\nEngineDeadError: the engine core died first",
+          file=sys.stderr, flush=True)
+    sys.exit(1)
+signal.signal(signal.SIGTERM, stop)
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+while True:
+    server.accept()[0].close()
+"#;
+
+/// A suite around [`ENGINE_PARENT`]: `service` adds keys to `[service]`, `expect` to `[expect]`.
+fn engine_parent_suite(service: &str, expect: &str) -> String {
+    format!(
+        "[suite]\nname = \"t\"\nbudget = \"1m\"\n\n[service]\ncommand = [\"python3\", \"-c\", {ENGINE_PARENT:?}, \"{{port}}\"]\n\
+         ready = {{ tcp = true, within = \"20s\" }}\nstop_grace = \"5s\"\n{service}\n\n\
+         [expect]\nno_orphans = true\nlog_forbid = [\"Traceback\"]\n{expect}"
+    )
+}
+
+fn service_log(case: &Case) -> String {
+    std::fs::read_to_string(case.run_dir().join("service-main.log")).expect("service log")
+}
+
+#[test]
+fn default_teardown_stops_the_main_process_first_then_kills_what_it_left() {
+    let case = Case::new(&engine_parent_suite("", ""));
+    let out = case.run(); // `run` also asserts every process seen is gone afterwards
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let log = service_log(&case);
+    assert!(log.contains("the engine is left"), "{log}");
+    assert!(!log.contains("Traceback"), "{log}");
+    let stop = &case.events("service.stop")[0];
+    assert_eq!(
+        (&stop["mode"], &stop["signal"]),
+        (&"main".into(), &"SIGTERM".into())
+    );
+    // The main process exited on its own; the engine it left got SIGKILL at once.
+    let kill = &case.events("service.kill")[0];
+    assert_eq!(kill["why"], "main_exited", "{kill}");
+    assert_eq!(kill["members"].as_array().map(Vec::len), Some(1), "{kill}");
+    let exit = &case.events("service.exit")[0];
+    assert_eq!(exit["code"], 0, "{exit}");
+    assert!(
+        kill["after_ms"].as_f64().unwrap() < 3000.0,
+        "not the grace running out: {kill}"
+    );
+    assert_eq!(status(&case, "no_orphans"), "pass");
+    let v = case.verdict("log_forbid");
+    assert_eq!(v["status"], "pass", "{v:#}");
+    assert_eq!(v["evidence"]["teardown_matches"], 0, "{v:#}");
+}
+
+#[test]
+fn group_teardown_traceback_is_reported_apart_and_judged_only_when_asked() {
+    let case = Case::new(&engine_parent_suite("stop_mode = \"group\"", ""));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(service_log(&case).contains("Traceback"));
+    assert_eq!(case.events("service.stop")[0]["mode"], "group");
+    let v = case.verdict("log_forbid");
+    assert_eq!(v["status"], "pass", "{v:#}");
+    assert_eq!(v["evidence"]["matches"], 0, "{v:#}");
+    assert_eq!(v["evidence"]["teardown_matches"], 1, "{v:#}");
+    let summary = v["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1 more match(es) during teardown, not judged"),
+        "{summary}"
+    );
+    assert_eq!(status(&case, "no_orphans"), "pass");
+
+    let judged = Case::new(&engine_parent_suite(
+        "stop_mode = \"group\"",
+        "log_forbid_teardown = [\"Traceback\"]\n",
+    ));
+    let out = judged.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let v = judged.verdict("log_forbid_teardown");
+    assert_eq!(v["status"], "fail", "{v:#}");
+    assert_eq!(v["id"], "log.forbidden_teardown");
+    assert_eq!(
+        v["evidence"]["examples"][0]["text"],
+        "Traceback (most recent call last):"
+    );
+    assert_eq!(status(&judged, "log_forbid"), "pass");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("[log.forbidden_teardown]"), "{summary}");
+}
+
+/// The mock exits with status 0 once its engine is killed, as vLLM 0.32's API server does.
+fn exit_zero_suite(policy: &str) -> String {
+    mock_suite(
+        &["--engine", "process", "--on-engine-death", "exit-zero"],
+        &kill_engine("recover_within = \"4s\"\n"),
+    )
+    .replace(
+        "stop_grace",
+        &format!("restart = {{ policy = \"{policy}\", max = 2, backoff = \"200ms\" }}\nstop_grace"),
+    )
+}
+
+#[test]
+fn exit_zero_under_load_is_restarted_by_policy_always() {
+    let case = Case::new(&exit_zero_suite("always"));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let exit = &case.events("service.exit")[0];
+    assert_eq!(
+        (&exit["code"], &exit["during_teardown"]),
+        (&0.into(), &false.into()),
+        "{exit}"
+    );
+    assert_eq!(case.events("service.restart").len(), 1);
+    assert!(
+        case.events("service.ready")
+            .iter()
+            .any(|e| e["generation"] == 1),
+        "generation 1 became ready"
+    );
+}
+
+#[test]
+fn exit_zero_under_load_is_not_restarted_by_policy_on_failure() {
+    let case = Case::new(&exit_zero_suite("on-failure"));
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert_eq!(case.events("service.exit")[0]["code"], 0);
+    assert!(case.events("service.restart").is_empty());
+    assert_eq!(status(&case, "recover_within"), "fail");
+}

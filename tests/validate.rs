@@ -1,8 +1,9 @@
 //! `shakedown validate` and suite loading: every malformed fixture fails at an exact `file:line:col`.
 
 use assert_cmd::Command;
+use nix::sys::signal::Signal;
 use shakedown::fault;
-use shakedown::suite::{self, Probe, Restart, Suite};
+use shakedown::suite::{self, Probe, Restart, StopMode, Suite};
 use std::path::Path;
 
 const INVALID: &str = "tests/suites/invalid";
@@ -730,5 +731,68 @@ fn every_number_has_a_range() {
         let text = format!("{base}{extra}");
         let e = suite::load_str(Path::new("r.toml"), &text, &fault::check).expect_err(&text);
         assert!(e.message.contains(message), "{text}\n→ {e}");
+    }
+}
+
+#[test]
+fn bad_stop_signal() {
+    fails_at(
+        "bad_stop_signal.toml",
+        "bad_stop_signal.toml",
+        6,
+        1,
+        "`stop_signal` in [service] is \"SIGNOPE\", expected a signal such as \"SIGTERM\"",
+    );
+}
+
+#[test]
+fn stop_and_restart_keys_are_read() {
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n";
+    let s = suite::load_str(Path::new("s.toml"), text, &fault::check).expect("loads");
+    let svc = &s.services[0];
+    assert_eq!(svc.stop_signal, Signal::SIGTERM);
+    assert_eq!(svc.stop_mode, StopMode::Main);
+    assert!(s.expect.log_forbid_teardown.is_empty());
+
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\nstop_signal = \"INT\"\n\
+                stop_mode = \"group\"\nrestart = { policy = \"always\", max = 5 }\n\
+                [expect]\nlog_forbid_teardown = [\"Traceback\"]\n";
+    let s = suite::load_str(Path::new("s.toml"), text, &fault::check).expect("loads");
+    let svc = &s.services[0];
+    assert_eq!(
+        (svc.stop_signal, svc.stop_mode),
+        (Signal::SIGINT, StopMode::Group)
+    );
+    assert_eq!(
+        svc.restart,
+        Restart::Always {
+            max: 5,
+            backoff: suite::Dur::from_secs(1)
+        }
+    );
+    assert_eq!(s.expect.log_forbid_teardown, ["Traceback"]);
+    let resolved = serde_json::to_value(&s).expect("serialises");
+    assert_eq!(resolved["services"][0]["stop_signal"], "SIGINT");
+    assert_eq!(resolved["services"][0]["stop_mode"], "group");
+    assert_eq!(resolved["services"][0]["restart"]["policy"], "always");
+
+    for (bad, part) in [
+        (
+            "stop_mode = \"all\"",
+            "`stop_mode` in [service] is \"all\", expected one of \"main\", \"group\"",
+        ),
+        (
+            "restart = { max = 2 }",
+            "expected policy = \"on-failure\" or \"always\" alongside it",
+        ),
+        (
+            "restart = { policy = \"sometimes\" }",
+            "expected one of \"never\", \"on-failure\", \"always\"",
+        ),
+    ] {
+        let text = format!("[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n{bad}\n");
+        let e = suite::load_str(Path::new("s.toml"), &text, &fault::check).expect_err(bad);
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains(part), "{e}");
     }
 }

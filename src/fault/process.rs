@@ -10,7 +10,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::str::FromStr;
 
 /// Which processes of a service a process fault hits.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,25 +71,12 @@ fn target(target: Option<String>, matching: Option<String>) -> Result<Target, Pa
 }
 
 fn parse_signal(s: &str) -> Result<Signal, ParamError> {
-    let upper = s.trim().to_ascii_uppercase();
-    let named = if upper.starts_with("SIG") {
-        upper.clone()
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&named)
-        .or_else(|_| {
-            upper
-                .parse::<i32>()
-                .map_err(|_| ())
-                .and_then(|n| Signal::try_from(n).map_err(|_| ()))
-        })
-        .map_err(|_| ParamError {
-            key: vec!["signal".into()],
-            message: format!(
-                "unknown signal `{s}`, expected a name such as \"SIGKILL\", \"TERM\" or a number"
-            ),
-        })
+    crate::suite::signal(s).ok_or_else(|| ParamError {
+        key: vec!["signal".into()],
+        message: format!(
+            "unknown signal `{s}`, expected a name such as \"SIGKILL\", \"TERM\" or a number"
+        ),
+    })
 }
 
 /// The processes `target` names in `service`'s tree right now.

@@ -69,6 +69,8 @@ pub enum EngineMode {
 pub enum OnEngineDeath {
     /// Exit with code 1 shortly after (like vLLM's API server).
     Exit,
+    /// Exit with code 0 shortly after (like vLLM 0.32's API server).
+    ExitZero,
     /// Start a new engine after a short backoff.
     Respawn,
     /// Keep running and answer 503 forever.

@@ -21,11 +21,12 @@
 //!   (`/proc/PID/cmdline` starts with `shakedown::engine`, comm `shakedown-engin`) in the
 //!   server's process group, killed by the kernel if the server dies (PDEATHSIG). It ignores
 //!   SIGTERM and SIGINT: a signal to the whole group reaches the server, which stops it.
-//! - `--on-engine-death exit|respawn|stay` (exit): when the engine dies, in-flight requests
+//! - `--on-engine-death exit|exit-zero|respawn|stay` (exit): when the engine dies, in-flight requests
 //!   fail (500 `EngineDeadError`, or an SSE error event once a stream has started), new
 //!   ones get 503, `/health` 503, and stderr gets
 //!   `ERROR shakedown.mock: EngineDeadError: engine process (pid N) died: signal 9`.
-//!   Then `exit` exits with code 1 after 200 ms; `respawn` starts a new engine after
+//!   Then `exit` exits with code 1 after 200 ms; `exit-zero` with
+//!   code 0 (as vLLM 0.32's API server does); `respawn` starts a new engine after
 //!   200 ms (health 200 once it answers); `stay` answers 503 for good.
 //! - `--engine-timeout-ms` (3000): the engine is pinged every 200 ms; silent for 1 s, it
 //!   counts as unresponsive (health 503 until it answers again); silent for this long, each

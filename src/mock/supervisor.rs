@@ -500,14 +500,13 @@ impl Supervisor {
         }
         drop(g);
         match self.cfg.on_death {
-            OnEngineDeath::Exit => {
-                eprintln!(
-                    "ERROR shakedown.mock: exiting because the engine died (--on-engine-death exit)"
-                );
+            OnEngineDeath::Exit | OnEngineDeath::ExitZero => {
+                let code = i32::from(self.cfg.on_death == OnEngineDeath::Exit);
+                eprintln!("ERROR shakedown.mock: exiting with code {code} because the engine died");
                 let sup = Arc::clone(self);
                 tokio::spawn(async move {
                     tokio::time::sleep(DEATH_GRACE).await;
-                    sup.exit_tx.send_replace(Some(1));
+                    sup.exit_tx.send_replace(Some(code));
                 });
             }
             OnEngineDeath::Respawn => {

@@ -180,14 +180,28 @@ pub enum What {
         cmdline: String,
         attributed_by: String,
     },
-    /// Teardown's grace ran out; the group (`pid`, if the main process was left) and the
-    /// escaped processes still alive got SIGKILL.
+    /// Teardown began for a service: `signal` to its main process (`mode = "main"`) or its
+    /// whole group (`"group"`), and to each escaped process; up to `grace_ms` to exit.
+    #[serde(rename = "service.stop")]
+    ServiceStop {
+        pid: Option<i32>,
+        signal: String,
+        mode: String,
+        grace_ms: f64,
+    },
+    /// What was left got SIGKILL: the group (`pid`, if the main process was left; `members`
+    /// alive then) and the escaped processes still alive; `why`: `grace` (it ran out) or
+    /// `main_exited` (the main process is gone, the rest is killed at once).
     #[serde(rename = "service.kill")]
     ServiceKill {
         pid: Option<i32>,
         #[serde(default)]
         escaped: Vec<i32>,
         after_ms: f64,
+        #[serde(default)]
+        why: Option<String>,
+        #[serde(default)]
+        members: Vec<i32>,
     },
     /// A service was stopped; `survivors` outlived it (then were killed); `escaped` left
     /// its process group at some point.

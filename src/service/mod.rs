@@ -13,7 +13,7 @@ pub mod subreaper;
 
 pub use crate::record::Survivor;
 use crate::record::{Escape, Journal, Jsonl, ProcSample, Sample, What};
-use crate::suite::{Probe, Restart, ServiceSpec};
+use crate::suite::{Probe, ServiceSpec, StopMode};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use proctree::{Proc, ProcId};
@@ -665,6 +665,11 @@ impl Supervisor {
         all
     }
 
+    /// Stop one service the way `docker stop` and systemd's `KillMode=mixed` do (or, with
+    /// `stop_mode = "group"`, signal the whole group): `stop_signal`, up to `stop_grace` for
+    /// the main process (and, for "group", the group) to exit, then SIGKILL to whatever is
+    /// left of the group. In "main" mode what outlives the main process gets SIGKILL at once:
+    /// its main process is gone, so nothing of it is still being shut down in order.
     async fn stop(&self, svc: &Arc<Service>) -> Vec<Survivor> {
         let name = svc.spec.name.as_str();
         svc.lock().stopping = true;
@@ -679,18 +684,41 @@ impl Supervisor {
             .copied()
             .filter(|id| proctree::alive(*id))
             .collect();
-        let main = svc.main_pid();
+        // Pid 0 would signal shakedown's own group.
+        let main = svc.main_pid().filter(|p| *p > 0);
         let mut life = svc.life.subscribe();
         let down = |l: &Life| !matches!(l, Life::Up { .. });
-        let grace = svc.spec.stop_grace.0;
+        let (grace, sig, mode) = (
+            svc.spec.stop_grace.0,
+            svc.spec.stop_signal,
+            svc.spec.stop_mode,
+        );
         let started = Instant::now();
         if main.is_some() || !escaped.is_empty() {
-            signal_all(main, &escaped, Signal::SIGTERM);
-            let exited = main.is_none()
-                || tokio::time::timeout(grace, life.wait_for(down))
-                    .await
-                    .is_ok();
-            let gone = wait_gone(main, &escaped, grace.saturating_sub(started.elapsed())).await;
+            // Identified by start time too: the pid may be reaped and reused meanwhile.
+            let main_id = main.and_then(|pid| proctree::read(pid).map(|p| p.id()));
+            svc.journal.log(
+                Some(name),
+                What::ServiceStop {
+                    pid: main,
+                    signal: sig.as_str().to_string(),
+                    mode: mode.word().to_string(),
+                    grace_ms: grace.as_secs_f64() * 1e3,
+                },
+            );
+            if let Some(pid) = main {
+                let _ = match mode {
+                    StopMode::Main => kill(Pid::from_raw(pid), sig),
+                    StopMode::Group => killpg(Pid::from_raw(pid), sig),
+                };
+            }
+            signal_all(None, &escaped, sig);
+            let exited = poll_until(grace, || main_id.is_none_or(|id| !proctree::alive(id))).await;
+            let left = match mode {
+                StopMode::Group => grace.saturating_sub(started.elapsed()),
+                StopMode::Main => Duration::ZERO,
+            };
+            let gone = wait_gone(main, &escaped, left).await;
             if !exited || !gone {
                 let lingering: Vec<i32> = escaped
                     .iter()
@@ -703,13 +731,16 @@ impl Supervisor {
                         pid: main,
                         escaped: lingering,
                         after_ms: started.elapsed().as_secs_f64() * 1e3,
+                        why: Some(if exited { "main_exited" } else { "grace" }.to_string()),
+                        members: main.map(group_members).unwrap_or_default(),
                     },
                 );
                 signal_all(main, &escaped, Signal::SIGKILL);
-                if main.is_some() {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), life.wait_for(down)).await;
-                }
                 wait_gone(main, &escaped, Duration::from_secs(1)).await;
+            }
+            if main.is_some() {
+                // So the exit is on record before the teardown is.
+                let _ = tokio::time::timeout(Duration::from_secs(2), life.wait_for(down)).await;
             }
             if let (Some(pid), Some(r)) = (main, &self.reaper) {
                 r.forget_group(pid);
@@ -836,13 +867,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
         svc.lock().last_exit = Some(words);
         let failed = !matches!(&status, Ok(s) if s.success());
-        let restart = match svc.spec.restart {
-            Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => {
-                Some(backoff.0)
-            }
-            _ => None,
-        };
-        let Some(backoff) = restart else {
+        // Never during teardown: an exit then is the one teardown asked for.
+        let restart = (!stopping)
+            .then(|| svc.spec.restart.after_exit(failed, svc.restarts()))
+            .flatten();
+        let Some(backoff) = restart.map(|d| d.0) else {
             svc.life.send_replace(Life::Dead { generation });
             return;
         };
@@ -945,14 +974,19 @@ fn signal_all(pgid: Option<i32>, procs: &[ProcId], sig: Signal) {
 /// Poll until process group `pgid` (if any) has no live member and none of `procs` lives,
 /// up to `within`.
 async fn wait_gone(pgid: Option<i32>, procs: &[ProcId], within: Duration) -> bool {
+    poll_until(within, || {
+        pgid.is_none_or(|g| group_members(g).is_empty())
+            && !procs.iter().any(|id| proctree::alive(*id))
+    })
+    .await
+}
+
+/// Poll `done` every 20 ms until it holds or `within` has passed (checked at least once);
+/// whether it held.
+async fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        let group_gone = pgid.is_none_or(|g| {
-            proctree::all()
-                .iter()
-                .all(|p| p.pgid != g || p.state == 'Z')
-        });
-        if group_gone && !procs.iter().any(|id| proctree::alive(*id)) {
+        if done() {
             return true;
         }
         if Instant::now() >= deadline {
@@ -960,6 +994,15 @@ async fn wait_gone(pgid: Option<i32>, procs: &[ProcId], within: Duration) -> boo
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Pids of the live (not zombie) members of process group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    proctree::all()
+        .into_iter()
+        .filter(|p| p.pgid == pgid && p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// Fill `{port}` (this service's) and `{port.NAME}` (another's) in one argument or `env` value.

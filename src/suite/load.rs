@@ -338,6 +338,7 @@ fn expect(f: Option<Field>) -> Res<Expect> {
         no_lost_requests: true,
         no_orphans: true,
         log_forbid: Vec::new(),
+        log_forbid_teardown: Vec::new(),
         health_truthful: true,
         no_unplanned_exits: true,
         no_hangs: true,
@@ -354,6 +355,7 @@ fn expect(f: Option<Field>) -> Res<Expect> {
             "no_lost_requests",
             "no_orphans",
             "log_forbid",
+            "log_forbid_teardown",
             "health_truthful",
             "no_unplanned_exits",
             "no_hangs",
@@ -383,20 +385,26 @@ fn expect(f: Option<Field>) -> Res<Expect> {
             *slot = f.bool()?;
         }
     }
-    if let Some(f) = t.get("log_forbid") {
-        let expected = "an array of regexes (strings)";
-        for item in f.items(expected)? {
-            let re = item.str(expected)?;
-            if let Err(err) = regex::Regex::new(re) {
-                return Err(item.expected(format_args!("a valid regex ({})", regex_error(&err))));
-            }
-            e.log_forbid.push(re.to_string());
-        }
-    }
+    e.log_forbid = opt(t.get("log_forbid"), regexes)?.unwrap_or_default();
+    e.log_forbid_teardown = opt(t.get("log_forbid_teardown"), regexes)?.unwrap_or_default();
     if let Some(f) = t.get("window") {
         e.window = f.pos_dur()?;
     }
     Ok(e)
+}
+
+/// An array of regexes, each of which must compile.
+fn regexes(f: &Field) -> Res<Vec<String>> {
+    let expected = "an array of regexes (strings)";
+    let mut out = Vec::new();
+    for item in f.items(expected)? {
+        let re = item.str(expected)?;
+        if let Err(err) = regex::Regex::new(re) {
+            return Err(item.expected(format_args!("a valid regex ({})", regex_error(&err))));
+        }
+        out.push(re.to_string());
+    }
+    Ok(out)
 }
 
 /// The one-line reason from a regex error (its Display draws the pattern over several lines).

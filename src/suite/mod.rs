@@ -15,6 +15,7 @@ mod tree;
 pub use crate::units::{Dur, DurError};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
+pub use services::signal;
 pub use tree::Format;
 
 use serde::Serialize;
@@ -128,8 +129,43 @@ pub struct ServiceSpec {
     pub entry: bool,
     /// HTTP path polled through the run for `health_truthful`; `None` polls nothing.
     pub health: Option<String>,
-    /// Time between SIGTERM and SIGKILL at teardown.
+    /// Time between `stop_signal` and SIGKILL at teardown.
     pub stop_grace: Dur,
+    /// The signal that asks the service to stop at teardown.
+    #[serde(serialize_with = "signal_name")]
+    pub stop_signal: nix::sys::signal::Signal,
+    /// Who gets `stop_signal` at teardown.
+    pub stop_mode: StopMode,
+}
+
+/// Who gets the stop signal at teardown; whatever is left of the group afterwards gets SIGKILL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopMode {
+    /// The main process alone (as `docker stop` and systemd's `KillMode=mixed` do): it may
+    /// stop its children in its own order; once it exits, or the grace runs out, the rest
+    /// of its process group gets SIGKILL.
+    Main,
+    /// The whole process group at once; SIGKILL to the group after the grace.
+    Group,
+}
+
+impl StopMode {
+    /// As suites write it: `main`, `group`.
+    pub fn word(self) -> &'static str {
+        match self {
+            StopMode::Main => "main",
+            StopMode::Group => "group",
+        }
+    }
+}
+
+/// A signal as suites name it: `"SIGTERM"`.
+fn signal_name<S: serde::Serializer>(
+    sig: &nix::sys::signal::Signal,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(sig.as_str())
 }
 
 /// How to tell a service is ready.
@@ -159,6 +195,21 @@ pub enum Restart {
     Never,
     /// Restart after a non-zero exit or a signal, at most `max` times, waiting `backoff` first.
     OnFailure { max: u32, backoff: Dur },
+    /// Restart after any exit outside teardown, status 0 included, at most `max` times,
+    /// waiting `backoff` first.
+    Always { max: u32, backoff: Dur },
+}
+
+impl Restart {
+    /// The backoff before restart number `restarts + 1` after an exit outside teardown
+    /// (`failed`: non-zero status or a signal); `None`: no restart.
+    pub fn after_exit(&self, failed: bool, restarts: u32) -> Option<Dur> {
+        match *self {
+            Restart::OnFailure { max, backoff } if failed && restarts < max => Some(backoff),
+            Restart::Always { max, backoff } if restarts < max => Some(backoff),
+            _ => None,
+        }
+    }
 }
 
 /// The `[load]` table.
@@ -282,8 +333,12 @@ pub struct Expect {
     pub no_lost_requests: bool,
     /// Nothing of a service's process tree outlives teardown.
     pub no_orphans: bool,
-    /// Regexes no service log line may match.
+    /// Regexes no service log line written before teardown may match.
     pub log_forbid: Vec<String>,
+    /// Regexes no service log line written during teardown may match (empty: those lines
+    /// are only reported).
+    #[serde(default)]
+    pub log_forbid_teardown: Vec<String>,
     /// `/health` must not answer 200 while requests fail because the service is broken.
     pub health_truthful: bool,
     /// No service exits on its own: outside a fault and its recovery, and before teardown.

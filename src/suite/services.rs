@@ -4,8 +4,9 @@ use super::check::{Field, Res, Tbl, list};
 use super::limits::{MAX_NAME_BYTES, MAX_RESTARTS};
 use super::load::{SuiteError, opt};
 use super::tree::{Loc, Val};
-use super::{Probe, Ready, Restart, ServiceSpec};
+use super::{Probe, Ready, Restart, ServiceSpec, StopMode};
 use crate::units::Dur;
+use nix::sys::signal::Signal;
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -21,6 +22,8 @@ const SERVICE_KEYS: &[&str] = &[
     "health",
     "stop_grace",
     "port",
+    "stop_signal",
+    "stop_mode",
 ];
 
 /// A `{...}` in a command element whose content looks like a name is a placeholder; other braces
@@ -195,11 +198,35 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
             health,
             stop_grace: opt(t.get("stop_grace"), Field::dur)?.unwrap_or(Dur::from_secs(5)),
             port,
+            stop_signal: opt(t.get("stop_signal"), stop_signal)?.unwrap_or(Signal::SIGTERM),
+            stop_mode: match t.get("stop_mode") {
+                Some(f) => f.one_of(&[("main", StopMode::Main), ("group", StopMode::Group)])?,
+                None => StopMode::Main,
+            },
         },
         port: t.get("port"),
         after,
         entry,
     })
+}
+
+/// A signal by name (`"SIGTERM"`, `"term"`) or number (`"15"`).
+pub fn signal(s: &str) -> Option<Signal> {
+    let upper = s.trim().to_ascii_uppercase();
+    let named = if upper.starts_with("SIG") {
+        upper.clone()
+    } else {
+        format!("SIG{upper}")
+    };
+    named
+        .parse()
+        .ok()
+        .or_else(|| Signal::try_from(upper.parse::<i32>().ok()?).ok())
+}
+
+fn stop_signal(f: &Field) -> Res<Signal> {
+    let expected = r#"a signal such as "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP" or "SIGUSR1""#;
+    signal(f.str(expected)?).ok_or_else(|| f.expected(expected))
 }
 
 /// A string that starts with `/`.
@@ -259,24 +286,34 @@ fn restart(t: &Tbl) -> Res<Restart> {
         return Ok(Restart::Never);
     };
     let rt = f.table(t.sub("restart"), Some(&["policy", "max", "backoff"]))?;
-    let on_failure = match rt.get("policy") {
-        Some(p) => p.one_of(&[("never", false), ("on-failure", true)])?,
-        None => false,
+    // Each policy but `never` builds its `Restart` from `max` and `backoff`.
+    type Make = fn(u32, Dur) -> Restart;
+    let make = match rt.get("policy") {
+        Some(p) => p.one_of::<Option<Make>>(&[
+            ("never", None),
+            (
+                "on-failure",
+                Some(|max, backoff| Restart::OnFailure { max, backoff }),
+            ),
+            (
+                "always",
+                Some(|max, backoff| Restart::Always { max, backoff }),
+            ),
+        ])?,
+        None => None,
     };
-    if !on_failure {
+    let Some(make) = make else {
         // `max` or `backoff` with no policy is most likely a forgotten `policy = "on-failure"`.
         if let Some(k) = rt.get("max").or_else(|| rt.get("backoff")) {
             return Err(k.fail(
-                "has no effect with policy \"never\", expected policy = \"on-failure\" alongside it",
+                "has no effect with policy \"never\", expected policy = \"on-failure\" or \"always\" alongside it",
             ));
         }
         return Ok(Restart::Never);
-    }
+    };
     let max = opt(rt.get("max"), |m| m.int(0, MAX_RESTARTS))?.unwrap_or(3);
-    Ok(Restart::OnFailure {
-        max,
-        backoff: opt(rt.get("backoff"), Field::dur)?.unwrap_or(Dur::from_secs(1)),
-    })
+    let backoff = opt(rt.get("backoff"), Field::dur)?.unwrap_or(Dur::from_secs(1));
+    Ok(make(max, backoff))
 }
 
 /// Two services cannot both listen on one fixed port.

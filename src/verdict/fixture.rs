@@ -76,6 +76,7 @@ impl Run {
             no_lost_requests: true,
             no_orphans: true,
             log_forbid: Vec::new(),
+            log_forbid_teardown: Vec::new(),
             health_truthful: true,
             no_unplanned_exits: true,
             no_hangs: true,

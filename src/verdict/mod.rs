@@ -211,6 +211,7 @@ const CHECKS: &[Check] = &[
     loss::judge,
     orphans::judge,
     logs::judge,
+    logs::judge_teardown,
     health::judge,
     gpu::judge,
     input::server_error,

@@ -545,14 +545,14 @@ fn log_forbid_passes_and_fails_on_the_services_own_lines() {
         "log_forbid",
         Pass,
         "log.forbidden",
-        "no line of 1 service log(s) matches a forbidden pattern",
+        "no line of 1 service log(s) written before teardown matches a forbidden pattern",
     );
     let run = run.log(3000.0, "err", "RuntimeError: CUDA error: out of memory");
     run.assert(
         "log_forbid",
         Fail,
         "log.forbidden",
-        "1 service log line(s) match a forbidden pattern, first: RuntimeError: CUDA error: out of memory",
+        "1 service log line(s) written before teardown match a forbidden pattern, first: RuntimeError: CUDA error: out of memory",
     );
 }
 
