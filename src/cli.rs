@@ -213,8 +213,10 @@ impl From<EngineMode> for mock::EngineMode {
 /// What the server does when the engine process dies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnEngineDeath {
-    /// Exit with code 1 shortly after (like vLLM's API server).
+    /// Exit with code 1 shortly after.
     Exit,
+    /// Exit with code 0 shortly after (like vLLM 0.32's API server once its engine core is gone).
+    ExitZero,
     /// Start a new engine after a short backoff.
     Respawn,
     /// Keep running and answer 503 forever.
@@ -225,6 +227,7 @@ impl From<OnEngineDeath> for mock::OnEngineDeath {
     fn from(o: OnEngineDeath) -> Self {
         match o {
             OnEngineDeath::Exit => mock::OnEngineDeath::Exit,
+            OnEngineDeath::ExitZero => mock::OnEngineDeath::ExitZero,
             OnEngineDeath::Respawn => mock::OnEngineDeath::Respawn,
             OnEngineDeath::Stay => mock::OnEngineDeath::Stay,
         }
