@@ -13,6 +13,8 @@ pub mod fault;
 pub mod gpu;
 /// Resource hogs: child processes that take memory or CPU away from a service.
 pub mod hog;
+/// Test results of other runners (JUnit XML, libtest output) read into records.
+pub mod import;
 /// Open-loop arrivals and the OpenAI client that records every request.
 pub mod load;
 /// The mock model service (the L2 dummy model) and its engine process.

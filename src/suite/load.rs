@@ -3,8 +3,8 @@
 use super::check::{Field, Res, Tbl};
 use super::tree::{self, Format, Loc};
 use super::{
-    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec, RequestSpec,
-    Suite, faults, services,
+    Api, Arrival, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta, ProxySpec,
+    RequestSpec, Suite, command, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -69,9 +69,15 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
     let root = tree::parse(&file, text, format)?;
     let top = Field::root(&root).table(
         "the top level",
-        Some(&["suite", "service", "load", "fault", "expect", "proxy"]),
+        Some(&[
+            "suite", "service", "load", "fault", "expect", "proxy", "command",
+        ]),
     )?;
     let meta = meta(&top)?;
+    if meta.kind == Kind::Command {
+        return command::suite(&top, meta, path);
+    }
+    command::refuse(&top)?;
     let services = services::services(&top)?;
     let expect = expect(top.get("expect"))?;
     let faults = faults::faults(&top, &services, path)?;
@@ -88,6 +94,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Suite, SuiteError> {
         expect,
         proxy,
         source: path.to_path_buf(),
+        command: None,
     })
 }
 
@@ -115,7 +122,15 @@ fn meta(top: &Tbl) -> Res<Meta> {
         .req("suite", "a [suite] table with at least `name`")?
         .table(
             "[suite]",
-            Some(&["name", "description", "level", "hardware", "budget", "seed"]),
+            Some(&[
+                "name",
+                "description",
+                "level",
+                "hardware",
+                "budget",
+                "seed",
+                "kind",
+            ]),
         )?;
     let name_expected = "a name of letters, digits, `.`, `_` and `-`";
     let name_f = t.req("name", name_expected)?;
@@ -123,6 +138,10 @@ fn meta(top: &Tbl) -> Res<Meta> {
     if !is_name(name) {
         return Err(name_f.expected(name_expected));
     }
+    let kind = match t.get("kind") {
+        Some(f) => f.one_of(&[("service", Kind::Service), ("command", Kind::Command)])?,
+        None => Kind::Service,
+    };
     let level = match t.get("level") {
         Some(f) => f.one_of(&[
             ("L1", Level::L1),
@@ -131,6 +150,8 @@ fn meta(top: &Tbl) -> Res<Meta> {
             ("L4", Level::L4),
             ("L5", Level::L5),
         ])?,
+        // A command suite wraps unit tests: level 1 unless it says otherwise.
+        None if kind == Kind::Command => Level::L1,
         None => Level::L5,
     };
     let hardware = match t.get("hardware") {
@@ -151,6 +172,7 @@ fn meta(top: &Tbl) -> Res<Meta> {
                 .unwrap_or_default(),
             None => 0,
         },
+        kind,
     })
 }
 
@@ -288,7 +310,7 @@ fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
     Ok(ProxySpec { server, enabled })
 }
 
-fn expect(f: Option<Field>) -> Res<Expect> {
+pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
     let mut e = Expect {
         recover_within: None,
         steady_success_rate: None,

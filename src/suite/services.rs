@@ -22,7 +22,7 @@ const SERVICE_KEYS: &[&str] = &[
 
 /// A `{...}` in a command element whose content looks like a name is a placeholder; other braces
 /// (say, a JSON argument) are left alone.
-static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a constant pattern
     Regex::new(r"\{([A-Za-z0-9_.-]*)\}").unwrap()
 });
@@ -102,17 +102,7 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
         command.push(arg.to_string());
     }
 
-    let mut env = BTreeMap::new();
-    if let Some(f) = t.get("env") {
-        let et = f.table(t.sub("env"), None)?;
-        for (k, _) in et.entries {
-            let Some(v) = et.get(k) else { continue };
-            if k.is_empty() || k.contains(['=', '\0']) {
-                return Err(v.fail("is not a valid variable name, expected no `=` and no NUL"));
-            }
-            env.insert(k.clone(), v.str("a string")?.to_string());
-        }
-    }
+    let env = env(&t)?;
 
     let ready = ready(&t)?;
     let restart = restart(&t)?;
@@ -172,10 +162,28 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
             entry: false,
             health,
             stop_grace: opt(t.get("stop_grace"), Field::dur)?.unwrap_or(Dur::from_secs(5)),
+            cwd: None,
         },
         after,
         entry,
     })
+}
+
+/// The `env` table of `t`: variable names (non-empty, no `=` or NUL) to string values.
+pub(crate) fn env(t: &Tbl) -> Res<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    let Some(f) = t.get("env") else {
+        return Ok(env);
+    };
+    let et = f.table(t.sub("env"), None)?;
+    for (k, _) in et.entries {
+        let Some(v) = et.get(k) else { continue };
+        if k.is_empty() || k.contains(['=', '\0']) {
+            return Err(v.fail("is not a valid variable name, expected no `=` and no NUL"));
+        }
+        env.insert(k.clone(), v.str("a string")?.to_string());
+    }
+    Ok(env)
 }
 
 /// A string that starts with `/`.
