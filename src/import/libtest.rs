@@ -36,6 +36,8 @@ pub fn libtest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -> Optio
     // The test whose failure section is being read.
     let mut section: Option<usize> = None;
     for (stream, line) in lines {
+        let plain = strip_colour(line);
+        let line = plain.as_str();
         if stream != "out" {
             if let Some(b) = cargo_binary(line) {
                 binary = Some(b);
@@ -73,6 +75,27 @@ pub fn libtest<'a>(lines: impl IntoIterator<Item = (&'a str, &'a str)>) -> Optio
         tidy(t);
     }
     seen.then_some(out)
+}
+
+/// `line` without ANSI colour sequences (`cargo test -- --color always` colours `ok`).
+fn strip_colour(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, ending at a letter.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `running 3 tests` (or `running 1 test`).
@@ -195,7 +218,10 @@ mod tests {
             "     Running tests/it.rs (target/debug/deps/it-0123456789abcdef)",
         ),
         ("out", "running 1 test"),
-        ("out", "test tests::fails ... ok <0.012s>"),
+        (
+            "out",
+            "test tests::fails ... \u{1b}[32mok\u{1b}[0m <0.012s>",
+        ),
         ("out", "test result: ok. 1 passed; 0 failed"),
     ];
 

@@ -1,6 +1,8 @@
-//! JUnit XML: one testcase per verdict, so CI systems show each check by name.
+//! JUnit XML: one testcase per verdict, so CI systems show each check by name; a command
+//! suite's imported tests follow as testcases of their own, names, times and texts kept.
 
 use super::{FAILURES_DOC, Report, RunStatus, anchor};
+use crate::record::{TestRecord, TestStatus};
 use crate::verdict::Status;
 use std::fmt::Write as _;
 
@@ -20,9 +22,13 @@ pub fn render(report: &Report) -> String {
         .count()
         + usize::from(report.status == RunStatus::Skipped);
     let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
-    let tests =
-        report.verdicts.len() + usize::from(run_error || report.status == RunStatus::Skipped);
-    let errors = usize::from(run_error);
+    let imported = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
+    let failures = failures + imported(TestStatus::Fail);
+    let skipped = skipped + imported(TestStatus::Skip);
+    let tests = report.verdicts.len()
+        + report.tests.len()
+        + usize::from(run_error || report.status == RunStatus::Skipped);
+    let errors = usize::from(run_error) + imported(TestStatus::Error);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
@@ -101,8 +107,58 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    for t in &report.tests {
+        imported_case(&mut x, t, &suite);
+    }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+/// One imported test as its runner reported it: class name, name, time, failure text.
+fn imported_case(x: &mut String, t: &TestRecord, suite: &str) {
+    let classname = t
+        .classname
+        .as_deref()
+        .map_or_else(|| format!("shakedown.{suite}"), esc);
+    let _ = write!(
+        x,
+        "    <testcase classname=\"{classname}\" name=\"{}\" time=\"{:.3}\"",
+        esc(&t.name),
+        t.time_ms.unwrap_or(0.0) / 1e3
+    );
+    let mut out = t.output.clone().unwrap_or_default();
+    if t.flaky() {
+        out.push_str(&format!(
+            "\nflaky: passed after {} failed attempt(s)",
+            t.reruns
+        ));
+    }
+    if t.status == TestStatus::Pass && out.trim().is_empty() {
+        let _ = writeln!(x, "/>");
+        return;
+    }
+    x.push('>');
+    let message = t.message.as_deref().unwrap_or_default();
+    let body = t.text.as_deref().unwrap_or(message);
+    let element = match t.status {
+        TestStatus::Pass => None,
+        TestStatus::Skip => Some(("skipped", "skipped")),
+        TestStatus::Fail => Some(("failure", "failure")),
+        TestStatus::Error => Some(("error", "error")),
+    };
+    if let Some((tag, default_type)) = element {
+        let _ = write!(
+            x,
+            "\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>",
+            esc(t.kind.as_deref().unwrap_or(default_type)),
+            esc(message),
+            esc(body)
+        );
+    }
+    if !out.trim().is_empty() {
+        let _ = write!(x, "\n      <system-out>{}</system-out>", esc(out.trim()));
+    }
+    let _ = writeln!(x, "\n    </testcase>");
 }
 
 /// Escape text for XML attributes and content; drop characters XML 1.0 cannot carry.

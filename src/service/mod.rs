@@ -98,6 +98,10 @@ struct Shared {
     tail: VecDeque<String>,
     /// The last exit, in words.
     last_exit: Option<String>,
+    /// The last exit's status (`None` while none, or when waiting failed).
+    last_status: Option<ExitStatus>,
+    /// The process group of the last main process spawned (its pid).
+    last_group: Option<i32>,
     restarts: u32,
     stopping: bool,
 }
@@ -158,6 +162,17 @@ impl Service {
         s.tail.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
+    /// The status of its last exit, once it has exited.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.lock().last_status
+    }
+
+    /// Wait until it has exited for good (no restart coming); at once if it already has.
+    pub async fn exited(&self) {
+        let mut life = self.life.subscribe();
+        let _ = life.wait_for(|l| matches!(l, Life::Dead { .. })).await;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -203,13 +218,14 @@ impl Service {
     /// Spawn generation `generation` unless teardown has begun; the check and the spawn happen
     /// under one lock so teardown never misses a process born at the same moment.
     fn spawn(&self, generation: u32) -> Option<Result<Child, ServiceError>> {
-        let shared = self.lock();
+        let mut shared = self.lock();
         if shared.stopping {
             return None;
         }
         let child = self.spawn_unchecked();
         if let Ok(c) = &child {
             let pid = c.id().map(|p| p as i32).unwrap_or(0);
+            shared.last_group = Some(pid);
             self.life.send_replace(Life::Up { pid, generation });
         }
         drop(shared);
@@ -224,6 +240,9 @@ impl Service {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(dir) = &self.spec.cwd {
+            cmd.current_dir(dir);
+        }
         // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
         unsafe {
             cmd.pre_exec(|| {
@@ -321,6 +340,18 @@ impl Supervisor {
     pub async fn start_all(&self) -> Result<(), ServiceError> {
         for svc in &self.services {
             self.start(svc).await?;
+        }
+        Ok(())
+    }
+
+    /// Spawn every service in order without waiting for readiness: for commands, which are
+    /// expected to exit, not to become ready. Each is supervised (logged, its exit recorded)
+    /// and torn down like any service.
+    pub fn launch_all(&self) -> Result<(), ServiceError> {
+        for svc in &self.services {
+            if let Some(child) = svc.spawn(0) {
+                tokio::spawn(supervise(svc.clone(), child?, self.http.clone()));
+            }
         }
         Ok(())
     }
@@ -490,6 +521,16 @@ impl Supervisor {
         svc.lock().stopping = true;
         // A final look, so processes born since the last sample are known too.
         let _ = svc.tree();
+        // A main process that has exited may have left members of its group behind (a
+        // command's test server): they are the service's too, and must be gone after teardown.
+        let last_group = svc.lock().last_group;
+        if let (None, Some(pgid)) = (svc.main_pid(), last_group) {
+            let left: Vec<Proc> = proctree::all()
+                .into_iter()
+                .filter(|p| p.pgid == pgid && p.state != 'Z')
+                .collect();
+            svc.remember(&left, pgid);
+        }
         let mut life = svc.life.subscribe();
         let grace = svc.spec.stop_grace.0;
         let started = Instant::now();
@@ -615,7 +656,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         );
         let words = describe(&status);
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
-        svc.lock().last_exit = Some(words);
+        {
+            let mut shared = svc.lock();
+            shared.last_exit = Some(words);
+            shared.last_status = status.as_ref().ok().copied();
+        }
         let failed = !matches!(&status, Ok(s) if s.success());
         let restart = match svc.spec.restart {
             Restart::OnFailure { max, backoff } if failed && !stopping && svc.restarts() < max => {
