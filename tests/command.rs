@@ -114,6 +114,14 @@ fn cargo_test_of_a_temp_crate_reports_its_failing_test_by_name() {
         junit.contains("<testcase classname=\"tiny\" name=\"tests::passes\" time=\"0.000\"/>"),
         "{junit}"
     );
+    // Judged from the run directory alone: `shakedown report` says the same.
+    let again = Command::new(util::bin())
+        .arg("report")
+        .arg(case.run_dir())
+        .output()
+        .expect("run shakedown report");
+    assert_eq!(code(&again), 1, "{}", show(&again));
+    assert_eq!(case.verdict("tests_pass"), v);
 
     // The same crate with the test fixed passes, every verdict with it.
     write_crate(&krate, true);
