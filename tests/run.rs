@@ -71,7 +71,7 @@ fn healthy_mock_respawning_engine_passes_every_check() {
         );
     }
     let rec = case.verdict("recover_within");
-    let took = rec["evidence"]["faults"][0]["recovery_ms"]
+    let took = rec["evidence"]["windows"][0]["recovery_ms"]
         .as_f64()
         .expect("recovery measured");
     assert!(took < 5000.0, "{rec:#}");
