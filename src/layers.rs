@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     &["fault", "report"],
     &["hog", "verdict"],
-    &["service", "load"],
+    &["service", "load", "import"],
     &["suite", "record", "proxy", "mock"],
     &["gpu"],
     &["units", "seed", "child"],

@@ -15,6 +15,8 @@ pub mod fault;
 pub mod gpu;
 /// Resource hogs: child processes that take memory or CPU away from a service.
 pub mod hog;
+/// Test results of other runners (JUnit XML, libtest output) read into records.
+pub mod import;
 /// The module layering, checked on the source (no cycles, leaves, clap at the edge).
 #[cfg(test)]
 mod layers;

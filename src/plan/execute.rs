@@ -275,6 +275,7 @@ fn not_run(e: &Entry, status: RunStatus, reason: String) -> Report {
         run_dir: PathBuf::new(),
         requests: Default::default(),
         input: Vec::new(),
+        tests: Vec::new(),
         verdicts: Vec::new(),
     }
 }

@@ -280,6 +280,37 @@ pub enum What {
     /// GPU memory after teardown, against before the run (where NVML loads).
     #[serde(rename = "gpu.after_teardown")]
     GpuAfterTeardown(Map<String, Value>),
+    /// A command suite's command ended: on its own, at its timeout, or stopped by an interrupt.
+    #[serde(rename = "command.exit")]
+    CommandExit {
+        code: Option<i32>,
+        signal: Option<i32>,
+        /// From start to exit, ms.
+        took_ms: f64,
+        /// Its timeout (the suite's budget at most), ms.
+        timeout_ms: f64,
+        /// It was killed at its timeout.
+        timed_out: bool,
+        /// It was stopped because the run was interrupted.
+        #[serde(default)]
+        interrupted: bool,
+    },
+    /// A command suite's test results were read (`tests.jsonl`).
+    #[serde(rename = "command.results")]
+    CommandResults {
+        /// `junit` or `libtest`; `None` when neither gave any result.
+        from: Option<String>,
+        /// The JUnit file read, if one was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        /// Tests imported.
+        tests: u64,
+        /// Of which failed or errored.
+        failed: u64,
+        /// Why no results could be read (no JUnit file, not valid XML, no libtest lines).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A kind this build does not know (a newer or older writer).
     #[serde(other)]
     Unknown,

@@ -1,7 +1,7 @@
 //! The run-directory contract: what a run writes, under which file names, in which types.
 //!
 //! `requests.jsonl`, `events.jsonl` (typed in [`event`]), `samples.jsonl`, `input.jsonl`,
-//! `timeline.json`, `suite.resolved.json`, `service-NAME.log`, `report.json`, `junit.xml`:
+//! `tests.jsonl`, `command-junit.xml`, `timeline.json`, `suite.resolved.json`, `service-NAME.log`, `report.json`, `junit.xml`:
 //! writers (`run`, `service`, `fault`, `load`, `report`) and readers (`verdict`, `report`)
 //! name them only through [`files`].
 //!
@@ -10,8 +10,10 @@
 //! Times are milliseconds since the run's origin (`t0` in `timeline.json`), from a monotonic clock.
 
 pub mod event;
+mod testcase;
 
 pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
+pub use testcase::{TestRecord, TestStatus};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
@@ -132,6 +134,12 @@ pub mod files {
     pub const REPORT: &str = "report.json";
     /// The report for CI systems.
     pub const JUNIT: &str = "junit.xml";
+    /// One line per test a command suite's command ran ([`super::TestRecord`]).
+    pub const TESTS: &str = "tests.jsonl";
+    /// Where `{junit}` points a command suite's command; a `junit = PATH` file is copied here.
+    pub const COMMAND_JUNIT: &str = "command-junit.xml";
+    /// The service name a command runs under, so its output is `service-command.log`.
+    pub const COMMAND: &str = "command";
 
     /// A service's output, stamped per line: `service-NAME.log`.
     pub fn service_log(service: &str) -> String {

@@ -1,6 +1,8 @@
-//! JUnit XML: one testcase per verdict, so CI systems show each check by name.
+//! JUnit XML: one testcase per verdict, so CI systems show each check by name; a command
+//! suite's imported tests follow as testcases of their own, names, times and texts kept.
 
 use super::{FAILURES_DOC, Report, RunStatus, anchor};
+use crate::record::{TestRecord, TestStatus};
 use crate::verdict::Status;
 use std::fmt::Write as _;
 
@@ -58,12 +60,15 @@ impl Counts {
             .count()
             + usize::from(report.status == RunStatus::Skipped);
         let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
+        // Tests a command suite imported are testcases too, each as its runner judged it.
+        let imported = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
         Counts {
             tests: report.verdicts.len()
+                + report.tests.len()
                 + usize::from(run_error || report.status == RunStatus::Skipped),
-            failures,
-            errors: usize::from(run_error),
-            skipped,
+            failures: failures + imported(TestStatus::Fail),
+            errors: usize::from(run_error) + imported(TestStatus::Error),
+            skipped: skipped + imported(TestStatus::Skip),
             secs: report.wall_ms / 1e3,
         }
     }
@@ -102,7 +107,8 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
     }
     let _ = writeln!(x, "    </properties>");
-    if errors > 0 || report.status == RunStatus::Skipped {
+    let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
+    if run_error || report.status == RunStatus::Skipped {
         let msg = report.error.clone().unwrap_or_default();
         let _ = writeln!(
             x,
@@ -156,7 +162,57 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
             }
         }
     }
+    for t in &report.tests {
+        imported_case(x, t, &suite);
+    }
     x.push_str("  </testsuite>\n");
+}
+
+/// One imported test as its runner reported it: class name, name, time, failure text.
+fn imported_case(x: &mut String, t: &TestRecord, suite: &str) {
+    let classname = t
+        .classname
+        .as_deref()
+        .map_or_else(|| format!("shakedown.{suite}"), esc);
+    let _ = write!(
+        x,
+        "    <testcase classname=\"{classname}\" name=\"{}\" time=\"{:.3}\"",
+        esc(&t.name),
+        t.time_ms.unwrap_or(0.0) / 1e3
+    );
+    let mut out = t.output.clone().unwrap_or_default();
+    if t.flaky() {
+        out.push_str(&format!(
+            "\nflaky: passed after {} failed attempt(s)",
+            t.reruns
+        ));
+    }
+    if t.status == TestStatus::Pass && out.trim().is_empty() {
+        let _ = writeln!(x, "/>");
+        return;
+    }
+    x.push('>');
+    let message = t.message.as_deref().unwrap_or_default();
+    let body = t.text.as_deref().unwrap_or(message);
+    let element = match t.status {
+        TestStatus::Pass => None,
+        TestStatus::Skip => Some(("skipped", "skipped")),
+        TestStatus::Fail => Some(("failure", "failure")),
+        TestStatus::Error => Some(("error", "error")),
+    };
+    if let Some((tag, default_type)) = element {
+        let _ = write!(
+            x,
+            "\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>",
+            esc(t.kind.as_deref().unwrap_or(default_type)),
+            esc(message),
+            esc(body)
+        );
+    }
+    if !out.trim().is_empty() {
+        let _ = write!(x, "\n      <system-out>{}</system-out>", esc(out.trim()));
+    }
+    let _ = writeln!(x, "\n    </testcase>");
 }
 
 /// Escape text for XML attributes and content; drop characters XML 1.0 cannot carry.

@@ -2,7 +2,7 @@
 
 pub mod junit;
 
-use crate::record::{Outcome, RequestRecord, What, files};
+use crate::record::{Outcome, RequestRecord, TestRecord, TestStatus, What, files};
 use crate::verdict::{CaseRow, RunRecords, Status, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -127,6 +127,9 @@ pub struct Report {
     /// One row per malformed-input case (`input.malformed`), in the order sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input: Vec<CaseRow>,
+    /// A command suite's imported tests (`tests.jsonl`), in the order its runner reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestRecord>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -200,6 +203,24 @@ impl Report {
                 "  requests: {} ({})",
                 self.requests.total,
                 outcomes.join(", ")
+            );
+        }
+        if !self.tests.is_empty() {
+            let count = |s: TestStatus| self.tests.iter().filter(|t| t.status == s).count();
+            let flaky = self.tests.iter().filter(|t| t.flaky()).count();
+            let _ = writeln!(
+                s,
+                "  tests: {} ({} passed{}, {} failed, {} errors, {} skipped)",
+                self.tests.len(),
+                count(TestStatus::Pass),
+                if flaky > 0 {
+                    format!(" of which {flaky} flaky")
+                } else {
+                    String::new()
+                },
+                count(TestStatus::Fail),
+                count(TestStatus::Error),
+                count(TestStatus::Skip),
             );
         }
         let width = self
@@ -374,6 +395,7 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
         run_dir: dir.to_path_buf(),
         requests: RequestStats::of(&records.requests),
         input: crate::verdict::input_rows(&records),
+        tests: records.tests.clone(),
         verdicts,
     };
     report.write(dir)?;

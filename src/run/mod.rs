@@ -4,6 +4,7 @@
 //! judge from the run directory → report. Every action is a line in `events.jsonl`;
 //! an interrupt or the budget cuts the middle short but never skips teardown or the report.
 
+mod command;
 mod rundir;
 
 use crate::proxy::{self, ProxyHandle};
@@ -95,6 +96,9 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     let gpus = Gpus::open().ok().map(Arc::new);
     let gpu_before = gpus.as_ref().map(|g| g.devices());
 
+    if let Some(command) = run.suite.command.clone() {
+        return run.run_command(command, gpus, gpu_before).await;
+    }
     let watchers = run.begin();
     let sup = match Supervisor::new(&run.suite.services, &run.dir, run.journal.clone()) {
         Ok(s) => s,
@@ -251,6 +255,19 @@ impl Run {
 
     /// Announce the start and watch for interrupts and the budget from here on.
     fn begin(&self) -> Vec<JoinHandle<()>> {
+        self.announce();
+        vec![
+            watch_signals(self.cut.clone(), self.journal.clone()),
+            watch_budget(
+                self.cut.clone(),
+                self.journal.clone(),
+                self.suite.meta.budget.0,
+            ),
+        ]
+    }
+
+    /// Say the run starts, and mark it in the journal.
+    fn announce(&self) {
         self.say(format!(
             "shakedown: running {} (seed {}) into {}",
             self.suite.meta.name,
@@ -259,11 +276,6 @@ impl Run {
         ));
         self.journal
             .log(None, What::Phase(Phase::Start { seed: self.seed }));
-        watch_interrupts(
-            self.cut.clone(),
-            self.journal.clone(),
-            self.suite.meta.budget.0,
-        )
     }
 
     /// Faults at "startup" meet the services as they come up: each is injected now, before
@@ -864,16 +876,10 @@ impl RunProxy {
     }
 }
 
-/// Turn SIGINT/SIGTERM and the budget into a cut of the run; a second signal exits at once
-/// (the reaper then kills every service group).
-fn watch_interrupts(
-    cut: CancellationToken,
-    journal: Journal,
-    budget: Duration,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    let (c, j) = (cut.clone(), journal.clone());
-    tasks.push(tokio::spawn(async move {
+/// Turn SIGINT/SIGTERM into a cut of the run; a second signal exits at once (the reaper then
+/// kills every service group).
+fn watch_signals(c: CancellationToken, j: Journal) -> JoinHandle<()> {
+    tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
             signal(SignalKind::interrupt()),
@@ -899,8 +905,12 @@ fn watch_interrupts(
             eprintln!("shakedown: {name} received, tearing down (again to exit at once)");
             c.cancel();
         }
-    }));
-    tasks.push(tokio::spawn(async move {
+    })
+}
+
+/// Turn the end of the budget into a cut of the run.
+fn watch_budget(cut: CancellationToken, journal: Journal, budget: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
         tokio::time::sleep(budget).await;
         journal.log(
             None,
@@ -909,6 +919,5 @@ fn watch_interrupts(
             },
         );
         cut.cancel();
-    }));
-    tasks
+    })
 }

@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -116,6 +116,10 @@ struct Shared {
     tail: VecDeque<String>,
     /// The last exit, in words.
     last_exit: Option<String>,
+    /// The last exit's status (`None` while none, or when waiting failed).
+    last_status: Option<ExitStatus>,
+    /// The process group of the last main process spawned (its pid).
+    last_group: Option<i32>,
     restarts: u32,
     stopping: bool,
 }
@@ -186,6 +190,17 @@ impl Service {
     pub fn tail(&self) -> String {
         let s = self.lock();
         s.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// The status of its last exit, once it has exited.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.lock().last_status
+    }
+
+    /// Wait until it has exited for good (no restart coming); at once if it already has.
+    pub async fn exited(&self) {
+        let mut life = self.life.subscribe();
+        let _ = life.wait_for(|l| matches!(l, Life::Dead { .. })).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -259,7 +274,7 @@ impl Service {
     /// Spawn generation `generation` unless teardown has begun; the check and the spawn happen
     /// under one lock so teardown never misses a process born at the same moment.
     fn spawn(&self, generation: u32) -> Option<Result<Child, ServiceError>> {
-        let shared = self.lock();
+        let mut shared = self.lock();
         if shared.stopping {
             return None;
         }
@@ -269,6 +284,7 @@ impl Service {
             let pid = c.id().map(|p| p as i32).unwrap_or(0);
             mains.insert(pid, self.spec.name.clone());
             drop(mains);
+            shared.last_group = Some(pid);
             self.life.send_replace(Life::Up { pid, generation });
         }
         drop(shared);
@@ -285,6 +301,9 @@ impl Service {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(dir) = &self.spec.cwd {
+            cmd.current_dir(dir);
+        }
         // Dies with us even before the reaper hears about it.
         crate::child::dies_with_parent(&mut cmd);
         cmd.spawn().map_err(|source| ServiceError::Spawn {
@@ -475,6 +494,18 @@ impl Supervisor {
         self.watch_orphans();
         for svc in &self.services {
             self.start(svc).await?;
+        }
+        Ok(())
+    }
+
+    /// Spawn every service in order without waiting for readiness: for commands, which are
+    /// expected to exit, not to become ready. Each is supervised (logged, its exit recorded)
+    /// and torn down like any service.
+    pub fn launch_all(&self) -> Result<(), ServiceError> {
+        for svc in &self.services {
+            if let Some(child) = svc.spawn(0) {
+                tokio::spawn(supervise(svc.clone(), child?, self.http.clone()));
+            }
         }
         Ok(())
     }
@@ -676,6 +707,16 @@ impl Supervisor {
         // A final look, so processes born or re-parented since the last sample are known too.
         self.orphans.scan();
         let _ = svc.tree();
+        // A main process that has exited may have left members of its group behind (a
+        // command's test server): they are the service's too, and must be gone after teardown.
+        let last_group = svc.lock().last_group;
+        if let (None, Some(pgid)) = (svc.main_pid(), last_group) {
+            let left: Vec<Proc> = proctree::all()
+                .into_iter()
+                .filter(|p| p.pgid == pgid && p.state != 'Z')
+                .collect();
+            svc.remember(&left);
+        }
         // What escaped the group: a signal to the group cannot reach it, so it gets its own.
         let escaped: Vec<ProcId> = svc
             .lock()
@@ -865,7 +906,11 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             Err(e) => format!("wait failed: {e}"),
         };
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
-        svc.lock().last_exit = Some(words);
+        {
+            let mut shared = svc.lock();
+            shared.last_exit = Some(words);
+            shared.last_status = status.as_ref().ok().copied();
+        }
         let failed = !matches!(&status, Ok(s) if s.success());
         // Never during teardown: an exit then is the one teardown asked for.
         let restart = (!stopping)

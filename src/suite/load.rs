@@ -4,8 +4,8 @@ use super::check::{Field, Res, Tbl, describe};
 use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
 use super::tree::{self, Format, Loc};
 use super::{
-    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Level, LoadSpec, Meta, ProxySpec,
-    RequestSpec, Suite, faults, services,
+    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta,
+    ProxySpec, RequestSpec, Suite, command, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -71,9 +71,15 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let root = tree::parse(&file, text, format)?;
     let top = Field::root(&root).table(
         "the top level",
-        Some(&["suite", "service", "load", "fault", "expect", "proxy"]),
+        Some(&[
+            "suite", "service", "load", "fault", "expect", "proxy", "command",
+        ]),
     )?;
     let meta = meta(&top)?;
+    if meta.kind == Kind::Command {
+        return command::suite(&top, meta, path);
+    }
+    command::refuse(&top)?;
     let services = services::services(&top)?;
     let expect = expect(top.get("expect"))?;
     let horizon = faults::Horizon {
@@ -94,6 +100,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         expect,
         proxy,
         source: path.to_path_buf(),
+        command: None,
     })
 }
 
@@ -122,7 +129,15 @@ fn meta(top: &Tbl) -> Res<Meta> {
         .req("suite", "a [suite] table with at least `name`")?
         .table(
             "[suite]",
-            Some(&["name", "description", "level", "hardware", "budget", "seed"]),
+            Some(&[
+                "name",
+                "description",
+                "level",
+                "hardware",
+                "budget",
+                "seed",
+                "kind",
+            ]),
         )?;
     let name_expected =
         format!("a name of 1 to {MAX_NAME_BYTES} letters, digits, `.`, `_` and `-`");
@@ -132,6 +147,10 @@ fn meta(top: &Tbl) -> Res<Meta> {
     if !is_name(name) {
         return Err(name_f.expected(name_expected));
     }
+    let kind = match t.get("kind") {
+        Some(f) => f.one_of(&[("service", Kind::Service), ("command", Kind::Command)])?,
+        None => Kind::Service,
+    };
     let level = match t.get("level") {
         Some(f) => f.one_of(&[
             ("L1", Level::L1),
@@ -140,6 +159,8 @@ fn meta(top: &Tbl) -> Res<Meta> {
             ("L4", Level::L4),
             ("L5", Level::L5),
         ])?,
+        // A command suite wraps unit tests: level 1 unless it says otherwise.
+        None if kind == Kind::Command => Level::L1,
         None => Level::L5,
     };
     let hardware = match t.get("hardware") {
@@ -156,6 +177,7 @@ fn meta(top: &Tbl) -> Res<Meta> {
         hardware,
         budget: opt(t.get("budget"), Field::pos_dur)?.unwrap_or(Dur::from_secs(600)),
         seed: opt(t.get("seed"), |f| f.int(0, u64::MAX))?.unwrap_or(0),
+        kind,
     })
 }
 
@@ -330,7 +352,7 @@ fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
     Ok(ProxySpec { server, enabled })
 }
 
-fn expect(f: Option<Field>) -> Res<Expect> {
+pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
     let mut e = Expect {
         recover_within: None,
         steady_success_rate: None,

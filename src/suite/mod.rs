@@ -4,6 +4,7 @@
 //! every error points at `file:line:col` and says what was expected.
 
 mod check;
+mod command;
 mod faults;
 pub mod limits;
 mod load;
@@ -41,6 +42,9 @@ pub struct Suite {
     pub proxy: Option<ProxySpec>,
     /// The file this suite was read from.
     pub source: PathBuf,
+    /// The `[command]` table of a command suite (`kind = "command"`); `None` for a service suite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
 }
 
 impl Suite {
@@ -87,6 +91,18 @@ pub struct Meta {
     pub budget: Dur,
     /// Seed for arrivals, fault timing and corpus order (`--seed` overrides).
     pub seed: u64,
+    /// What the suite runs: services under load and faults, or one command.
+    pub kind: Kind,
+}
+
+/// What a suite runs (`[suite] kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Services under the supervisor, load and faults (`[service]`, `[load]`, `[[fault]]`).
+    Service,
+    /// One command under the supervisor whose test results are imported (`[command]`).
+    Command,
 }
 
 /// Level in the five-level test system.
@@ -136,6 +152,9 @@ pub struct ServiceSpec {
     pub stop_signal: nix::sys::signal::Signal,
     /// Who gets `stop_signal` at teardown.
     pub stop_mode: StopMode,
+    /// Working directory; `None`: shakedown's own (set only for a command suite's command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
 }
 
 /// Who gets the stop signal at teardown; whatever is left of the group afterwards gets SIGKILL.
@@ -166,6 +185,37 @@ fn signal_name<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.serialize_str(sig.as_str())
+}
+
+/// The `[command]` table: an argv run once under the supervisor, its test results imported.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandSpec {
+    /// Argv, never run through a shell; `{junit}` and `{run_dir}` are filled in at start.
+    pub argv: Vec<String>,
+    /// Working directory, resolved against the suite file's directory; `None`: shakedown's own.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Killed this long after it starts (SIGTERM to its group, `stop_grace`, SIGKILL).
+    pub timeout: Dur,
+    /// Time between SIGTERM and SIGKILL.
+    pub stop_grace: Dur,
+    /// A JUnit file the command writes itself, resolved against `cwd`; `None`: `{junit}`'s file.
+    pub junit: Option<PathBuf>,
+    /// How its results are read.
+    pub parse: Parse,
+}
+
+/// How a command's test results are read (`[command] parse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parse {
+    /// The JUnit file if the command wrote one, else libtest's result lines in its output.
+    Auto,
+    /// The JUnit file only.
+    Junit,
+    /// libtest's result lines (`test NAME ... ok`) in its standard output only.
+    Libtest,
 }
 
 /// How to tell a service is ready.

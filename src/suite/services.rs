@@ -28,7 +28,7 @@ const SERVICE_KEYS: &[&str] = &[
 
 /// A `{...}` in a command element whose content looks like a name is a placeholder; other braces
 /// (say, a JSON argument) are left alone.
-static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a constant pattern
     Regex::new(r"\{([A-Za-z0-9_.-]*)\}").unwrap()
 });
@@ -111,19 +111,7 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
         command.push(arg.to_string());
     }
 
-    let mut env = BTreeMap::new();
-    if let Some(f) = t.get("env") {
-        let et = f.table(t.sub("env"), None)?;
-        for (k, _) in et.entries {
-            let Some(v) = et.get(k) else { continue };
-            if k.is_empty() || k.contains(['=', '\0']) {
-                return Err(v.fail("is not a valid variable name, expected no `=` and no NUL"));
-            }
-            let value = v.str("a string")?;
-            check_placeholders(&v, value, names)?;
-            env.insert(k.clone(), value.to_string());
-        }
-    }
+    let env = env(&t, &|v, value| check_placeholders(v, value, names))?;
     let port = opt(t.get("port"), |p| p.int(1, u16::MAX))?;
     // The readiness probe and load reach a service on its port: it must be told it, or say it.
     let told = command.iter().chain(env.values()).any(|a| {
@@ -203,6 +191,7 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
                 Some(f) => f.one_of(&[("main", StopMode::Main), ("group", StopMode::Group)])?,
                 None => StopMode::Main,
             },
+            cwd: None,
         },
         port: t.get("port"),
         after,
@@ -227,6 +216,29 @@ pub fn signal(s: &str) -> Option<Signal> {
 fn stop_signal(f: &Field) -> Res<Signal> {
     let expected = r#"a signal such as "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP" or "SIGUSR1""#;
     signal(f.str(expected)?).ok_or_else(|| f.expected(expected))
+}
+
+/// The `env` table of `t`: variable names (non-empty, no `=` or NUL) to string values, each
+/// value first passed to `check` (its placeholders).
+pub(crate) fn env(
+    t: &Tbl,
+    check: &dyn Fn(&Field, &str) -> Res<()>,
+) -> Res<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    let Some(f) = t.get("env") else {
+        return Ok(env);
+    };
+    let et = f.table(t.sub("env"), None)?;
+    for (k, _) in et.entries {
+        let Some(v) = et.get(k) else { continue };
+        if k.is_empty() || k.contains(['=', '\0']) {
+            return Err(v.fail("is not a valid variable name, expected no `=` and no NUL"));
+        }
+        let value = v.str("a string")?;
+        check(&v, value)?;
+        env.insert(k.clone(), value.to_string());
+    }
+    Ok(env)
 }
 
 /// A string that starts with `/`.

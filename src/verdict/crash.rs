@@ -125,7 +125,7 @@ pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeEr
 }
 
 /// The service's own last lines before exit `x` (supervisor notes left out).
-fn last_lines(r: &RunRecords, x: &Exit) -> Result<Vec<String>, JudgeError> {
+pub(super) fn last_lines(r: &RunRecords, x: &Exit) -> Result<Vec<String>, JudgeError> {
     let path = r.dir.join(files::service_log(&x.service));
     let log = read_log(&path).map_err(|source| JudgeError::Read { path, source })?;
     let own: Vec<&LogLine> = log

@@ -4,6 +4,7 @@
 //! before judging, so `shakedown report RUN_DIR` judges a run again to the same result,
 //! and every check can be tested on recorded runs.
 
+mod command;
 mod course;
 mod crash;
 mod fail_fast;
@@ -23,7 +24,9 @@ mod steady;
 #[cfg(test)]
 mod tests;
 
-use crate::record::{Event, InputRecord, RequestRecord, Sample, Timeline, What, files, read_jsonl};
+use crate::record::{
+    Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files, read_jsonl,
+};
 use crate::suite::Expect;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,6 +135,10 @@ pub struct RunRecords {
     pub samples: Vec<Sample>,
     /// Malformed-input cases (`input.jsonl`), empty when the run sent none.
     pub input: Vec<InputRecord>,
+    /// A command suite (`kind = "command"`): one command, its tests imported.
+    pub command: bool,
+    /// The command's imported tests (`tests.jsonl`), empty for a service suite.
+    pub tests: Vec<TestRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
 }
@@ -168,6 +175,7 @@ impl RunRecords {
             .map_err(read_err(files::REQUESTS))?;
         let (samples, c) = read_jsonl(&path(files::SAMPLES)).map_err(read_err(files::SAMPLES))?;
         let (input, d) = read_jsonl(&path(files::INPUT)).map_err(read_err(files::INPUT))?;
+        let (tests, e) = read_jsonl(&path(files::TESTS)).map_err(read_err(files::TESTS))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
@@ -179,7 +187,9 @@ impl RunRecords {
             requests,
             samples,
             input,
-            skipped_lines: a + b + c + d,
+            command: suite["meta"]["kind"] == "command",
+            tests,
+            skipped_lines: a + b + c + d + e,
         })
     }
 
@@ -201,6 +211,9 @@ type Check = fn(&RunRecords, &Course) -> Result<Option<Verdict>, JudgeError>;
 
 /// Every check, in report order.
 const CHECKS: &[Check] = &[
+    command::tests_pass,
+    command::exit,
+    command::timeout,
     injected::judge,
     startup::judge,
     crash::judge,
