@@ -128,7 +128,14 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                 let path = Path::new("tests/suites/valid/doc-snippet.toml");
                 load(&at, path, &format!("{AROUND}{}", b.text));
             }
+            "toml" if b.text.starts_with("[command]") => {
+                // A command suite's table, under a suite header of its kind.
+                let text = format!("[suite]\nname = \"doc\"\nkind = \"command\"\n\n{}", b.text);
+                load(&at, &b.file.with_extension("toml"), &text);
+            }
             "toml" => panic!("{at}: a TOML example this test does not know how to check"),
+            // A synopsis or output, not commands to run.
+            "text" => {}
             "json" => {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(&b.text) else {
                     continue; // one JSON line of a corpus, not a suite

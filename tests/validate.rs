@@ -747,14 +747,14 @@ fn bad_stop_signal() {
 
 #[test]
 fn stop_and_restart_keys_are_read() {
-    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n";
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\", \"{port}\"]\n";
     let s = suite::load_str(Path::new("s.toml"), text, &fault::check).expect("loads");
     let svc = &s.services[0];
     assert_eq!(svc.stop_signal, Signal::SIGTERM);
     assert_eq!(svc.stop_mode, StopMode::Main);
     assert!(s.expect.log_forbid_teardown.is_empty());
 
-    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\nstop_signal = \"INT\"\n\
+    let text = "[suite]\nname = \"s\"\n[service]\ncommand = [\"x\", \"{port}\"]\nstop_signal = \"INT\"\n\
                 stop_mode = \"group\"\nrestart = { policy = \"always\", max = 5 }\n\
                 [expect]\nlog_forbid_teardown = [\"Traceback\"]\n";
     let s = suite::load_str(Path::new("s.toml"), text, &fault::check).expect("loads");
@@ -790,7 +790,8 @@ fn stop_and_restart_keys_are_read() {
             "expected one of \"never\", \"on-failure\", \"always\"",
         ),
     ] {
-        let text = format!("[suite]\nname = \"s\"\n[service]\ncommand = [\"x\"]\n{bad}\n");
+        let text =
+            format!("[suite]\nname = \"s\"\n[service]\ncommand = [\"x\", \"{{port}}\"]\n{bad}\n");
         let e = suite::load_str(Path::new("s.toml"), &text, &fault::check).expect_err(bad);
         assert_eq!(e.line, 5, "{e}");
         assert!(e.message.contains(part), "{e}");

@@ -249,7 +249,12 @@ fn entry(suite: Suite, runs: &[Level], hardware: Hardware) -> Entry {
 pub fn estimate(suite: &Suite) -> (Duration, Basis) {
     let ready: Duration = suite.services.iter().map(|s| s.ready.within.0).sum();
     let stop: Duration = suite.services.iter().map(|s| s.stop_grace.0).sum();
-    let timed = ready + suite.drive_duration().0 + stop;
+    // A command runs until it is done: its timeout is all that is known of it.
+    let command = suite
+        .command
+        .as_ref()
+        .map_or(Duration::ZERO, |c| c.timeout.0 + c.stop_grace.0);
+    let timed = ready + suite.drive_duration().0 + stop + command;
     let budget = suite.meta.budget.0;
     if timed > budget {
         (budget, Basis::Budget)
