@@ -44,16 +44,6 @@ fn run(bug: Option<(&str, &str)>) -> Case {
     case
 }
 
-fn failed_ids(case: &Case) -> Vec<String> {
-    case.report()["verdicts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|v| v["status"] == "fail")
-        .filter_map(|v| v["id"].as_str().map(str::to_string))
-        .collect()
-}
-
 /// The cases of `report.json` whose verdict names `id`.
 fn cases_failing(case: &Case, id: &str) -> Vec<String> {
     case.report()["input"]
@@ -104,7 +94,7 @@ fn healthy_mock_passes_the_whole_corpus() {
 #[test]
 fn bad_base64_500_fails_server_error() {
     let case = run(Some(("500-on-bad-base64", "multimodal")));
-    assert_eq!(failed_ids(&case), vec!["input.server_error"]);
+    assert_eq!(case.failed_ids(), vec!["input.server_error"]);
     let bad = cases_failing(&case, "input.server_error");
     assert!(
         bad.contains(&"multimodal.audio_invalid_base64".to_string()),
@@ -115,7 +105,7 @@ fn bad_base64_500_fails_server_error() {
 #[test]
 fn crash_on_empty_prompt_fails_crash() {
     let case = run(Some(("crash-on-empty-prompt", "values")));
-    let ids = failed_ids(&case);
+    let ids = case.failed_ids();
     assert!(ids.contains(&"input.crash".to_string()), "{ids:?}");
     let crashed = cases_failing(&case, "input.crash");
     assert_eq!(crashed.len(), 1, "{crashed:?}");
@@ -125,7 +115,7 @@ fn crash_on_empty_prompt_fails_crash() {
 #[test]
 fn leak_on_disconnect_fails_leak() {
     let case = run(Some(("leak-on-disconnect", "protocol")));
-    assert_eq!(failed_ids(&case), vec!["input.leak"]);
+    assert_eq!(case.failed_ids(), vec!["input.leak"]);
     assert!(!cases_failing(&case, "input.leak").is_empty());
 }
 

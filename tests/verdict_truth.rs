@@ -22,17 +22,6 @@ fn statuses(case: &Case) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The checks that failed, by id.
-fn failed_ids(case: &Case) -> Vec<String> {
-    case.report()["verdicts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|v| v["status"] == "fail")
-        .map(|v| v["id"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 const EXPECT: &str = r#"[expect]
 recover_within = "5s"
 steady_success_rate = 0.95
@@ -62,7 +51,7 @@ fn a_crash_under_load_is_service_crash_and_its_outage_a_crash_window() {
     let case = Case::new(&suite);
     let out = case.run();
     assert_eq!(code(&out), 1, "{}", show(&out));
-    assert_eq!(failed_ids(&case), ["service.crash"], "{}", show(&out));
+    assert_eq!(case.failed_ids(), ["service.crash"], "{}", show(&out));
     let crash = case.verdict("no_unplanned_exits");
     assert_eq!(crash["id"], "service.crash");
     let text = show(&out);

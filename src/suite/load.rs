@@ -353,20 +353,7 @@ fn proxy(f: &Field, faults: &[FaultSpec]) -> Res<ProxySpec> {
 }
 
 pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
-    let mut e = Expect {
-        recover_within: None,
-        steady_success_rate: None,
-        fail_fast: None,
-        no_lost_requests: true,
-        no_orphans: true,
-        log_forbid: Vec::new(),
-        log_forbid_teardown: Vec::new(),
-        health_truthful: true,
-        no_unplanned_exits: true,
-        no_hangs: true,
-        hang_after: None,
-        window: Dur::from_secs(1),
-    };
+    let mut e = Expect::default();
     let Some(f) = f else { return Ok(e) };
     let t = f.table(
         "[expect]",

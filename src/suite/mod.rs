@@ -413,6 +413,27 @@ fn last_fault_end(faults: &[FaultSpec]) -> Duration {
         .unwrap_or_default()
 }
 
+impl Default for Expect {
+    /// What a suite expects when its `[expect]` says nothing: the checks that need no
+    /// threshold are on, the ones that do are off.
+    fn default() -> Self {
+        Expect {
+            recover_within: None,
+            steady_success_rate: None,
+            fail_fast: None,
+            no_lost_requests: true,
+            no_orphans: true,
+            log_forbid: Vec::new(),
+            log_forbid_teardown: Vec::new(),
+            health_truthful: true,
+            no_unplanned_exits: true,
+            no_hangs: true,
+            hang_after: None,
+            window: Dur::from_secs(1),
+        }
+    }
+}
+
 /// `true`, for keys that are on unless a suite says otherwise (older run directories lack them).
 fn yes() -> bool {
     true

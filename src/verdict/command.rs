@@ -134,12 +134,10 @@ pub fn exit(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeErr
         "tests": r.tests.len(), "failing": failing, "results_error": results_error(r),
         "last_log_lines": lines,
     });
-    let lines = if lines.is_empty() || pass {
+    let lines = if pass {
         Vec::new()
     } else {
-        std::iter::once("its last output lines:".to_string())
-            .chain(lines.iter().map(|l| format!("  {l}")))
-            .collect()
+        under_summary(&lines)
     };
     Ok(Some(
         Verdict::new(CHECK, ID, pass, summary, evidence).with_lines(lines),
@@ -178,17 +176,7 @@ pub fn timeout(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, Judge
         "the command was killed at its timeout of {limit}, {} test(s) finished before",
         r.tests.len()
     );
-    let lines: Vec<String> = last_lines(r, &x)?
-        .into_iter()
-        .map(|l| format!("  {l}"))
-        .collect();
-    let lines = if lines.is_empty() {
-        lines
-    } else {
-        std::iter::once("its last output lines:".to_string())
-            .chain(lines)
-            .collect()
-    };
+    let lines = under_summary(&last_lines(r, &x)?);
     Ok(Some(
         Verdict::new(CHECK, ID, false, summary, evidence).with_lines(lines),
     ))
@@ -336,4 +324,14 @@ fn last_lines(r: &RunRecords, x: &Ended) -> Result<Vec<String>, JudgeError> {
 /// `SIGSEGV` for 11.
 fn signal_name(sig: i32) -> &'static str {
     nix::sys::signal::Signal::try_from(sig).map_or("unknown signal", |s| s.as_str())
+}
+
+/// The command's last output lines as they stand under a verdict's summary (none: nothing).
+fn under_summary(lines: &[String]) -> Vec<String> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    std::iter::once("its last output lines:".to_string())
+        .chain(lines.iter().map(|l| format!("  {l}")))
+        .collect()
 }

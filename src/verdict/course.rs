@@ -110,6 +110,16 @@ impl Course {
             .map(|why| Verdict::not_judged(check, id, why))
     }
 
+    /// A check that judges windows of disturbance, when there is nothing for it to judge:
+    /// not judged when load never ran, skipped when no fault was injected and nothing crashed.
+    pub fn without_windows(&self, check: &str, id: &str) -> Option<Verdict> {
+        self.without_load(check, id).or_else(|| {
+            self.windows
+                .is_empty()
+                .then(|| Verdict::skip(check, id, "no fault was injected and no service crashed"))
+        })
+    }
+
     /// Why an instant `t_ms` was never reached, when the run was cut before it.
     pub fn unreached(&self, t_ms: f64) -> Option<&str> {
         self.cut

@@ -73,15 +73,7 @@ impl Run {
             recover_within: Some(Dur::from_secs(3)),
             steady_success_rate: Some(0.95),
             fail_fast: Some(Dur::from_secs(2)),
-            no_lost_requests: true,
-            no_orphans: true,
-            log_forbid: Vec::new(),
-            log_forbid_teardown: Vec::new(),
-            health_truthful: true,
-            no_unplanned_exits: true,
-            no_hangs: true,
-            hang_after: None,
-            window: Dur::from_secs(1),
+            ..Expect::default()
         };
         let timeline = Timeline {
             suite: "fixture".into(),

@@ -74,6 +74,17 @@ impl Case {
             .unwrap_or_else(|| panic!("no verdict `{check}` in {report:#}"))
     }
 
+    /// The ids of the checks that failed, in report order.
+    pub fn failed_ids(&self) -> Vec<String> {
+        self.report()["verdicts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["status"] == "fail")
+            .map(|v| v["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Events of one kind from `events.jsonl`.
     pub fn events(&self, kind: &str) -> Vec<Value> {
         jsonl(&self.run_dir().join("events.jsonl"))
