@@ -128,6 +128,8 @@ fn a_hang_outside_fault_windows_is_steady_hang_not_a_low_success_rate() {
     assert_eq!(hang["id"], "steady.hang");
     assert_eq!(hang["evidence"]["first_id"], 20, "{hang:#}");
     assert!(show(&out).contains("[steady.hang]"), "{}", show(&out));
+    let junit = std::fs::read_to_string(case.run_dir().join("junit.xml")).expect("junit");
+    assert!(junit.contains("type=\"steady.hang\""), "{junit}");
     assert_ne!(
         case.verdict("steady_success_rate")["status"],
         "fail",
