@@ -102,12 +102,7 @@ fn marker(b: &Block) -> Result<Option<Marker>, String> {
 /// Run every marked block of `files`; paths in them are relative to the repository root.
 fn run_doctests(files: &[PathBuf]) -> Outcome {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = tempfile::tempdir().expect("temp dir");
-    std::os::unix::fs::symlink(util::bin(), bin.path().join("shakedown")).expect("link binary");
-    let path = std::env::join_paths(std::iter::once(bin.path().to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .expect("PATH");
+    let (_bin, path) = util::bin_on_path();
     let mut out = Outcome::default();
     for b in blocks(files) {
         let at = b.at();
