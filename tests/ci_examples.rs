@@ -20,7 +20,7 @@ fn yaml(path: &str) -> Value {
 /// A string at `v[keys...]`, or a panic naming the path.
 fn string<'a>(file: &str, v: &'a Value, keys: &[&str]) -> &'a str {
     keys.iter()
-        .fold(Some(v), |v, k| v.and_then(|v| v.get(k)))
+        .try_fold(v, |v, k| v.get(k))
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("{file}: no string at {}", keys.join(".")))
 }

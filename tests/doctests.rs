@@ -264,7 +264,7 @@ fn a_failing_block_is_reported_with_its_file_and_line() {
     let text = text.replace("$BIN", &util::bin().display().to_string());
     std::fs::write(&md, text).expect("write doc");
 
-    let out = run_doctests(&[md.clone()]);
+    let out = run_doctests(std::slice::from_ref(&md));
     let report = out.failed.join("\n\n");
     for ((_, fails, says), line) in cases.iter().zip(&lines) {
         let at = format!("{}:{line}:", md.display());
