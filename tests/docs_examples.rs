@@ -6,66 +6,10 @@
 use clap::Parser;
 use shakedown::cli::Cli;
 use shakedown::suite::{self, Suite, limits};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use util::docs::{blocks, markdown};
 
-/// A fenced code block: its language, the 1-based line its text starts on, and its text.
-struct Block {
-    file: PathBuf,
-    lang: String,
-    line: usize,
-    text: String,
-}
-
-impl Block {
-    fn at(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
-    }
-}
-
-/// Every Markdown file with examples: `README.md` and everything under `docs/`.
-fn markdown() -> Vec<PathBuf> {
-    let mut out = vec![PathBuf::from("README.md")];
-    let mut dirs = vec![PathBuf::from("docs")];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read docs").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "md") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn blocks() -> Vec<Block> {
-    let mut out = Vec::new();
-    for file in markdown() {
-        let text = std::fs::read_to_string(&file).expect("read markdown");
-        let mut open: Option<Block> = None;
-        for (i, l) in text.lines().enumerate() {
-            match (&mut open, l.strip_prefix("```")) {
-                (None, Some(lang)) => {
-                    open = Some(Block {
-                        file: file.clone(),
-                        lang: lang.trim().to_string(),
-                        line: i + 2,
-                        text: String::new(),
-                    })
-                }
-                (Some(_), Some(_)) => out.extend(open.take()),
-                (Some(b), None) => {
-                    b.text.push_str(l);
-                    b.text.push('\n');
-                }
-                (None, None) => {}
-            }
-        }
-    }
-    out
-}
+mod util;
 
 /// A minimal suite around `[[fault]]` snippets.
 const AROUND: &str = "[suite]\nname = \"doc-snippet\"\n\n[service]\n\
@@ -102,7 +46,7 @@ fn load(at: &str, path: &Path, text: &str) -> Suite {
 #[test]
 fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
     let mut checked = 0;
-    for b in blocks() {
+    for b in blocks(&markdown()) {
         let at = b.at();
         match b.lang.as_str() {
             "toml" if b.text.lines().any(|l| l.trim() == "[suite]") => {

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: write a suite, run the binary, read its records.
 #![allow(dead_code)]
 
+pub mod docs;
 pub mod toxiproxy;
 
 use serde_json::Value;
@@ -11,6 +12,19 @@ use std::time::{Duration, Instant};
 /// The `shakedown` binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_shakedown"))
+}
+
+/// A directory holding `shakedown` (a link to the binary under test), and a `PATH` that
+/// searches it first: what a shell script needs to run `shakedown ...` as the docs write it.
+pub fn bin_on_path() -> (tempfile::TempDir, std::ffi::OsString) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(bin(), dir.path().join("shakedown")).expect("link binary");
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(dir.path().to_path_buf()).chain(std::env::split_paths(&rest)),
+    )
+    .expect("PATH");
+    (dir, path)
 }
 
 /// A temporary directory holding one suite file and the run directory.
