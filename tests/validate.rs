@@ -797,3 +797,60 @@ fn stop_and_restart_keys_are_read() {
         assert!(e.message.contains(part), "{e}");
     }
 }
+
+#[test]
+fn performance_thresholds_load_and_bad_ones_are_located() {
+    let base = "[suite]\nname = \"p\"\n[service]\ncommand = [\"x\", \"{port}\"]\n[expect]\n";
+    let text = format!(
+        "{base}latency_p99 = \"<2s\"\ntpot_p99 = \"<= 250ms\"\nthroughput_min = {{ output_tokens_per_s = 50 }}\n"
+    );
+    let s = suite::load_str(Path::new("p.toml"), &text, &fault::check).expect("loads");
+    assert_eq!(
+        s.expect.latency_p99.map(|b| b.to_string()).as_deref(),
+        Some("< 2s")
+    );
+    assert_eq!(
+        s.expect.tpot_p99.map(|b| b.to_string()).as_deref(),
+        Some("<= 250ms")
+    );
+    assert_eq!(s.expect.ttft_p99, None);
+    let min = s.expect.throughput_min.expect("throughput_min");
+    assert_eq!(
+        (min.requests_per_s, min.output_tokens_per_s),
+        (None, Some(50.0))
+    );
+    for (line, message) in [
+        (
+            "ttft_p99 = \"2s\"",
+            "6:1: `ttft_p99` in [expect] is \"2s\", expected a bound such as \"<2s\" or \"<= 250ms\"",
+        ),
+        (
+            "ttft_p99 = \"<0s\"",
+            "6:1: `ttft_p99` in [expect] is \"<0s\", expected a bound such as \"<2s\" or \"<= 250ms\", more than zero",
+        ),
+        (
+            "throughput_min = {}",
+            "6:1: `throughput_min` in [expect] is",
+        ),
+        (
+            "throughput_min = { requests_per_s = 0 }",
+            "6:20: `requests_per_s` in [expect] throughput_min is 0, expected a number of requests per second, more than 0 and at most 100000",
+        ),
+        (
+            "throughput_min = { rps = 1 }",
+            "6:20: unknown key `rps` in [expect] throughput_min",
+        ),
+    ] {
+        let err = suite::load_str(
+            Path::new("p.toml"),
+            &format!("{base}{line}\n"),
+            &fault::check,
+        )
+        .expect_err(line)
+        .to_string();
+        assert!(
+            err.starts_with(&format!("p.toml:{message}")),
+            "{line}: {err}"
+        );
+    }
+}

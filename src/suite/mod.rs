@@ -13,7 +13,7 @@ mod services;
 mod tree;
 
 /// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
-pub use crate::units::{Dur, DurError};
+pub use crate::units::{Below, Dur, DurError};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
@@ -402,6 +402,29 @@ pub struct Expect {
     pub hang_after: Option<Dur>,
     /// Sliding window for success rates.
     pub window: Dur,
+    /// p99 end-to-end latency of successful requests outside fault and crash windows.
+    #[serde(default)]
+    pub latency_p99: Option<Below>,
+    /// p99 time to first token of those requests (streams).
+    #[serde(default)]
+    pub ttft_p99: Option<Below>,
+    /// p99 time per output token after the first of those requests (streams).
+    #[serde(default)]
+    pub tpot_p99: Option<Below>,
+    /// Least throughput of those requests over the undisturbed part of the load.
+    #[serde(default)]
+    pub throughput_min: Option<ThroughputMin>,
+}
+
+/// `throughput_min`: the least requests and output tokens per second; at least one is set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct ThroughputMin {
+    /// Completed successful requests per second.
+    #[serde(default)]
+    pub requests_per_s: Option<f64>,
+    /// Their output tokens per second.
+    #[serde(default)]
+    pub output_tokens_per_s: Option<f64>,
 }
 
 /// When the last fault ends (or strikes, for an instant fault), from load start.

@@ -82,6 +82,10 @@ impl Run {
             no_hangs: true,
             hang_after: None,
             window: Dur::from_secs(1),
+            latency_p99: None,
+            ttft_p99: None,
+            tpot_p99: None,
+            throughput_min: None,
         };
         let timeline = Timeline {
             suite: "fixture".into(),
@@ -318,6 +322,30 @@ impl Run {
             .filter(|q| (from_ms..to_ms).contains(&q.start_ms()))
         {
             *q = req(q.id, q.start_ms(), took, outcome);
+        }
+        self
+    }
+
+    /// Every request sent in `[from_ms, to_ms)` streams `tokens` tokens, its first `ttft_ms`
+    /// after sending, and ends `took_ms` after sending.
+    pub fn stream(
+        mut self,
+        from_ms: f64,
+        to_ms: f64,
+        ttft_ms: f64,
+        took_ms: f64,
+        tokens: u32,
+    ) -> Run {
+        for q in self
+            .requests
+            .iter_mut()
+            .filter(|q| (from_ms..to_ms).contains(&q.start_ms()))
+        {
+            let sent = q.start_ms();
+            q.first_token_ms = Some(sent + ttft_ms);
+            q.done_ms = sent + took_ms;
+            q.tokens = Some(tokens);
+            q.chunks = tokens;
         }
         self
     }

@@ -18,6 +18,7 @@ mod input;
 mod logs;
 mod loss;
 mod orphans;
+mod perf;
 mod recovery;
 mod startup;
 mod steady;
@@ -221,6 +222,10 @@ const CHECKS: &[Check] = &[
     steady::judge,
     hang::judge,
     fail_fast::judge,
+    perf::latency,
+    perf::ttft,
+    perf::tpot,
+    perf::throughput,
     loss::judge,
     orphans::judge,
     logs::judge,

@@ -1,0 +1,73 @@
+//! Level L3 end to end against the mock: the performance thresholds (and accuracy probes)
+//! each shown passing on the healthy mock and failing on a slow or wrong one.
+
+mod util;
+
+use util::{Case, code, mock_suite, show};
+
+/// The shipped L3 suite.
+const SUITE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/suites/l3/mock/mock_accuracy_perf.toml"
+);
+
+fn status(case: &Case, check: &str) -> (String, String) {
+    let v = case.verdict(check);
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    (s("status"), s("id"))
+}
+
+/// The shipped suite, run where it is (its probes file beside it), into a temporary run dir.
+fn shipped() -> Case {
+    Case {
+        tmp: tempfile::tempdir().expect("temp dir"),
+        suite: SUITE.into(),
+    }
+}
+
+#[test]
+fn shipped_suite_passes_on_the_healthy_mock() {
+    let case = shipped();
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    for (check, id) in [
+        ("latency_p99", "perf.latency"),
+        ("ttft_p99", "perf.ttft"),
+        ("tpot_p99", "perf.tpot"),
+        ("throughput_min", "perf.throughput"),
+    ] {
+        assert_eq!(status(&case, check), ("pass".into(), id.into()), "{check}");
+    }
+}
+
+#[test]
+fn perf_thresholds_fail_on_a_slow_mock() {
+    // Every request takes at least 400 ms to its first token and 100 ms per token after it:
+    // about 0.7 s in all, far over each bound, however idle the machine.
+    let case = Case::new(&mock_suite(
+        &["--ttft-ms", "400", "--itl-ms", "100"],
+        r#"[load]
+rate = 5
+arrival = "constant"
+timeout = "10s"
+duration = "1s"
+request = { api = "chat", stream = true, max_tokens = 4 }
+
+[expect]
+latency_p99 = "<300ms"
+ttft_p99 = "<100ms"
+tpot_p99 = "<50ms"
+throughput_min = { requests_per_s = 4 }
+"#,
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    for (check, id) in [
+        ("latency_p99", "perf.latency"),
+        ("ttft_p99", "perf.ttft"),
+        ("tpot_p99", "perf.tpot"),
+        ("throughput_min", "perf.throughput"),
+    ] {
+        assert_eq!(status(&case, check), ("fail".into(), id.into()), "{check}");
+    }
+}
