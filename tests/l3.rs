@@ -35,6 +35,8 @@ fn shipped_suite_passes_on_the_healthy_mock() {
         ("ttft_p99", "perf.ttft"),
         ("tpot_p99", "perf.tpot"),
         ("throughput_min", "perf.throughput"),
+        ("accuracy", "accuracy.below"),
+        ("accuracy_after_recovery", "accuracy.after_recovery"),
     ] {
         assert_eq!(status(&case, check), ("pass".into(), id.into()), "{check}");
     }
@@ -70,4 +72,56 @@ throughput_min = { requests_per_s = 4 }
     ] {
         assert_eq!(status(&case, check), ("fail".into(), id.into()), "{check}");
     }
+}
+
+#[test]
+fn accuracy_passes_on_the_mock_and_fails_when_it_answers_wrong() {
+    let probes = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/l3/mock/probes.jsonl");
+    let suite = |bug: &[&str]| {
+        let mut args = vec!["--engine", "process"];
+        args.extend_from_slice(bug);
+        mock_suite(
+            &args,
+            &format!(
+                "[load]\nrate = 5\narrival = \"constant\"\nduration = \"500ms\"\n\n\
+                 [accuracy]\nprobes = {probes:?}\nmin = 0.9\nafter_recovery = true\n"
+            ),
+        )
+    };
+    let good = Case::new(&suite(&[]));
+    let out = good.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    for (check, id) in [
+        ("accuracy", "accuracy.below"),
+        ("accuracy_after_recovery", "accuracy.after_recovery"),
+    ] {
+        assert_eq!(status(&good, check), ("pass".into(), id.into()), "{check}");
+    }
+    assert!(
+        good.verdict("accuracy")["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("10 of 10 probe(s) answered right before load"),
+        "{}",
+        good.verdict("accuracy")
+    );
+
+    let wrong = Case::new(&suite(&["--bug", "wrong-answers"]));
+    let out = wrong.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let v = wrong.verdict("accuracy");
+    assert_eq!(
+        status(&wrong, "accuracy"),
+        ("fail".into(), "accuracy.below".into()),
+        "{v}"
+    );
+    assert_eq!(v["evidence"]["right"], 0, "{v}");
+    assert_eq!(
+        v["evidence"]["wrong"][0]["answer"], "6",
+        "2 + 3, off by one: {v}"
+    );
+    assert_eq!(
+        status(&wrong, "accuracy_after_recovery"),
+        ("fail".into(), "accuracy.after_recovery".into())
+    );
 }

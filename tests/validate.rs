@@ -854,3 +854,57 @@ fn performance_thresholds_load_and_bad_ones_are_located() {
         );
     }
 }
+
+#[test]
+fn accuracy_probes_are_read_and_a_bad_line_is_located_in_the_probes_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite_path = tmp.path().join("a.toml");
+    let text = "[suite]\nname = \"a\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\
+                [accuracy]\nprobes = \"p.jsonl\"\nmin = 0.5\n";
+    std::fs::write(
+        tmp.path().join("p.jsonl"),
+        "# comment\n{\"prompt\": \"What is 2+3?\", \"expect\": {\"equals\": \"5\"}}\n\n\
+         {\"prompt\": \"Capital of France?\", \"expect\": {\"contains\": [\"Paris\"]}}\n",
+    )
+    .unwrap();
+    let s = suite::load_str(&suite_path, text, &fault::check).expect("loads");
+    let acc = s.accuracy.expect("[accuracy]");
+    assert_eq!(acc.probes.len(), 2);
+    assert_eq!(
+        (acc.min, acc.max_tokens, acc.after_recovery),
+        (0.5, 16, false)
+    );
+    assert_eq!(
+        acc.probes[1].expect,
+        suite::Answer::Contains(vec!["Paris".into()])
+    );
+
+    let p = tmp.path().join("p.jsonl");
+    std::fs::write(&p, "{\"prompt\": \"x\", \"expect\": {\"equals\": \"5\"}}\n{\"prompt\": \"y\", \"expect\": {\"near\": \"5\"}}\n").unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("bad probe")
+        .to_string();
+    assert!(err.starts_with(&format!("{}:2:", p.display())), "{err}");
+    assert!(err.contains("unknown variant `near`"), "{err}");
+
+    std::fs::write(&p, "{\"prompt\": \"y\", \"expect\": {\"regex\": \"(\"}}\n").unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("bad regex")
+        .to_string();
+    assert!(
+        err.starts_with(&format!("{}:1:1: invalid regex", p.display())),
+        "{err}"
+    );
+
+    std::fs::remove_file(&p).unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("no file")
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:6:1: `probes` in [accuracy] names",
+            suite_path.display()
+        )),
+        "{err}"
+    );
+}

@@ -72,7 +72,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let top = Field::root(&root).table(
         "the top level",
         Some(&[
-            "suite", "service", "load", "fault", "expect", "proxy", "command",
+            "suite", "service", "load", "fault", "expect", "proxy", "command", "accuracy",
         ]),
     )?;
     let meta = meta(&top)?;
@@ -92,6 +92,10 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         .get("load")
         .map(|f| load_spec(&f, &faults, &expect, meta.budget))
         .transpose()?;
+    let accuracy = top
+        .get("accuracy")
+        .map(|f| super::accuracy::accuracy(&f, path))
+        .transpose()?;
     Ok(Suite {
         meta,
         services,
@@ -101,6 +105,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         proxy,
         source: path.to_path_buf(),
         command: None,
+        accuracy,
     })
 }
 

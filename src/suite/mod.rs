@@ -3,6 +3,7 @@
 //! `load` turns a TOML or JSON file into a validated [`Suite`] with every default resolved;
 //! every error points at `file:line:col` and says what was expected.
 
+mod accuracy;
 mod check;
 mod command;
 mod faults;
@@ -12,8 +13,9 @@ mod locate;
 mod services;
 mod tree;
 
-/// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
 pub use crate::units::{Below, Dur, DurError};
+/// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
+pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
@@ -45,6 +47,9 @@ pub struct Suite {
     /// The `[command]` table of a command suite (`kind = "command"`); `None` for a service suite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
+    /// The `[accuracy]` table, its probes read; `None` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AccuracySpec>,
 }
 
 impl Suite {

@@ -756,6 +756,79 @@ fn perf_thresholds_are_not_judged_before_load() {
     run.assert("latency_p99", NotJudged, "perf.latency", "before load");
 }
 
+// accuracy, accuracy_after_recovery
+
+#[test]
+fn accuracy_passes_when_enough_probes_are_right() {
+    use crate::record::ProbeRound::*;
+    let run = Run::new()
+        .accuracy(0.6, true)
+        .answers(
+            Baseline,
+            500.0,
+            &[Some(" 5 "), Some("The answer is 42."), Some("-3")],
+        )
+        // After recovery one is wrong (2 of 3 = 66.7% >= 60%).
+        .answers(
+            AfterRecovery,
+            11_100.0,
+            &[Some("5"), Some("41"), Some("-3")],
+        );
+    run.assert(
+        "accuracy",
+        Pass,
+        "accuracy.below",
+        "3 of 3 probe(s) answered right before load",
+    );
+    run.assert(
+        "accuracy_after_recovery",
+        Pass,
+        "accuracy.after_recovery",
+        "2 of 3 probe(s) answered right after load and recovery (66.7%, required 60.0%)",
+    );
+    assert!(Run::new().verdict("accuracy").is_none());
+    let no_after = Run::new()
+        .accuracy(0.6, false)
+        .answers(Baseline, 500.0, &[Some("5"); 3]);
+    assert!(no_after.verdict("accuracy_after_recovery").is_none());
+}
+
+#[test]
+fn accuracy_fails_on_wrong_or_missing_answers() {
+    use crate::record::ProbeRound::*;
+    // "6" is not "5", "4 2" does not contain "42", "-3." does not match ^-3$.
+    let run = Run::new()
+        .accuracy(0.9, true)
+        .answers(Baseline, 500.0, &[Some("6"), Some("4 2"), Some("-3.")])
+        .answers(AfterRecovery, 11_100.0, &[Some("5"), None, Some("-3")]);
+    let v = run.assert(
+        "accuracy",
+        Fail,
+        "accuracy.below",
+        "0 of 3 probe(s) answered right",
+    );
+    assert_eq!(v.evidence["wrong"][0]["answer"], "6");
+    let v = run.assert(
+        "accuracy_after_recovery",
+        Fail,
+        "accuracy.after_recovery",
+        "2 of 3 probe(s)",
+    );
+    assert_eq!(v.evidence["wrong"][0]["error"], "engine dead");
+}
+
+#[test]
+fn accuracy_is_not_judged_when_the_probes_were_never_sent() {
+    let run = Run::before_load("the service never became ready").accuracy(0.9, true);
+    run.assert("accuracy", NotJudged, "accuracy.below", "before load");
+    run.assert(
+        "accuracy_after_recovery",
+        NotJudged,
+        "accuracy.after_recovery",
+        "before load",
+    );
+}
+
 // input.*
 
 /// A malformed-input case answered as it should be: a shaped 400, in time, service fine after.
