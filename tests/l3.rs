@@ -125,3 +125,45 @@ fn accuracy_passes_on_the_mock_and_fails_when_it_answers_wrong() {
         ("fail".into(), "accuracy.after_recovery".into())
     );
 }
+
+#[test]
+fn accuracy_after_recovery_judges_the_service_after_a_fault() {
+    let probes = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/l3/mock/probes.jsonl");
+    // The engine is killed 300 ms into load; the mock either starts a new one or answers 503
+    // for good (`stay`): up, but no longer answering.
+    let suite = |on_death: &str| {
+        mock_suite(
+            &["--engine", "process", "--on-engine-death", on_death],
+            &format!(
+                "[load]\nrate = 10\narrival = \"constant\"\nduration = \"2s\"\n\n\
+                 [[fault]]\nkind = \"process.kill\"\nmatch = \"shakedown::engine\"\nat = \"300ms\"\n\n\
+                 [accuracy]\nprobes = {probes:?}\nafter_recovery = true\ntimeout = \"5s\"\n"
+            ),
+        )
+    };
+    let respawn = Case::new(&suite("respawn"));
+    let out = respawn.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    for (check, id) in [
+        ("accuracy", "accuracy.below"),
+        ("accuracy_after_recovery", "accuracy.after_recovery"),
+    ] {
+        assert_eq!(
+            status(&respawn, check),
+            ("pass".into(), id.into()),
+            "{check}"
+        );
+    }
+
+    let stay = Case::new(&suite("stay"));
+    let out = stay.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert_eq!(
+        status(&stay, "accuracy"),
+        ("pass".into(), "accuracy.below".into())
+    );
+    let v = stay.verdict("accuracy_after_recovery");
+    assert_eq!(v["status"], "fail", "{v}");
+    assert_eq!(v["evidence"]["right"], 0, "{v}");
+    assert_eq!(v["evidence"]["wrong"][0]["status"], 503, "{v}");
+}
