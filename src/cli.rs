@@ -264,6 +264,8 @@ pub enum Bug {
     /// At start, a child double-forks; the grandchild calls `setsid()` and sleeps until
     /// killed, outside the server's process group, session and tree.
     EscapeSetsid,
+    /// Questions the mock knows (`What is 2 + 3?`) are answered off by one.
+    WrongAnswers,
 }
 
 impl From<Bug> for mock::Bug {
@@ -280,6 +282,7 @@ impl From<Bug> for mock::Bug {
             Bug::HangUnderLoad => mock::Bug::HangUnderLoad,
             Bug::StallOnDisconnect => mock::Bug::StallOnDisconnect,
             Bug::EscapeSetsid => mock::Bug::EscapeSetsid,
+            Bug::WrongAnswers => mock::Bug::WrongAnswers,
         }
     }
 }

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     &["fault", "report"],
     &["hog", "verdict"],
-    &["service", "load", "import"],
+    &["service", "load", "import", "metrics"],
     &["suite", "record", "proxy", "mock"],
     &["gpu"],
     &["units", "seed", "child"],

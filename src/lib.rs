@@ -22,6 +22,8 @@ pub mod import;
 mod layers;
 /// Open-loop arrivals and the OpenAI client that records every request.
 pub mod load;
+/// The one set of request-metric definitions (TTFT, TPOT, E2E, throughput, percentiles).
+pub mod metrics;
 /// The mock model service (the L2 dummy model) and its engine process.
 pub mod mock;
 /// Levels and plans: the level registry, finding suites, what a level or trigger runs.

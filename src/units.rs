@@ -106,6 +106,66 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// An upper bound on a duration as a threshold writes it: `"<2s"`, `"<= 250ms"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Below {
+    /// The limit.
+    pub limit: Dur,
+    /// `<=` (the limit itself passes) rather than `<`.
+    pub inclusive: bool,
+}
+
+impl Below {
+    /// Whether a value in milliseconds keeps the bound.
+    pub fn holds(&self, ms: f64) -> bool {
+        if self.inclusive {
+            ms <= self.limit.as_ms()
+        } else {
+            ms < self.limit.as_ms()
+        }
+    }
+}
+
+/// What a bound looks like, for messages.
+pub const BELOW_EXPECTED: &str = "a bound such as \"<2s\" or \"<= 250ms\"";
+
+impl FromStr for Below {
+    type Err = DurError;
+
+    fn from_str(s: &str) -> Result<Self, DurError> {
+        let t = s.trim();
+        let (inclusive, rest) = match (t.strip_prefix("<="), t.strip_prefix('<')) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(DurError::Syntax(s.to_string())),
+        };
+        Ok(Below {
+            limit: rest.parse()?,
+            inclusive,
+        })
+    }
+}
+
+impl fmt::Display for Below {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = if self.inclusive { "<=" } else { "<" };
+        write!(f, "{op} {}", self.limit)
+    }
+}
+
+impl Serialize for Below {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Below {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parse a byte count: `1073741824`, `512MiB`, `80GiB`, `1.5GB`, `64KiB`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -136,6 +196,20 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds() {
+        let b: Below = "<2s".parse().unwrap();
+        assert_eq!((b.limit, b.inclusive), (Dur::from_secs(2), false));
+        assert!(b.holds(1999.9) && !b.holds(2000.0));
+        let b: Below = " <= 250ms".parse().unwrap();
+        assert!(b.inclusive && b.holds(250.0) && !b.holds(250.1));
+        assert_eq!(b.to_string(), "<= 250ms");
+        assert_eq!(b.to_string().parse::<Below>(), Ok(b));
+        for bad in ["2s", "<", "<2", "> 2s", "<=-1s"] {
+            assert!(bad.parse::<Below>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -139,6 +139,7 @@ const SEEDS: &[&str] = &[
     "tests/suites/valid/full.json",
     "tests/suites/valid/malformed_input.toml",
     "suites/l2/online_serving/mock_smoke.toml",
+    "suites/l3/mock/mock_accuracy_perf.toml",
     "suites/l4/perf/load_lag_1000.toml",
     "suites/l5/reliability/mock_engine_kill.toml",
     "suites/l5/reliability/mock_network_flicker.toml",

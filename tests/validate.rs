@@ -797,3 +797,114 @@ fn stop_and_restart_keys_are_read() {
         assert!(e.message.contains(part), "{e}");
     }
 }
+
+#[test]
+fn performance_thresholds_load_and_bad_ones_are_located() {
+    let base = "[suite]\nname = \"p\"\n[service]\ncommand = [\"x\", \"{port}\"]\n[expect]\n";
+    let text = format!(
+        "{base}latency_p99 = \"<2s\"\ntpot_p99 = \"<= 250ms\"\nthroughput_min = {{ output_tokens_per_s = 50 }}\n"
+    );
+    let s = suite::load_str(Path::new("p.toml"), &text, &fault::check).expect("loads");
+    assert_eq!(
+        s.expect.latency_p99.map(|b| b.to_string()).as_deref(),
+        Some("< 2s")
+    );
+    assert_eq!(
+        s.expect.tpot_p99.map(|b| b.to_string()).as_deref(),
+        Some("<= 250ms")
+    );
+    assert_eq!(s.expect.ttft_p99, None);
+    let min = s.expect.throughput_min.expect("throughput_min");
+    assert_eq!(
+        (min.requests_per_s, min.output_tokens_per_s),
+        (None, Some(50.0))
+    );
+    for (line, message) in [
+        (
+            "ttft_p99 = \"2s\"",
+            "6:1: `ttft_p99` in [expect] is \"2s\", expected a bound such as \"<2s\" or \"<= 250ms\"",
+        ),
+        (
+            "ttft_p99 = \"<0s\"",
+            "6:1: `ttft_p99` in [expect] is \"<0s\", expected a bound such as \"<2s\" or \"<= 250ms\", more than zero",
+        ),
+        (
+            "throughput_min = {}",
+            "6:1: `throughput_min` in [expect] is",
+        ),
+        (
+            "throughput_min = { requests_per_s = 0 }",
+            "6:20: `requests_per_s` in [expect] throughput_min is 0, expected a number of requests per second, more than 0 and at most 100000",
+        ),
+        (
+            "throughput_min = { rps = 1 }",
+            "6:20: unknown key `rps` in [expect] throughput_min",
+        ),
+    ] {
+        let err = suite::load_str(
+            Path::new("p.toml"),
+            &format!("{base}{line}\n"),
+            &fault::check,
+        )
+        .expect_err(line)
+        .to_string();
+        assert!(
+            err.starts_with(&format!("p.toml:{message}")),
+            "{line}: {err}"
+        );
+    }
+}
+
+#[test]
+fn accuracy_probes_are_read_and_a_bad_line_is_located_in_the_probes_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite_path = tmp.path().join("a.toml");
+    let text = "[suite]\nname = \"a\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\
+                [accuracy]\nprobes = \"p.jsonl\"\nmin = 0.5\n";
+    std::fs::write(
+        tmp.path().join("p.jsonl"),
+        "# comment\n{\"prompt\": \"What is 2+3?\", \"expect\": {\"equals\": \"5\"}}\n\n\
+         {\"prompt\": \"Capital of France?\", \"expect\": {\"contains\": [\"Paris\"]}}\n",
+    )
+    .unwrap();
+    let s = suite::load_str(&suite_path, text, &fault::check).expect("loads");
+    let acc = s.accuracy.expect("[accuracy]");
+    assert_eq!(acc.probes.len(), 2);
+    assert_eq!(
+        (acc.min, acc.max_tokens, acc.after_recovery),
+        (0.5, 16, false)
+    );
+    assert_eq!(
+        acc.probes[1].expect,
+        suite::Answer::Contains(vec!["Paris".into()])
+    );
+
+    let p = tmp.path().join("p.jsonl");
+    std::fs::write(&p, "{\"prompt\": \"x\", \"expect\": {\"equals\": \"5\"}}\n{\"prompt\": \"y\", \"expect\": {\"near\": \"5\"}}\n").unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("bad probe")
+        .to_string();
+    assert!(err.starts_with(&format!("{}:2:", p.display())), "{err}");
+    assert!(err.contains("unknown variant `near`"), "{err}");
+
+    std::fs::write(&p, "{\"prompt\": \"y\", \"expect\": {\"regex\": \"(\"}}\n").unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("bad regex")
+        .to_string();
+    assert!(
+        err.starts_with(&format!("{}:1:1: invalid regex", p.display())),
+        "{err}"
+    );
+
+    std::fs::remove_file(&p).unwrap();
+    let err = suite::load_str(&suite_path, text, &fault::check)
+        .expect_err("no file")
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:6:1: `probes` in [accuracy] names",
+            suite_path.display()
+        )),
+        "{err}"
+    );
+}

@@ -123,6 +123,61 @@ pub async fn send(
     rec
 }
 
+/// Ask one chat question, non-streaming, greedy (`temperature` 0): the HTTP status if one
+/// arrived, and the answer's text (`choices[0].message.content`) or why there is none.
+pub async fn ask(
+    http: &reqwest::Client,
+    base_url: &str,
+    model: &str,
+    prompt: &str,
+    max_tokens: u32,
+    timeout: Duration,
+) -> (Option<u16>, Result<String, String>) {
+    let body = json!({
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": false,
+    });
+    let url = format!("{base_url}/v1/chat/completions");
+    let exchange = async {
+        let resp = http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| (None, format!("POST {url}: {e}")))?;
+        let status = resp.status();
+        let code = Some(status.as_u16());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| (code, format!("failed to read the answer: {e}")))?;
+        if !status.is_success() {
+            return Err((code, snippet(&bytes)));
+        }
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            (
+                code,
+                format!("the answer is not JSON ({e}): {}", snippet(&bytes)),
+            )
+        })?;
+        match v["choices"][0]["message"]["content"].as_str() {
+            Some(text) => Ok((code, text.to_string())),
+            None => Err((
+                code,
+                format!("no choices[0].message.content in {}", snippet(&bytes)),
+            )),
+        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok((code, text))) => (code, Ok(text)),
+        Ok(Err((code, why))) => (code, Err(why)),
+        Err(_) => (None, Err(format!("no answer within {timeout:?}"))),
+    }
+}
+
 /// The exchange itself; fills timings into `rec` as they happen so a timeout keeps them.
 async fn exchange(
     http: &reqwest::Client,

@@ -226,8 +226,9 @@ impl GenRequest {
         self.prompts.iter().map(|p| p.tokens as u64).sum()
     }
 
-    /// The sequences to run, keyed by the server seed, prompt and sampling parameters.
-    pub fn plan(&self, server_seed: u64, max_model_len: u32) -> Vec<SeqPlan> {
+    /// The sequences to run, keyed by the server seed, prompt and sampling parameters; a
+    /// question the mock knows is answered (off by one with `wrong_answers`).
+    pub fn plan(&self, server_seed: u64, max_model_len: u32, wrong_answers: bool) -> Vec<SeqPlan> {
         let mut out = Vec::new();
         for (pi, p) in self.prompts.iter().enumerate() {
             let budget = max_model_len.saturating_sub(p.tokens).max(1);
@@ -259,6 +260,7 @@ impl GenRequest {
                         natural_stop: self.max_tokens.is_none(),
                         stop: self.stop.clone(),
                         space_first: self.endpoint == Endpoint::Completions,
+                        answer: super::answers::answer(&p.text, wrong_answers),
                     },
                 });
             }
@@ -871,7 +873,7 @@ mod tests {
         let r = cmpl(json!({"model": "m", "prompt": ["a b", "c"], "n": 2, "max_tokens": 5}))
             .expect("valid");
         assert_eq!(r.prompts.len(), 2);
-        let plan = r.plan(0, 100);
+        let plan = r.plan(0, 100, false);
         assert_eq!(
             plan.iter().map(|p| p.index).collect::<Vec<_>>(),
             vec![0, 1, 2, 3]
@@ -1032,13 +1034,13 @@ mod tests {
     #[test]
     fn keys_follow_seed_and_greedy_choices_agree() {
         let r = chat(json!({"messages": msgs(), "n": 2})).expect("valid");
-        let p = r.plan(0, 100);
+        let p = r.plan(0, 100, false);
         assert_ne!(p[0].spec.key, p[1].spec.key);
-        assert_ne!(p[0].spec.key, r.plan(1, 100)[0].spec.key);
+        assert_ne!(p[0].spec.key, r.plan(1, 100, false)[0].spec.key);
         let seeded = chat(json!({"messages": msgs(), "seed": 3})).expect("valid");
-        assert_ne!(seeded.plan(0, 100)[0].spec.key, p[0].spec.key);
+        assert_ne!(seeded.plan(0, 100, false)[0].spec.key, p[0].spec.key);
         let greedy = chat(json!({"messages": msgs(), "n": 2, "temperature": 0})).expect("valid");
-        let g = greedy.plan(0, 100);
+        let g = greedy.plan(0, 100, false);
         assert_eq!(g[0].spec.key, g[1].spec.key);
         assert_eq!(g[0].spec.max_tokens, 97);
         assert!(g[0].spec.natural_stop);

@@ -103,4 +103,6 @@ pub enum Bug {
     StallOnDisconnect,
     /// `escape-setsid`.
     EscapeSetsid,
+    /// `wrong-answers`.
+    WrongAnswers,
 }

@@ -268,6 +268,7 @@ mod tests {
             natural_stop: false,
             stop: vec![],
             space_first: true,
+            answer: None,
         };
         let msg = ToEngine::Generate { id: 1, spec };
         let line = serde_json::to_string(&msg).expect("serialises");
@@ -305,6 +306,7 @@ mod tests {
             natural_stop: false,
             stop: vec![],
             space_first: false,
+            answer: None,
         };
         let start = Instant::now();
         to_tx

@@ -43,6 +43,10 @@ pub struct GenSpec {
     /// Whether the first word gets a leading space too (completions continue a prompt).
     #[serde(default)]
     pub space_first: bool,
+    /// The answer the mock knows for this prompt (`answers`): its words are the text, then
+    /// the sequence stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 const WORDS: &[&str] = &[
@@ -110,7 +114,19 @@ impl Generator {
             self.finished = Some(f);
             return Step::Done(f);
         }
-        let word = WORDS[(self.rng.next_u64() % WORDS.len() as u64) as usize];
+        let known = self
+            .spec
+            .answer
+            .as_deref()
+            .map(|a| a.split_whitespace().nth(self.emitted as usize));
+        let word = match known {
+            Some(Some(word)) => word,
+            Some(None) => {
+                self.finished = Some(Finish::Stop);
+                return Step::Done(Finish::Stop);
+            }
+            None => WORDS[(self.rng.next_u64() % WORDS.len() as u64) as usize],
+        };
         if self.spec.stop.iter().any(|s| s.trim() == word) {
             self.finished = Some(Finish::Stop);
             return Step::Done(Finish::Stop);
@@ -180,6 +196,7 @@ mod tests {
             natural_stop,
             stop: vec![],
             space_first: false,
+            answer: None,
         }
     }
 

@@ -55,12 +55,15 @@
 //!     grandchild (title `shakedown::escaped`) calls `setsid()` and sleeps until killed,
 //!     re-parented out of the server's tree within milliseconds. The child writes
 //!     `INFO shakedown.mock: escape-setsid: pid N left the process group and session`.
+//!   - `wrong-answers`: the arithmetic questions the mock answers (`answers`) get the
+//!     answer plus one, so accuracy probes fail.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
 //! SIGTERM/SIGINT: stop accepting, give in-flight requests 300 ms, fail the rest with 503,
 //! stop the engine, exit 0.
 
+mod answers;
 mod api;
 mod args;
 mod engine;

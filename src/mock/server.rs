@@ -336,7 +336,8 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
     app.metrics
         .prompt_tokens
         .fetch_add(gr.prompt_tokens(), Ordering::Relaxed);
-    let plans = gr.plan(app.args.seed, app.args.max_model_len);
+    let wrong = app.args.has_bug(Bug::WrongAnswers);
+    let plans = gr.plan(app.args.seed, app.args.max_model_len, wrong);
     let seqs = plans
         .iter()
         .map(|p| app.sup.submit(p.spec.clone()))

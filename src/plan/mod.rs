@@ -254,7 +254,12 @@ pub fn estimate(suite: &Suite) -> (Duration, Basis) {
         .command
         .as_ref()
         .map_or(Duration::ZERO, |c| c.timeout.0 + c.stop_grace.0);
-    let timed = ready + suite.drive_duration().0 + stop + command;
+    // Probes go one at a time, each within its timeout: before load, and after it on request.
+    let probes = suite.accuracy.as_ref().map_or(Duration::ZERO, |a| {
+        let rounds = 1 + u32::from(a.after_recovery);
+        a.timeout.0 * (a.probes.len() as u32).saturating_mul(rounds)
+    });
+    let timed = ready + suite.drive_duration().0 + stop + command + probes;
     let budget = suite.meta.budget.0;
     if timed > budget {
         (budget, Basis::Budget)
@@ -292,6 +297,24 @@ mod tests {
             estimate(&suite("a", "L1", "cpu", "35s")),
             (Duration::from_secs(35), Basis::Budget)
         );
+    }
+
+    #[test]
+    fn estimates_count_each_probe_timeout_of_each_round() {
+        let tmp = tempfile::tempdir().unwrap();
+        let probe = r#"{"prompt": "What is 2 + 3?", "expect": {"equals": "5"}}"#;
+        std::fs::write(
+            tmp.path().join("p.jsonl"),
+            format!("{probe}\n{probe}\n{probe}\n"),
+        )
+        .unwrap();
+        let text = "[suite]\nname = \"a\"\nbudget = \"5m\"\n[service]\ncommand = [\"x\", \"{port}\"]\n\
+                    ready = { tcp = true, within = \"10s\" }\nstop_grace = \"2s\"\n[load]\nrate = 1\nduration = \"30s\"\n\
+                    [accuracy]\nprobes = \"p.jsonl\"\ntimeout = \"5s\"\nafter_recovery = true\n";
+        let s =
+            crate::suite::load_str(&tmp.path().join("a.toml"), text, &crate::fault::check).unwrap();
+        // 10 s ready + 30 s load + 2 s stop + 3 probes × 5 s × 2 rounds.
+        assert_eq!(estimate(&s), (Duration::from_secs(72), Basis::Estimate));
     }
 
     #[test]

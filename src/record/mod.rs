@@ -130,6 +130,8 @@ pub mod files {
     pub const SAMPLES: &str = "samples.jsonl";
     /// One line per malformed-input case ([`super::InputRecord`]).
     pub const INPUT: &str = "input.jsonl";
+    /// One line per accuracy probe sent ([`super::AccuracyRecord`]).
+    pub const ACCURACY: &str = "accuracy.jsonl";
     /// The judged report.
     pub const REPORT: &str = "report.json";
     /// The report for CI systems.
@@ -362,6 +364,39 @@ impl PlannedFault {
             describe: Some(self.describe.clone()),
         }
     }
+}
+
+/// Which round of accuracy probes a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeRound {
+    /// Before load.
+    Baseline,
+    /// After load, every fault cleared.
+    AfterRecovery,
+}
+
+/// One accuracy probe as sent and answered (`accuracy.jsonl`). Facts only: whether the answer
+/// is right is judged from the suite's probes (`verdict`), so re-judging agrees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyRecord {
+    /// The round.
+    pub round: ProbeRound,
+    /// The probe's position in the suite's probe list.
+    pub index: usize,
+    /// When it was sent, ms after `t0`.
+    pub sent_ms: f64,
+    /// When it ended.
+    pub done_ms: f64,
+    /// HTTP status, if one arrived.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The answer's text (`choices[0].message.content`), if one arrived.
+    #[serde(default)]
+    pub answer: Option<String>,
+    /// Why there is no answer (transport error, timeout, error body).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// One malformed-input case as sent and judged (`input.jsonl`, written by `input.malformed`).

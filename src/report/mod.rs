@@ -2,6 +2,7 @@
 
 pub mod junit;
 
+use crate::metrics::{self, percentile};
 use crate::record::{Outcome, RequestRecord, TestRecord, TestStatus, What, files};
 use crate::verdict::{CaseRow, RunRecords, Status, Verdict};
 use serde::{Deserialize, Serialize};
@@ -78,11 +79,8 @@ impl RequestStats {
             *by_outcome.entry(r.outcome).or_default() += 1;
         }
         let ok: Vec<&RequestRecord> = reqs.iter().filter(|r| r.outcome.is_ok()).collect();
-        let lat: Vec<f64> = ok.iter().map(|r| r.latency_ms()).collect();
-        let ttft: Vec<f64> = ok
-            .iter()
-            .filter_map(|r| Some(r.first_token_ms? - r.sent_ms?))
-            .collect();
+        let lat: Vec<f64> = ok.iter().filter_map(|r| metrics::e2e_ms(r)).collect();
+        let ttft: Vec<f64> = ok.iter().filter_map(|r| metrics::ttft_ms(r)).collect();
         let lag: Vec<f64> = reqs
             .iter()
             .filter_map(|r| Some(r.sent_ms? - r.intended_ms))
@@ -97,17 +95,6 @@ impl RequestStats {
             lag_p99_ms: percentile(&lag, 0.99),
         }
     }
-}
-
-/// The `q` quantile (nearest rank), rounded to µs; `None` for no data.
-pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some((v[rank - 1] * 1e3).round() / 1e3)
 }
 
 /// Everything `report.json` holds.
@@ -319,10 +306,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles() {
-        assert_eq!(percentile(&[], 0.5), None);
-        assert_eq!(percentile(&[3.0, 1.0, 2.0], 0.5), Some(2.0));
-        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.99), Some(4.0));
+    fn anchors() {
         assert_eq!(anchor("recovery.timeout"), "recoverytimeout");
     }
 }

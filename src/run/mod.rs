@@ -5,6 +5,7 @@
 //! an interrupt or the budget cuts the middle short but never skips teardown or the report.
 
 mod command;
+mod probes;
 mod rundir;
 
 use crate::proxy::{self, ProxyHandle};
@@ -12,7 +13,9 @@ use crate::proxy::{self, ProxyHandle};
 use crate::fault::{self, Fault, FaultCtx};
 use crate::gpu::nvml::{DeviceMem, Gpus};
 use crate::load::{self, arrival, client};
-use crate::record::{Clock, Journal, Jsonl, Phase, PlannedFault, Timeline, What, files};
+use crate::record::{
+    Clock, Journal, Jsonl, Phase, PlannedFault, ProbeRound, Timeline, What, files,
+};
 use crate::report::{Report, ReportError};
 use crate::service::{Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
@@ -432,6 +435,8 @@ impl Run {
         })?;
         let http = load::http_client(self.suite.load.as_ref().map_or(1, |l| l.max_in_flight))
             .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+        // The accuracy baseline: the probes, before any load or fault.
+        self.probe_round(&http, entry, ProbeRound::Baseline).await?;
         // The plan: arrivals and fault instants, all fixed before the first request.
         let load = self.plan_load(&http, entry, proxy.as_ref()).await?;
         let start = self.clock.now_ms() + 50.0;
@@ -457,12 +462,15 @@ impl Run {
         // injected is always cleared.
         let faults_stop = CancellationToken::new();
         let fault_tasks = self.spawn_faults(sup, scheduled, proxy.as_ref(), start, &faults_stop);
-        let driven = self.drive_load(http, load, start).await;
+        let driven = self.drive_load(http.clone(), load, start).await;
         faults_stop.cancel();
         for t in fault_tasks {
             let _ = t.await;
         }
-        driven
+        driven?;
+        // Every fault cleared: is the service still right, not just up?
+        self.probe_round(&http, entry, ProbeRound::AfterRecovery)
+            .await
     }
 
     /// The seeded arrivals and their target (the proxy when there is one, else the entry

@@ -3,7 +3,7 @@
 use super::limits::max_duration_text;
 use super::load::SuiteError;
 use super::tree::{Node, Val};
-use crate::units::{Dur, DurError};
+use crate::units::{BELOW_EXPECTED, Below, Dur, DurError};
 
 pub(crate) type Res<T> = Result<T, SuiteError>;
 
@@ -113,6 +113,18 @@ impl<'n> Field<'n> {
             )),
             DurError::Syntax(_) => self.expected(DUR_EXPECTED),
         })
+    }
+
+    /// A duration bound (`"<2s"`, `"<= 250ms"`) whose limit is not zero.
+    pub fn below(&self) -> Res<Below> {
+        match self.str(BELOW_EXPECTED)?.parse::<Below>() {
+            Ok(b) if !b.limit.0.is_zero() => Ok(b),
+            Ok(_) => Err(self.expected(format_args!("{BELOW_EXPECTED}, more than zero"))),
+            Err(DurError::TooLong(_)) => {
+                Err(self.expected(format_args!("a bound of at most {}", max_duration_text())))
+            }
+            Err(DurError::Syntax(_)) => Err(self.expected(BELOW_EXPECTED)),
+        }
     }
 
     /// A duration string that is not zero.

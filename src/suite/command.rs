@@ -25,7 +25,7 @@ const PLACEHOLDERS: &[&str] = &["junit", "run_dir"];
 const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid"];
 
 /// The tables a command suite has no place for.
-const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy"];
+const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy", "accuracy"];
 
 /// A command suite: `[suite]` already read as `meta`, then `[command]` and `[expect]`.
 pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
@@ -66,6 +66,7 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
         proxy: None,
         source: path.to_path_buf(),
         command: Some(command),
+        accuracy: None,
     })
 }
 

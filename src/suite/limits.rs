@@ -23,6 +23,9 @@ pub const MAX_IN_FLIGHT: u32 = 100_000;
 /// The highest `[load.request] max_tokens`.
 pub const MAX_TOKENS: u32 = 1_000_000;
 
+/// The most probes an `[accuracy]` probes file may hold.
+pub const MAX_PROBES: usize = 10_000;
+
 /// The highest `restart.max` of a service.
 pub const MAX_RESTARTS: u32 = 1_000;
 

@@ -5,7 +5,7 @@ use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_T
 use super::tree::{self, Format, Loc};
 use super::{
     Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta,
-    ProxySpec, RequestSpec, Suite, command, faults, services,
+    ProxySpec, RequestSpec, Suite, ThroughputMin, command, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -72,7 +72,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let top = Field::root(&root).table(
         "the top level",
         Some(&[
-            "suite", "service", "load", "fault", "expect", "proxy", "command",
+            "suite", "service", "load", "fault", "expect", "proxy", "command", "accuracy",
         ]),
     )?;
     let meta = meta(&top)?;
@@ -92,6 +92,10 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         .get("load")
         .map(|f| load_spec(&f, &faults, &expect, meta.budget))
         .transpose()?;
+    let accuracy = top
+        .get("accuracy")
+        .map(|f| super::accuracy::accuracy(&f, path))
+        .transpose()?;
     Ok(Suite {
         meta,
         services,
@@ -101,6 +105,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         proxy,
         source: path.to_path_buf(),
         command: None,
+        accuracy,
     })
 }
 
@@ -370,8 +375,16 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "no_hangs",
             "hang_after",
             "window",
+            "latency_p99",
+            "ttft_p99",
+            "tpot_p99",
+            "throughput_min",
         ]),
     )?;
+    e.latency_p99 = opt(t.get("latency_p99"), Field::below)?;
+    e.ttft_p99 = opt(t.get("ttft_p99"), Field::below)?;
+    e.tpot_p99 = opt(t.get("tpot_p99"), Field::below)?;
+    e.throughput_min = opt(t.get("throughput_min"), throughput_min)?;
     e.recover_within = opt(t.get("recover_within"), Field::pos_dur)?;
     e.fail_fast = opt(t.get("fail_fast"), Field::pos_dur)?;
     e.hang_after = opt(t.get("hang_after"), Field::pos_dur)?;
@@ -400,6 +413,34 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         e.window = f.pos_dur()?;
     }
     Ok(e)
+}
+
+/// `throughput_min = { requests_per_s = 5, output_tokens_per_s = 50 }`: positive rates, at
+/// least one of them.
+fn throughput_min(f: &Field) -> Res<ThroughputMin> {
+    const KEYS: &[&str] = &["requests_per_s", "output_tokens_per_s"];
+    let t = f.table("[expect] throughput_min", Some(KEYS))?;
+    let rate = |key: &str| -> Res<Option<f64>> {
+        let Some(f) = t.get(key) else { return Ok(None) };
+        let expected = format!(
+            "a number of {} per second",
+            &key[..key.len() - "_per_s".len()]
+        );
+        match f.number(&expected)? {
+            r if r > 0.0 && r <= MAX_RATE => Ok(Some(r)),
+            _ => Err(f.expected(format_args!(
+                "{expected}, more than 0 and at most {MAX_RATE}"
+            ))),
+        }
+    };
+    let min = ThroughputMin {
+        requests_per_s: rate("requests_per_s")?,
+        output_tokens_per_s: rate("output_tokens_per_s")?,
+    };
+    if min.requests_per_s.is_none() && min.output_tokens_per_s.is_none() {
+        return Err(f.expected("a table with `requests_per_s`, `output_tokens_per_s` or both"));
+    }
+    Ok(min)
 }
 
 /// An array of regexes, each of which must compile.

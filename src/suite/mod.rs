@@ -3,6 +3,7 @@
 //! `load` turns a TOML or JSON file into a validated [`Suite`] with every default resolved;
 //! every error points at `file:line:col` and says what was expected.
 
+mod accuracy;
 mod check;
 mod command;
 mod faults;
@@ -12,8 +13,9 @@ mod locate;
 mod services;
 mod tree;
 
+pub use crate::units::{Below, Dur, DurError};
 /// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
-pub use crate::units::{Dur, DurError};
+pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
@@ -45,6 +47,9 @@ pub struct Suite {
     /// The `[command]` table of a command suite (`kind = "command"`); `None` for a service suite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
+    /// The `[accuracy]` table, its probes read; `None` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AccuracySpec>,
 }
 
 impl Suite {
@@ -402,6 +407,29 @@ pub struct Expect {
     pub hang_after: Option<Dur>,
     /// Sliding window for success rates.
     pub window: Dur,
+    /// p99 end-to-end latency of successful requests outside fault and crash windows.
+    #[serde(default)]
+    pub latency_p99: Option<Below>,
+    /// p99 time to first token of those requests (streams).
+    #[serde(default)]
+    pub ttft_p99: Option<Below>,
+    /// p99 time per output token after the first of those requests (streams).
+    #[serde(default)]
+    pub tpot_p99: Option<Below>,
+    /// Least throughput of those requests over the undisturbed part of the load.
+    #[serde(default)]
+    pub throughput_min: Option<ThroughputMin>,
+}
+
+/// `throughput_min`: the least requests and output tokens per second; at least one is set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct ThroughputMin {
+    /// Completed successful requests per second.
+    #[serde(default)]
+    pub requests_per_s: Option<f64>,
+    /// Their output tokens per second.
+    #[serde(default)]
+    pub output_tokens_per_s: Option<f64>,
 }
 
 /// When the last fault ends (or strikes, for an instant fault), from load start.
@@ -430,6 +458,10 @@ impl Default for Expect {
             no_hangs: true,
             hang_after: None,
             window: Dur::from_secs(1),
+            latency_p99: None,
+            ttft_p99: None,
+            tpot_p99: None,
+            throughput_min: None,
         }
     }
 }

@@ -7,8 +7,8 @@
 
 use super::{RunRecords, Status, Verdict};
 use crate::record::{
-    Event, FaultRef, InputRecord, LoadSummary, LogLine, Outcome, Phase, PlannedFault,
-    RequestRecord, Sample, Timeline, What, files,
+    AccuracyRecord, Event, FaultRef, InputRecord, LoadSummary, LogLine, Outcome, Phase,
+    PlannedFault, RequestRecord, Sample, Timeline, What, files,
 };
 use crate::suite::{Dur, Expect};
 use serde_json::json;
@@ -63,6 +63,10 @@ pub struct Run {
     pub input: Vec<InputRecord>,
     /// `service-main.log`, line by line.
     pub log: Vec<LogLine>,
+    /// The suite's `[accuracy]`.
+    pub accuracy: Option<crate::suite::AccuracySpec>,
+    /// `accuracy.jsonl`.
+    pub probes: Vec<AccuracyRecord>,
 }
 
 impl Run {
@@ -90,6 +94,8 @@ impl Run {
             samples: Vec::new(),
             input: Vec::new(),
             log: Vec::new(),
+            accuracy: None,
+            probes: Vec::new(),
         }
         .event(0.0, What::Phase(Phase::Start { seed: 7 }))
         .event(
@@ -314,6 +320,76 @@ impl Run {
         self
     }
 
+    /// Every request sent in `[from_ms, to_ms)` streams `tokens` tokens, its first `ttft_ms`
+    /// after sending, and ends `took_ms` after sending.
+    pub fn stream(
+        mut self,
+        from_ms: f64,
+        to_ms: f64,
+        ttft_ms: f64,
+        took_ms: f64,
+        tokens: u32,
+    ) -> Run {
+        for q in self
+            .requests
+            .iter_mut()
+            .filter(|q| (from_ms..to_ms).contains(&q.start_ms()))
+        {
+            let sent = q.start_ms();
+            q.first_token_ms = Some(sent + ttft_ms);
+            q.done_ms = sent + took_ms;
+            q.tokens = Some(tokens);
+            q.chunks = tokens;
+        }
+        self
+    }
+
+    /// `[accuracy]` with three probes (`What is 2 + 3?` equals `5`, contains `42`, regex
+    /// `^-3$`), `min` and `after_recovery`.
+    pub fn accuracy(mut self, min: f64, after_recovery: bool) -> Run {
+        use crate::suite::{AccuracyProbe, AccuracySpec, Answer};
+        let probe = |prompt: &str, expect: Answer| AccuracyProbe {
+            prompt: prompt.into(),
+            expect,
+        };
+        self.accuracy = Some(AccuracySpec {
+            probes_file: "probes.jsonl".into(),
+            probes: vec![
+                probe("What is 2 + 3?", Answer::Equals("5".into())),
+                probe("What is 7 * 6?", Answer::Contains(vec!["42".into()])),
+                probe("What is 10 - 13?", Answer::Regex("^-3$".into())),
+            ],
+            min,
+            max_tokens: 16,
+            timeout: Dur::from_secs(30),
+            after_recovery,
+        });
+        self
+    }
+
+    /// The answers of one round of probes, in probe order (`None`: an error, no answer),
+    /// sent 10 ms apart from `t_ms`.
+    pub fn answers(
+        mut self,
+        round: crate::record::ProbeRound,
+        t_ms: f64,
+        answers: &[Option<&str>],
+    ) -> Run {
+        for (index, a) in answers.iter().enumerate() {
+            let sent_ms = t_ms + index as f64 * 10.0;
+            self.probes.push(AccuracyRecord {
+                round,
+                index,
+                sent_ms,
+                done_ms: sent_ms + 5.0,
+                status: Some(if a.is_some() { 200 } else { 503 }),
+                answer: a.map(str::to_string),
+                error: a.is_none().then(|| "engine dead".to_string()),
+            });
+        }
+        self
+    }
+
     /// Health polls every 250 ms in `[from_ms, to_ms)`, each answering `status`.
     pub fn health(mut self, from_ms: f64, to_ms: f64, status: u16) -> Run {
         let mut t = from_ms;
@@ -344,7 +420,9 @@ impl Run {
     pub fn write(&self) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let load = self.has_load.then(|| json!({"rate": 1000.0 / GAP}));
-        let suite = json!({"meta": {"level": "L5"}, "load": load, "expect": self.expect});
+        let suite = json!({
+            "meta": {"level": "L5"}, "load": load, "expect": self.expect, "accuracy": self.accuracy,
+        });
         let mut events = self.events.clone();
         events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
         let log: Vec<String> = self
@@ -360,6 +438,9 @@ impl Run {
         write(files::EVENTS, jsonl(&events));
         write(files::REQUESTS, jsonl(&self.requests));
         write(files::SAMPLES, jsonl(&self.samples));
+        if !self.probes.is_empty() {
+            write(files::ACCURACY, jsonl(&self.probes));
+        }
         if !self.input.is_empty() {
             write(files::INPUT, jsonl(&self.input));
         }

@@ -137,6 +137,7 @@ impl Scan {
             .iter()
             .map(|p| {
                 Regex::new(p).map_err(|source| JudgeError::Regex {
+                    key: "log_forbid",
                     pattern: p.clone(),
                     source,
                 })

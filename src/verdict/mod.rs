@@ -4,6 +4,7 @@
 //! before judging, so `shakedown report RUN_DIR` judges a run again to the same result,
 //! and every check can be tested on recorded runs.
 
+mod accuracy;
 mod command;
 mod course;
 mod crash;
@@ -18,6 +19,7 @@ mod input;
 mod logs;
 mod loss;
 mod orphans;
+mod perf;
 mod recovery;
 mod startup;
 mod steady;
@@ -25,9 +27,10 @@ mod steady;
 mod tests;
 
 use crate::record::{
-    Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files, read_jsonl,
+    AccuracyRecord, Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files,
+    read_jsonl,
 };
-use crate::suite::Expect;
+use crate::suite::{AccuracySpec, Expect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -113,8 +116,10 @@ pub enum JudgeError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("invalid regex in log_forbid `{pattern}`: {source}")]
+    #[error("invalid regex in {key} `{pattern}`: {source}")]
     Regex {
+        /// The suite key that holds it (`log_forbid`, `[accuracy] probes`).
+        key: &'static str,
         pattern: String,
         source: regex::Error,
     },
@@ -139,6 +144,10 @@ pub struct RunRecords {
     pub command: bool,
     /// The command's imported tests (`tests.jsonl`), empty for a service suite.
     pub tests: Vec<TestRecord>,
+    /// The suite's `[accuracy]` table, its probes included; `None` when it has none.
+    pub accuracy: Option<AccuracySpec>,
+    /// The probes as sent and answered (`accuracy.jsonl`).
+    pub probes: Vec<AccuracyRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
 }
@@ -176,6 +185,11 @@ impl RunRecords {
         let (samples, c) = read_jsonl(&path(files::SAMPLES)).map_err(read_err(files::SAMPLES))?;
         let (input, d) = read_jsonl(&path(files::INPUT)).map_err(read_err(files::INPUT))?;
         let (tests, e) = read_jsonl(&path(files::TESTS)).map_err(read_err(files::TESTS))?;
+        let (probes, f) = read_jsonl(&path(files::ACCURACY)).map_err(read_err(files::ACCURACY))?;
+        let accuracy = match suite.get("accuracy").filter(|a| !a.is_null()) {
+            Some(a) => Some(serde_json::from_value(a.clone()).map_err(parse_err(files::SUITE))?),
+            None => None,
+        };
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
         Ok(RunRecords {
             dir: dir.to_path_buf(),
@@ -189,7 +203,9 @@ impl RunRecords {
             input,
             command: suite["meta"]["kind"] == "command",
             tests,
-            skipped_lines: a + b + c + d + e,
+            accuracy,
+            probes,
+            skipped_lines: a + b + c + d + e + f,
         })
     }
 
@@ -221,6 +237,10 @@ const CHECKS: &[Check] = &[
     steady::judge,
     hang::judge,
     fail_fast::judge,
+    perf::latency,
+    perf::ttft,
+    perf::tpot,
+    perf::throughput,
     loss::judge,
     orphans::judge,
     logs::judge,
@@ -232,6 +252,8 @@ const CHECKS: &[Check] = &[
     input::leak,
     input::error_shape,
     input::slow_answer,
+    accuracy::baseline,
+    accuracy::after_recovery,
 ];
 
 /// Judge a run from its records.

@@ -631,6 +631,204 @@ fn gpu_memory_released_judges_the_after_teardown_record() {
         );
 }
 
+// latency_p99, ttft_p99, tpot_p99, throughput_min
+
+/// A bound as a suite writes it.
+fn below(s: &str) -> Option<crate::units::Below> {
+    Some(s.parse().expect("a valid bound"))
+}
+
+#[test]
+fn latency_p99_passes_under_its_bound_and_ignores_fault_windows() {
+    let mut run = Run::new()
+        .fault(3000.0, 4000.0)
+        .outcome(3000.0, 4000.0, Outcome::Ok);
+    // Inside the fault window requests are slow; outside they take 20 ms.
+    run = run.stream(3000.0, 4000.0, 1500.0, 2500.0, 4);
+    run.expect.latency_p99 = below("<100ms");
+    run.assert(
+        "latency_p99",
+        Pass,
+        "perf.latency",
+        "p99 end-to-end latency 20.0 ms",
+    );
+    assert!(Run::new().verdict("latency_p99").is_none());
+}
+
+#[test]
+fn latency_p99_fails_over_its_bound() {
+    // 2 requests in 100 take 300 ms: the p99 (nearest rank, the 99th of 100) is 300 ms.
+    let mut run = Run::new().stream(1000.0, 1200.0, 50.0, 300.0, 4);
+    run.expect.latency_p99 = below("<= 250ms");
+    run.assert(
+        "latency_p99",
+        Fail,
+        "perf.latency",
+        "p99 end-to-end latency 300.0 ms",
+    );
+}
+
+#[test]
+fn ttft_p99_is_judged_on_streams_and_not_without_them() {
+    let mut run = Run::new().stream(LOAD_START, LOAD_END, 5.0, 20.0, 4);
+    run.expect.ttft_p99 = below("<10ms");
+    run.assert(
+        "ttft_p99",
+        Pass,
+        "perf.ttft",
+        "p99 time to first token 5.0 ms",
+    );
+    run.expect.ttft_p99 = below("<5ms");
+    run.assert("ttft_p99", Fail, "perf.ttft", "(required < 5ms)");
+    let mut plain = Run::new();
+    plain.expect.ttft_p99 = below("<10ms");
+    plain.assert(
+        "ttft_p99",
+        NotJudged,
+        "perf.ttft",
+        "had a time to first token",
+    );
+}
+
+#[test]
+fn tpot_p99_is_the_time_per_token_after_the_first() {
+    // (20 − 5) / (4 − 1) = 5 ms per token.
+    let mut run = Run::new().stream(LOAD_START, LOAD_END, 5.0, 20.0, 4);
+    run.expect.tpot_p99 = below("<= 5ms");
+    run.assert(
+        "tpot_p99",
+        Pass,
+        "perf.tpot",
+        "p99 time per output token 5.0 ms",
+    );
+    run.expect.tpot_p99 = below("<5ms");
+    run.assert("tpot_p99", Fail, "perf.tpot", "5.0 ms");
+}
+
+#[test]
+fn throughput_min_counts_steady_requests_over_the_undisturbed_load() {
+    use crate::suite::ThroughputMin;
+    // 100 requests of 4 tokens over the 10 s load: 10 requests/s, 40 tokens/s.
+    let mut run = Run::new().stream(LOAD_START, LOAD_END, 5.0, 20.0, 4);
+    run.expect.throughput_min = Some(ThroughputMin {
+        requests_per_s: Some(10.0),
+        output_tokens_per_s: Some(40.0),
+    });
+    run.assert(
+        "throughput_min",
+        Pass,
+        "perf.throughput",
+        "10.00 requests/s, 40.0 output tokens/s over 10.0 s",
+    );
+    run.expect.throughput_min = Some(ThroughputMin {
+        requests_per_s: None,
+        output_tokens_per_s: Some(50.0),
+    });
+    run.assert(
+        "throughput_min",
+        Fail,
+        "perf.throughput",
+        "only 40.0 output tokens/s (required 50)",
+    );
+    // Half the requests fail: 5 requests/s.
+    let mut failing = every_tenth(Run::new(), Outcome::Http5xx);
+    for n in 0..50 {
+        let t = LOAD_START + n as f64 * 200.0;
+        failing = failing.outcome(t, t + 1.0, Outcome::Http5xx);
+    }
+    failing.expect.steady_success_rate = None;
+    failing.expect.throughput_min = Some(ThroughputMin {
+        requests_per_s: Some(6.0),
+        output_tokens_per_s: None,
+    });
+    failing.assert(
+        "throughput_min",
+        Fail,
+        "perf.throughput",
+        "only 5.00 requests/s",
+    );
+}
+
+#[test]
+fn perf_thresholds_are_not_judged_before_load() {
+    let mut run = Run::before_load("the service never became ready");
+    run.expect.latency_p99 = below("<1s");
+    run.assert("latency_p99", NotJudged, "perf.latency", "before load");
+}
+
+// accuracy, accuracy_after_recovery
+
+#[test]
+fn accuracy_passes_when_enough_probes_are_right() {
+    use crate::record::ProbeRound::*;
+    let run = Run::new()
+        .accuracy(0.6, true)
+        .answers(
+            Baseline,
+            500.0,
+            &[Some(" 5 "), Some("The answer is 42."), Some("-3")],
+        )
+        // After recovery one is wrong (2 of 3 = 66.7% >= 60%).
+        .answers(
+            AfterRecovery,
+            11_100.0,
+            &[Some("5"), Some("41"), Some("-3")],
+        );
+    run.assert(
+        "accuracy",
+        Pass,
+        "accuracy.below",
+        "3 of 3 probe(s) answered right before load",
+    );
+    run.assert(
+        "accuracy_after_recovery",
+        Pass,
+        "accuracy.after_recovery",
+        "2 of 3 probe(s) answered right after load and recovery (66.7%, required 60.0%)",
+    );
+    assert!(Run::new().verdict("accuracy").is_none());
+    let no_after = Run::new()
+        .accuracy(0.6, false)
+        .answers(Baseline, 500.0, &[Some("5"); 3]);
+    assert!(no_after.verdict("accuracy_after_recovery").is_none());
+}
+
+#[test]
+fn accuracy_fails_on_wrong_or_missing_answers() {
+    use crate::record::ProbeRound::*;
+    // "6" is not "5", "4 2" does not contain "42", "-3." does not match ^-3$.
+    let run = Run::new()
+        .accuracy(0.9, true)
+        .answers(Baseline, 500.0, &[Some("6"), Some("4 2"), Some("-3.")])
+        .answers(AfterRecovery, 11_100.0, &[Some("5"), None, Some("-3")]);
+    let v = run.assert(
+        "accuracy",
+        Fail,
+        "accuracy.below",
+        "0 of 3 probe(s) answered right",
+    );
+    assert_eq!(v.evidence["wrong"][0]["answer"], "6");
+    let v = run.assert(
+        "accuracy_after_recovery",
+        Fail,
+        "accuracy.after_recovery",
+        "2 of 3 probe(s)",
+    );
+    assert_eq!(v.evidence["wrong"][0]["error"], "engine dead");
+}
+
+#[test]
+fn accuracy_is_not_judged_when_the_probes_were_never_sent() {
+    let run = Run::before_load("the service never became ready").accuracy(0.9, true);
+    run.assert("accuracy", NotJudged, "accuracy.below", "before load");
+    run.assert(
+        "accuracy_after_recovery",
+        NotJudged,
+        "accuracy.after_recovery",
+        "before load",
+    );
+}
+
 // input.*
 
 /// A malformed-input case answered as it should be: a shaped 400, in time, service fine after.
