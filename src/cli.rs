@@ -264,6 +264,10 @@ pub enum Bug {
     /// At start, a child double-forks; the grandchild calls `setsid()` and sleeps until
     /// killed, outside the server's process group, session and tree.
     EscapeSetsid,
+    /// `usage.total_tokens` is one more than `prompt_tokens` + `completion_tokens`.
+    BadUsage,
+    /// Every `finish_reason` is null, streamed or not.
+    NoFinishReason,
 }
 
 impl From<Bug> for mock::Bug {
@@ -280,6 +284,8 @@ impl From<Bug> for mock::Bug {
             Bug::HangUnderLoad => mock::Bug::HangUnderLoad,
             Bug::StallOnDisconnect => mock::Bug::StallOnDisconnect,
             Bug::EscapeSetsid => mock::Bug::EscapeSetsid,
+            Bug::BadUsage => mock::Bug::BadUsage,
+            Bug::NoFinishReason => mock::Bug::NoFinishReason,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Never retries: a retry would hide exactly what a reliability run is looking for.
 
-use super::sse;
+use super::{conform, sse};
 use crate::record::{Clock, Outcome, RequestRecord};
 use crate::suite::{Api, RequestSpec};
 use futures_util::StreamExt;
@@ -99,6 +99,7 @@ pub async fn send(
         headers: BTreeMap::new(),
         error: None,
         clean_end: false,
+        nonconformant: None,
     };
     let work = exchange(http, target, &mut rec, clock);
     let ended = tokio::select! {
@@ -185,8 +186,9 @@ async fn exchange(
             Err(e) => return classify_error(&e),
         };
         match check_completion(&body, target.request.api) {
-            Ok(tokens) => {
-                rec.tokens = tokens;
+            Ok(v) => {
+                rec.tokens = v["usage"]["completion_tokens"].as_u64().map(|t| t as u32);
+                rec.nonconformant = conform::full(&v, target.request.api);
                 (Outcome::Ok, None)
             }
             Err(why) => (Outcome::BadResponse, Some(why)),
@@ -205,6 +207,7 @@ async fn read_stream(
     let mut events = sse::Parser::new();
     let mut last_chunk: Option<f64> = None;
     let mut done = false;
+    let mut shape = conform::Stream::default();
     loop {
         let bytes = match body.next().await {
             None => break,
@@ -252,6 +255,7 @@ async fn read_stream(
                 return (class, Some(cut(data)));
             }
             rec.chunks += 1;
+            shape.chunk(&v, api);
             if let Some(prev) = last_chunk {
                 let gap = now - prev;
                 rec.max_gap_ms = Some(rec.max_gap_ms.map_or(gap, |m: f64| m.max(gap)));
@@ -270,6 +274,8 @@ async fn read_stream(
         }
     }
     if done {
+        // The client always asks for the usage chunk (`Target::body`).
+        rec.nonconformant = shape.finish(true);
         (Outcome::Ok, None)
     } else {
         // A complete HTTP body that lacks `[DONE]`: the service claimed a whole answer.
@@ -285,8 +291,8 @@ async fn read_stream(
     }
 }
 
-/// A non-streamed completion must have choices with text; returns `usage.completion_tokens`.
-fn check_completion(body: &[u8], api: Api) -> Result<Option<u32>, String> {
+/// A non-streamed completion must have choices with text; returns the body.
+fn check_completion(body: &[u8], api: Api) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("body is not JSON ({e}): {}", snippet(body)))?;
     let choice = &v["choices"][0];
@@ -297,7 +303,7 @@ fn check_completion(body: &[u8], api: Api) -> Result<Option<u32>, String> {
     if text.is_none() {
         return Err(format!("no choices[0] text in {}", snippet(body)));
     }
-    Ok(v["usage"]["completion_tokens"].as_u64().map(|t| t as u32))
+    Ok(v)
 }
 
 /// Map a transport error to an outcome: could not connect, or broke on the way.

@@ -103,4 +103,8 @@ pub enum Bug {
     StallOnDisconnect,
     /// `escape-setsid`.
     EscapeSetsid,
+    /// `bad-usage`.
+    BadUsage,
+    /// `no-finish-reason`.
+    NoFinishReason,
 }

@@ -55,6 +55,9 @@
 //!     grandchild (title `shakedown::escaped`) calls `setsid()` and sleeps until killed,
 //!     re-parented out of the server's tree within milliseconds. The child writes
 //!     `INFO shakedown.mock: escape-setsid: pid N left the process group and session`.
+//!   - `bad-usage`: `usage.total_tokens` is one more than `prompt_tokens` +
+//!     `completion_tokens`, streamed or not.
+//!   - `no-finish-reason`: every `finish_reason` is null, streamed or not.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.

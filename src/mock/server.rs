@@ -355,6 +355,8 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         created: unix_now(),
         model: app.args.model.clone(),
         endpoint,
+        bad_usage: app.args.has_bug(Bug::BadUsage),
+        no_finish_reason: app.args.has_bug(Bug::NoFinishReason),
     };
     if gr.stream {
         stream_response(app, ctx, &gr, &plans, seqs, slot).await

@@ -102,6 +102,10 @@ pub struct RequestRecord {
     /// if complete, without `[DONE]` or an error (silent loss), rather than the connection breaking.
     #[serde(default)]
     pub clean_end: bool,
+    /// What was wrong with the shape of an answer that otherwise succeeded (no
+    /// `finish_reason`, `usage` totals that do not add up); `None`: it conformed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonconformant: Option<String>,
 }
 
 impl RequestRecord {

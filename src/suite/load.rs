@@ -365,6 +365,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         no_unplanned_exits: true,
         no_hangs: true,
         hang_after: None,
+        api_conformant: false,
         window: Dur::from_secs(1),
     };
     let Some(f) = f else { return Ok(e) };
@@ -382,6 +383,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "no_unplanned_exits",
             "no_hangs",
             "hang_after",
+            "api_conformant",
             "window",
         ]),
     )?;
@@ -402,6 +404,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         ("health_truthful", &mut e.health_truthful),
         ("no_unplanned_exits", &mut e.no_unplanned_exits),
         ("no_hangs", &mut e.no_hangs),
+        ("api_conformant", &mut e.api_conformant),
     ] {
         if let Some(f) = t.get(key) {
             *slot = f.bool()?;

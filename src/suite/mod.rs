@@ -400,6 +400,9 @@ pub struct Expect {
     /// A request outside every window open longer than this is a hang (`None`: only timeouts).
     #[serde(default)]
     pub hang_after: Option<Dur>,
+    /// Every answer that succeeded has the shape the OpenAI API promises (`api.schema`).
+    #[serde(default)]
+    pub api_conformant: bool,
     /// Sliding window for success rates.
     pub window: Dur,
 }

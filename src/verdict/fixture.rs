@@ -48,6 +48,7 @@ pub fn req(id: u64, start_ms: f64, took: f64, outcome: Outcome) -> RequestRecord
         headers: Default::default(),
         error: None,
         clean_end: false,
+        nonconformant: None,
     }
 }
 
@@ -81,6 +82,7 @@ impl Run {
             no_unplanned_exits: true,
             no_hangs: true,
             hang_after: None,
+            api_conformant: true,
             window: Dur::from_secs(1),
         };
         let timeline = Timeline {

@@ -4,6 +4,7 @@
 //! before judging, so `shakedown report RUN_DIR` judges a run again to the same result,
 //! and every check can be tested on recorded runs.
 
+mod api;
 mod command;
 mod course;
 mod crash;
@@ -222,6 +223,7 @@ const CHECKS: &[Check] = &[
     hang::judge,
     fail_fast::judge,
     loss::judge,
+    api::judge,
     orphans::judge,
     logs::judge,
     logs::judge_teardown,
