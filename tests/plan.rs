@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 10, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 12, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -65,7 +65,12 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     let run: Vec<&Value> = all.iter().filter(|s| s["run"] == true).collect();
     assert_eq!(
         names(run.iter().copied()),
-        ["pytest-core-model", "mock-smoke"]
+        [
+            "pytest-core-model",
+            "mock-api-conformance",
+            "mock-api-conformance-completions",
+            "mock-smoke"
+        ]
     );
     for s in all.iter().filter(|s| s["run"] == false) {
         assert_eq!(s["skip"]["because"], "level", "{s:#}");
@@ -101,7 +106,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 10, "{text}");
+    assert_eq!(rows.len(), 12, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -164,6 +169,8 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
         run,
         [
             "pytest-core-model",
+            "mock-api-conformance",
+            "mock-api-conformance-completions",
             "mock-smoke",
             "load-lag-1000",
             "load-lag-20"
@@ -190,10 +197,14 @@ fn matrix(args: &[&str]) -> Vec<Value> {
 #[test]
 fn github_matrix_has_one_job_per_suite_of_the_levels() {
     let rows = matrix(&["--level", "L3", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(rows[0]["suite"], "suites/l1/pytest_core_model.toml");
     assert_eq!(
-        rows[1..],
+        rows[1]["suite"],
+        "suites/l2/online_serving/mock_api_conformance.toml"
+    );
+    assert_eq!(
+        rows[3..],
         [serde_json::json!({
             "suite": "suites/l2/online_serving/mock_smoke.toml",
             "name": "mock-smoke",
@@ -280,9 +291,10 @@ fn buildkite_pipeline_has_one_step_per_suite() {
         "buildkite",
     ]);
     let v: Value = serde_yaml_ng::from_str(&stdout(&out)).expect("yaml");
-    assert_eq!(v["steps"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v["steps"].as_array().map(Vec::len), Some(4), "{v}");
     assert_eq!(v["steps"][0]["label"], "L1 pytest-core-model");
-    assert_eq!(v["steps"][1]["label"], "L2 mock-smoke");
+    assert_eq!(v["steps"][1]["label"], "L2 mock-api-conformance");
+    assert_eq!(v["steps"][3]["label"], "L2 mock-smoke");
 }
 
 #[test]
@@ -431,7 +443,15 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     assert_eq!(level["over_budget"], false);
     let rows = level["suites"].as_array().unwrap();
     // The included levels first: L1, then L2; L4 and L5 suites are not part of L3.
-    assert_eq!(names(rows.iter()), ["quick-l1", "gpu-l1", "mock-smoke"]);
+    let l2 = [
+        "mock-api-conformance",
+        "mock-api-conformance-completions",
+        "mock-smoke",
+    ];
+    assert_eq!(
+        names(rows.iter()),
+        [&["quick-l1", "gpu-l1"][..], &l2].concat()
+    );
     for r in rows {
         let run_dir = Path::new(r["run_dir"].as_str().unwrap());
         assert!(
@@ -450,7 +470,7 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     }
     assert_eq!(
         testsuites(&dir.join("junit.xml")),
-        ["quick-l1", "gpu-l1", "mock-smoke"]
+        [&["quick-l1", "gpu-l1"][..], &l2].concat()
     );
     let text = stdout(&out);
     assert!(

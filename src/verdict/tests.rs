@@ -409,6 +409,49 @@ fn fail_fast_fails_on_a_request_hanging_after_a_crash() {
     );
 }
 
+// api_conformant
+
+#[test]
+fn api_conformant_passes_when_every_answer_conforms_and_is_off_unless_asked() {
+    Run::new().assert(
+        "api_conformant",
+        Pass,
+        "api.schema",
+        "all 100 answers had the shape the API promises",
+    );
+    let mut off = Run::new();
+    off.expect.api_conformant = false;
+    off.requests[3].nonconformant = Some("no usage".into());
+    assert!(off.verdict("api_conformant").is_none());
+}
+
+#[test]
+fn api_conformant_fails_naming_the_first_nonconformant_answer() {
+    let mut run = Run::new();
+    run.requests[12].nonconformant = Some("choice 0 ended without a finish_reason".into());
+    run.requests[40].outcome = Outcome::BadResponse;
+    run.requests[40].error = Some("data after [DONE]".into());
+    // A failed request is not an answer: other checks judge it.
+    run.requests[50].outcome = Outcome::Http5xx;
+    let v = run.assert(
+        "api_conformant",
+        Fail,
+        "api.schema",
+        "2 of 99 answers broke the API's shape; the first, request 12 at 2.2 s: \
+         choice 0 ended without a finish_reason",
+    );
+    assert_eq!(
+        v.evidence["examples"][1]["problem"],
+        json!("data after [DONE]")
+    );
+    Run::before_load("service `main` never became ready").assert(
+        "api_conformant",
+        NotJudged,
+        "api.schema",
+        "never became ready",
+    );
+}
+
 // no_lost_requests
 
 #[test]
