@@ -66,6 +66,7 @@
 
 mod api;
 mod args;
+mod batch;
 mod engine;
 mod escape;
 mod generate;
@@ -76,6 +77,7 @@ mod server;
 mod supervisor;
 
 pub use args::{Bug, EngineArgs, EngineMode, OnEngineDeath, ServerArgs};
+pub use batch::{BatchArgs, BatchBug, batch_main};
 
 /// Serve until SIGTERM/SIGINT; returns the process exit code.
 pub fn serve(args: ServerArgs) -> std::io::Result<i32> {
