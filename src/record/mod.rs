@@ -142,6 +142,10 @@ pub mod files {
     pub const TESTS: &str = "tests.jsonl";
     /// Where `{junit}` points a command suite's command; a `junit = PATH` file is copied here.
     pub const COMMAND_JUNIT: &str = "command-junit.xml";
+    /// An offline suite's prompts, copied from its `input` (where `{input}` points).
+    pub const OFFLINE_INPUT: &str = "offline-input.jsonl";
+    /// Where `{output}` points an offline suite's command: its outputs, one JSON line each.
+    pub const OFFLINE_OUTPUT: &str = "offline-output.jsonl";
     /// The service name a command runs under, so its output is `service-command.log`.
     pub const COMMAND: &str = "command";
 

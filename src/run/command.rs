@@ -5,6 +5,10 @@
 //!
 //! The timeout (the budget at most) ends the command, not a budget watcher: a command killed
 //! at it is the `command.timeout` verdict, not an infrastructure error.
+//!
+//! An offline suite's batch runs the same way; its prompts are copied into the run directory
+//! first (`{input}`) and its outputs are written there (`{output}`), so judging them reads
+//! only the run directory. It has no test results to import.
 
 use super::{Run, RunError, watch_signals};
 use crate::gpu::nvml::{DeviceMem, Gpus};
@@ -76,7 +80,10 @@ impl Run {
                     Ended::TimedOut | Ended::Interrupted => started.elapsed(),
                 };
                 let code = self.record_exit(&sup, ended, took, timeout);
-                let tests = self.import_results(&spec, started_wall);
+                let tests = match self.suite.offline {
+                    Some(_) => 0,
+                    None => self.import_results(&spec, started_wall),
+                };
                 // Shells and launchers (`sh -c`, pyenv's shims) exit 127 for a program they
                 // cannot find: as much a missing program as one `exec` cannot find.
                 (code == Some(127) && tests == 0).then(|| self.not_found())
@@ -96,12 +103,15 @@ impl Run {
     fn command_service(&self, spec: &CommandSpec) -> ServiceSpec {
         // Absolute, since the command may run in another directory.
         let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
-        let junit = dir.join(files::COMMAND_JUNIT);
+        let path = |name: &str| dir.join(name).display().to_string();
+        // Validation lets each kind use only its own placeholders.
         let command = spec
             .argv
             .iter()
             .map(|a| {
-                a.replace("{junit}", &junit.display().to_string())
+                a.replace("{junit}", &path(files::COMMAND_JUNIT))
+                    .replace("{input}", &path(files::OFFLINE_INPUT))
+                    .replace("{output}", &path(files::OFFLINE_OUTPUT))
                     .replace("{run_dir}", &dir.display().to_string())
             })
             .collect();
@@ -144,6 +154,15 @@ impl Run {
                 "failed to start the command: its working directory {} does not exist",
                 cwd.display()
             ));
+        }
+        if let Some(offline) = &self.suite.offline {
+            let to = self.dir.join(files::OFFLINE_INPUT);
+            std::fs::copy(&offline.input, &to).map_err(|e| {
+                format!(
+                    "failed to copy the prompts {} into the run directory: {e}",
+                    offline.input.display()
+                )
+            })?;
         }
         let path = self.dir.join(files::SAMPLES);
         let samples = Jsonl::create(&path)

@@ -1,25 +1,54 @@
 //! Command suites (`[suite] kind = "command"`): one `[command]` table instead of services,
-//! load and faults; `[expect]` holds only what applies to a command.
+//! load and faults; `[expect]` holds only what applies to a command. Offline suites
+//! (`kind = "offline"`) are read the same way from `[offline]`, which adds the prompts file
+//! and what the outputs must be.
 
 use super::check::{Field, Res, Tbl, list};
 use super::load::{self, opt};
 use super::services::{PLACEHOLDER, env};
-use super::{CommandSpec, Dur, Meta, Parse, Suite};
+use super::{CommandSpec, Dur, Kind, Meta, OfflineSpec, Parse, Suite};
 use std::path::{Path, PathBuf};
 
-/// The keys of `[command]`.
-const COMMAND_KEYS: &[&str] = &[
-    "argv",
-    "cwd",
-    "env",
-    "timeout",
-    "stop_grace",
-    "junit",
-    "parse",
-];
+/// What differs between the tables that run one command.
+struct Form {
+    /// `[command]` or `[offline]`.
+    table: &'static str,
+    /// Its keys.
+    keys: &'static [&'static str],
+    /// The placeholders an argv element may hold.
+    placeholders: &'static [&'static str],
+}
 
-/// The placeholders an argv element may hold.
-const PLACEHOLDERS: &[&str] = &["junit", "run_dir"];
+/// A command suite's `[command]`.
+const COMMAND: Form = Form {
+    table: "command",
+    keys: &[
+        "argv",
+        "cwd",
+        "env",
+        "timeout",
+        "stop_grace",
+        "junit",
+        "parse",
+    ],
+    placeholders: &["junit", "run_dir"],
+};
+
+/// An offline suite's `[offline]`.
+const OFFLINE: Form = Form {
+    table: "offline",
+    keys: &[
+        "argv",
+        "cwd",
+        "env",
+        "timeout",
+        "stop_grace",
+        "input",
+        "count",
+        "within",
+    ],
+    placeholders: &["input", "output", "run_dir"],
+};
 
 /// The `[expect]` keys that apply to a command; the others judge services under load.
 const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid"];
@@ -27,21 +56,28 @@ const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid"];
 /// The tables a command suite has no place for.
 const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy"];
 
-/// A command suite: `[suite]` already read as `meta`, then `[command]` and `[expect]`.
+/// A command or offline suite: `[suite]` already read as `meta`, then `[command]` (or
+/// `[offline]`) and `[expect]`.
 pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
-    for key in SERVICE_TABLES {
+    let (form, other) = match meta.kind {
+        Kind::Offline => (&OFFLINE, COMMAND.table),
+        _ => (&COMMAND, OFFLINE.table),
+    };
+    let kind = form.table;
+    for key in SERVICE_TABLES.iter().chain([&other]) {
         if let Some(f) = top.get(key) {
-            return Err(f.fail(
-                "has no place in a command suite (kind = \"command\" in [suite]), \
-                 expected only [suite], [command] and [expect]",
-            ));
+            return Err(f.fail(format_args!(
+                "has no place in a {kind} suite (kind = \"{kind}\" in [suite]), \
+                 expected only [suite], [{kind}] and [expect]"
+            )));
         }
     }
-    let command = command(
-        &top.req("command", "a [command] table with `argv`")?,
-        &meta,
-        path,
-    )?;
+    let table = top.req(kind, &format!("a [{kind}] table with `argv`"))?;
+    let command = command(&table, form, &meta, path)?;
+    let offline = match meta.kind {
+        Kind::Offline => Some(offline(&table, path)?),
+        _ => None,
+    };
     let expect = match top.get("expect") {
         Some(f) => {
             // Checked here for the narrower key set; the values are read as in any suite.
@@ -66,21 +102,48 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
         proxy: None,
         source: path.to_path_buf(),
         command: Some(command),
+        offline,
     })
 }
 
-/// A `[command]` table in a service suite is an error (most likely a forgotten `kind`).
+/// A `[command]` or `[offline]` table in a service suite is an error (most likely a
+/// forgotten `kind`).
 pub(crate) fn refuse(top: &Tbl) -> Res<()> {
-    match top.get("command") {
-        Some(f) => Err(f.fail(
-            "is for command suites, expected `kind = \"command\"` in [suite] (or no [command])",
-        )),
-        None => Ok(()),
+    for kind in [COMMAND.table, OFFLINE.table] {
+        if let Some(f) = top.get(kind) {
+            return Err(f.fail(format_args!(
+                "is for {kind} suites, expected `kind = \"{kind}\"` in [suite] (or no [{kind}])"
+            )));
+        }
     }
+    Ok(())
 }
 
-fn command(f: &Field, meta: &Meta, path: &Path) -> Res<CommandSpec> {
-    let t = f.table("[command]", Some(COMMAND_KEYS))?;
+/// `input`, `count` and `within` of `[offline]`.
+fn offline(f: &Field, path: &Path) -> Res<OfflineSpec> {
+    let t = f.table("[offline]", Some(OFFLINE.keys))?;
+    let expected = "a path to the prompts file (JSON lines), relative to the suite file";
+    let input_f = t.req("input", expected)?;
+    let input = input_f.str(expected)?;
+    if input.is_empty() {
+        return Err(input_f.expected(expected));
+    }
+    let input = PathBuf::from(input);
+    Ok(OfflineSpec {
+        // Relative to the suite file, so a suite runs the same from any directory.
+        input: path
+            .parent()
+            .map_or_else(|| input.clone(), |d| d.join(&input)),
+        count: opt(t.get("count"), |f| f.int(0, MAX_OUTPUTS))?,
+        within: opt(t.get("within"), Field::pos_dur)?,
+    })
+}
+
+/// The most outputs an offline suite may expect.
+const MAX_OUTPUTS: u64 = 10_000_000;
+
+fn command(f: &Field, form: &Form, meta: &Meta, path: &Path) -> Res<CommandSpec> {
+    let t = f.table(format!("[{}]", form.table), Some(form.keys))?;
     let parse = match t.get("parse") {
         Some(f) => f.one_of(&[
             ("auto", Parse::Auto),
@@ -102,10 +165,16 @@ fn command(f: &Field, meta: &Meta, path: &Path) -> Res<CommandSpec> {
         let arg = item.str(argv_expected)?;
         for cap in PLACEHOLDER.captures_iter(arg) {
             let inner = cap.get(1).map_or("", |m| m.as_str());
-            if !PLACEHOLDERS.contains(&inner) {
+            if !form.placeholders.contains(&inner) {
+                let names: Vec<String> = form
+                    .placeholders
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 return Err(item.fail(format_args!(
                     "has placeholder `{{{inner}}}`, expected one of {}",
-                    list(&["{junit}", "{run_dir}"])
+                    list(&names)
                 )));
             }
             if inner == "junit" && parse == Parse::Libtest {

@@ -72,11 +72,11 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let top = Field::root(&root).table(
         "the top level",
         Some(&[
-            "suite", "service", "load", "fault", "expect", "proxy", "command",
+            "suite", "service", "load", "fault", "expect", "proxy", "command", "offline",
         ]),
     )?;
     let meta = meta(&top)?;
-    if meta.kind == Kind::Command {
+    if matches!(meta.kind, Kind::Command | Kind::Offline) {
         return command::suite(&top, meta, path);
     }
     command::refuse(&top)?;
@@ -101,6 +101,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         proxy,
         source: path.to_path_buf(),
         command: None,
+        offline: None,
     })
 }
 
@@ -148,7 +149,11 @@ fn meta(top: &Tbl) -> Res<Meta> {
         return Err(name_f.expected(name_expected));
     }
     let kind = match t.get("kind") {
-        Some(f) => f.one_of(&[("service", Kind::Service), ("command", Kind::Command)])?,
+        Some(f) => f.one_of(&[
+            ("service", Kind::Service),
+            ("command", Kind::Command),
+            ("offline", Kind::Offline),
+        ])?,
         None => Kind::Service,
     };
     let level = match t.get("level") {
@@ -161,6 +166,8 @@ fn meta(top: &Tbl) -> Res<Meta> {
         ])?,
         // A command suite wraps unit tests: level 1 unless it says otherwise.
         None if kind == Kind::Command => Level::L1,
+        // Offline inference on the dummy model is end to end: level 2 unless it says otherwise.
+        None if kind == Kind::Offline => Level::L2,
         None => Level::L5,
     };
     let hardware = match t.get("hardware") {

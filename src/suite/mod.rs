@@ -45,6 +45,9 @@ pub struct Suite {
     /// The `[command]` table of a command suite (`kind = "command"`); `None` for a service suite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
+    /// What an offline suite (`kind = "offline"`) expects of its batch; its argv is `command`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineSpec>,
 }
 
 impl Suite {
@@ -103,6 +106,8 @@ pub enum Kind {
     Service,
     /// One command under the supervisor whose test results are imported (`[command]`).
     Command,
+    /// One batch command (offline inference) whose outputs are judged (`[offline]`).
+    Offline,
 }
 
 /// Level in the five-level test system.
@@ -204,6 +209,20 @@ pub struct CommandSpec {
     pub junit: Option<PathBuf>,
     /// How its results are read.
     pub parse: Parse,
+}
+
+/// The `[offline]` table beyond its command: the prompts and what the outputs must be.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct OfflineSpec {
+    /// The prompts file (JSON lines), resolved against the suite file's directory; copied
+    /// into the run directory, where `{input}` points.
+    pub input: PathBuf,
+    /// Outputs expected; `None`: one per input line.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// The batch must end within this (`offline.slow`); `None`: only its timeout bounds it.
+    #[serde(default)]
+    pub within: Option<Dur>,
 }
 
 /// How a command's test results are read (`[command] parse`).

@@ -18,6 +18,7 @@ mod injected;
 mod input;
 mod logs;
 mod loss;
+mod offline;
 mod orphans;
 mod recovery;
 mod startup;
@@ -138,6 +139,8 @@ pub struct RunRecords {
     pub input: Vec<InputRecord>,
     /// A command suite (`kind = "command"`): one command, its tests imported.
     pub command: bool,
+    /// An offline suite's batch: its prompts and outputs; `None` for other suites.
+    pub offline: Option<offline::Batch>,
     /// The command's imported tests (`tests.jsonl`), empty for a service suite.
     pub tests: Vec<TestRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
@@ -178,6 +181,14 @@ impl RunRecords {
         let (input, d) = read_jsonl(&path(files::INPUT)).map_err(read_err(files::INPUT))?;
         let (tests, e) = read_jsonl(&path(files::TESTS)).map_err(read_err(files::TESTS))?;
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
+        let offline = match suite["meta"]["kind"].as_str() {
+            Some("offline") => {
+                let spec = serde_json::from_value(suite["offline"].clone())
+                    .map_err(parse_err(files::SUITE))?;
+                Some(offline::Batch::read(dir, spec)?)
+            }
+            _ => None,
+        };
         Ok(RunRecords {
             dir: dir.to_path_buf(),
             expect,
@@ -189,6 +200,7 @@ impl RunRecords {
             samples,
             input,
             command: suite["meta"]["kind"] == "command",
+            offline,
             tests,
             skipped_lines: a + b + c + d + e,
         })
@@ -215,6 +227,11 @@ const CHECKS: &[Check] = &[
     command::tests_pass,
     command::exit,
     command::timeout,
+    offline::exit,
+    offline::slow,
+    offline::count,
+    offline::schema,
+    offline::keywords,
     injected::judge,
     startup::judge,
     crash::judge,
