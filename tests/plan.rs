@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 12, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 13, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -67,6 +67,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         names(run.iter().copied()),
         [
             "pytest-core-model",
+            "mock-batch",
             "mock-api-conformance",
             "mock-api-conformance-completions",
             "mock-smoke"
@@ -106,7 +107,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 12, "{text}");
+    assert_eq!(rows.len(), 13, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -124,7 +125,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("2 to run, 8 skipped"), "{text}");
+    assert!(text.contains("5 to run, 8 skipped"), "{text}");
 }
 
 #[test]
@@ -169,6 +170,7 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
         run,
         [
             "pytest-core-model",
+            "mock-batch",
             "mock-api-conformance",
             "mock-api-conformance-completions",
             "mock-smoke",
@@ -197,14 +199,18 @@ fn matrix(args: &[&str]) -> Vec<Value> {
 #[test]
 fn github_matrix_has_one_job_per_suite_of_the_levels() {
     let rows = matrix(&["--level", "L3", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows.len(), 5, "{rows:?}");
     assert_eq!(rows[0]["suite"], "suites/l1/pytest_core_model.toml");
     assert_eq!(
         rows[1]["suite"],
+        "suites/l2/offline_inference/mock_batch.toml"
+    );
+    assert_eq!(
+        rows[2]["suite"],
         "suites/l2/online_serving/mock_api_conformance.toml"
     );
     assert_eq!(
-        rows[3..],
+        rows[4..],
         [serde_json::json!({
             "suite": "suites/l2/online_serving/mock_smoke.toml",
             "name": "mock-smoke",
@@ -291,10 +297,10 @@ fn buildkite_pipeline_has_one_step_per_suite() {
         "buildkite",
     ]);
     let v: Value = serde_yaml_ng::from_str(&stdout(&out)).expect("yaml");
-    assert_eq!(v["steps"].as_array().map(Vec::len), Some(4), "{v}");
+    assert_eq!(v["steps"].as_array().map(Vec::len), Some(5), "{v}");
     assert_eq!(v["steps"][0]["label"], "L1 pytest-core-model");
-    assert_eq!(v["steps"][1]["label"], "L2 mock-api-conformance");
-    assert_eq!(v["steps"][3]["label"], "L2 mock-smoke");
+    assert_eq!(v["steps"][1]["label"], "L2 mock-batch");
+    assert_eq!(v["steps"][4]["label"], "L2 mock-smoke");
 }
 
 #[test]
@@ -444,6 +450,7 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     let rows = level["suites"].as_array().unwrap();
     // The included levels first: L1, then L2; L4 and L5 suites are not part of L3.
     let l2 = [
+        "mock-batch",
         "mock-api-conformance",
         "mock-api-conformance-completions",
         "mock-smoke",
