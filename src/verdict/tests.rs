@@ -409,6 +409,122 @@ fn fail_fast_fails_on_a_request_hanging_after_a_crash() {
     );
 }
 
+// offline_*
+
+const PROMPTS: &[&str] = &[
+    r#"{"prompt": "a", "expect": ["river"]}"#,
+    r#"{"prompt": "b"}"#,
+];
+
+const ANSWERS: &[&str] = &[
+    r#"{"prompt": "a", "text": "the River flows", "tokens": 3, "finish_reason": "length"}"#,
+    r#"{"prompt": "b", "text": "x", "tokens": 1, "finish_reason": "stop"}"#,
+];
+
+#[test]
+fn offline_checks_pass_on_a_batch_that_did_its_work() {
+    let run = Run::offline(PROMPTS, Some(ANSWERS), 0, 800.0, Some(1000));
+    run.assert(
+        "offline_exit",
+        Pass,
+        "offline.exit",
+        "exited with code 0 after 0.8 s",
+    );
+    run.assert(
+        "offline_within",
+        Pass,
+        "offline.slow",
+        "within its bound of 1s",
+    );
+    run.assert(
+        "offline_count",
+        Pass,
+        "offline.count",
+        "wrote 2 outputs, expected 2",
+    );
+    run.assert("offline_schema", Pass, "offline.schema", "all 2 outputs");
+    run.assert(
+        "offline_keywords",
+        Pass,
+        "offline.keywords",
+        "all 1 answers",
+    );
+    // Not an offline suite: none of them.
+    assert!(Run::new().verdict("offline_exit").is_none());
+    // No bound, no keywords expected: those two are not checks of this suite.
+    let plain = Run::offline(&[PROMPTS[1]], Some(&[ANSWERS[1]]), 0, 800.0, None);
+    assert!(plain.verdict("offline_within").is_none());
+    assert!(plain.verdict("offline_keywords").is_none());
+}
+
+#[test]
+fn offline_checks_fail_each_on_its_own_fault() {
+    let crashed = Run::offline(PROMPTS, Some(&ANSWERS[..1]), 1, 300.0, None);
+    crashed.assert(
+        "offline_exit",
+        Fail,
+        "offline.exit",
+        "exited with code 1 after 0.3 s",
+    );
+    // A crash is one failure: what it left unwritten is not counted again.
+    crashed.assert(
+        "offline_count",
+        NotJudged,
+        "offline.count",
+        "did not finish",
+    );
+    let slow = Run::offline(PROMPTS, Some(ANSWERS), 0, 1500.0, Some(1000));
+    slow.assert(
+        "offline_within",
+        Fail,
+        "offline.slow",
+        "after 1.5 s (past its bound of 1s)",
+    );
+    let short = Run::offline(PROMPTS, Some(&ANSWERS[..1]), 0, 300.0, None);
+    short.assert(
+        "offline_count",
+        Fail,
+        "offline.count",
+        "wrote 1 outputs, expected 2; 1 prompt(s) unanswered, the first: \"b\"",
+    );
+    Run::offline(PROMPTS, None, 0, 300.0, None).assert(
+        "offline_count",
+        Fail,
+        "offline.count",
+        "wrote no outputs file",
+    );
+    let malformed = [
+        ANSWERS[0],
+        r#"{"prompt": "b", "text": "x", "tokens": "1", "finish_reason": "stop"}"#,
+    ];
+    Run::offline(PROMPTS, Some(&malformed), 0, 300.0, None).assert(
+        "offline_schema",
+        Fail,
+        "offline.schema",
+        "1 of 2 outputs are malformed; the first, line 2: `tokens` is not a count",
+    );
+    let stranger = [
+        ANSWERS[0],
+        r#"{"prompt": "c", "text": "x", "tokens": 1, "finish_reason": "stop"}"#,
+    ];
+    Run::offline(PROMPTS, Some(&stranger), 0, 300.0, None).assert(
+        "offline_schema",
+        Fail,
+        "offline.schema",
+        "its prompt \"c\" is none of the input's",
+    );
+    let off_topic = [
+        r#"{"prompt": "a", "text": "a lake", "tokens": 2, "finish_reason": "stop"}"#,
+        ANSWERS[1],
+    ];
+    Run::offline(PROMPTS, Some(&off_topic), 0, 300.0, None).assert(
+        "offline_keywords",
+        Fail,
+        "offline.keywords",
+        "1 of 1 answers lack expected keywords; the first, to \"a\": lacks [\"river\"]",
+    );
+}
+
 // api_conformant
 
 #[test]
