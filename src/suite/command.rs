@@ -67,8 +67,9 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
     for key in SERVICE_TABLES.iter().chain([&other]) {
         if let Some(f) = top.get(key) {
             return Err(f.fail(format_args!(
-                "has no place in a {kind} suite (kind = \"{kind}\" in [suite]), \
-                 expected only [suite], [{kind}] and [expect]"
+                "has no place in {} {kind} suite (kind = \"{kind}\" in [suite]), \
+                 expected only [suite], [{kind}] and [expect]",
+                if kind == OFFLINE.table { "an" } else { "a" }
             )));
         }
     }
