@@ -324,6 +324,8 @@ pub enum Bug {
     BadUsage,
     /// Every `finish_reason` is null, streamed or not.
     NoFinishReason,
+    /// Each request gets other text, even with a fixed `seed` and `temperature` 0.
+    Nondeterministic,
 }
 
 impl From<Bug> for mock::Bug {
@@ -342,6 +344,7 @@ impl From<Bug> for mock::Bug {
             Bug::EscapeSetsid => mock::Bug::EscapeSetsid,
             Bug::BadUsage => mock::Bug::BadUsage,
             Bug::NoFinishReason => mock::Bug::NoFinishReason,
+            Bug::Nondeterministic => mock::Bug::Nondeterministic,
         }
     }
 }

@@ -112,6 +112,7 @@ fn shipped_conformance_suites_pass_on_the_healthy_mock() {
         let (case, out, v) = run(name, None);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", show(&out));
         assert_eq!(v["status"], "pass", "{v:#}");
+        assert_eq!(case.verdict("deterministic")["status"], "pass");
         assert_eq!(case.report()["status"], "passed");
     }
 }
@@ -124,6 +125,31 @@ fn bad_usage_fails_as_api_schema() {
 #[test]
 fn no_finish_reason_fails_as_api_schema() {
     fails_as_api_schema("no-finish-reason", "finish_reason");
+}
+
+#[test]
+fn nondeterministic_fails_as_api_nondeterministic() {
+    for name in CONFORMANCE {
+        let case = Case::new(&with_bug(name, Some("nondeterministic")));
+        let out = case.run();
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", show(&out));
+        let v = case.verdict("deterministic");
+        assert_eq!(
+            (v["status"].as_str(), v["id"].as_str()),
+            (Some("fail"), Some("api.nondeterministic")),
+            "{v:#}"
+        );
+        assert!(
+            v["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("gave two texts"),
+            "{v:#}"
+        );
+        // Every answer still had the API's shape.
+        assert_eq!(case.verdict("api_conformant")["status"], "pass");
+        assert_eq!(case.events("api.determinism").len(), 1);
+    }
 }
 
 #[test]

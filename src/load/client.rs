@@ -75,6 +75,41 @@ pub async fn first_model(http: &reqwest::Client, base_url: &str) -> Result<Strin
         .ok_or_else(|| format!("GET {url}: {status}: no model in {v}"))
 }
 
+/// The text of one greedy answer (`temperature` 0, the given `seed`, not streamed) to the
+/// target's request: what a server that promises determinism must repeat exactly.
+pub async fn seeded_text(
+    http: &reqwest::Client,
+    target: &Target,
+    seed: u64,
+) -> Result<String, String> {
+    let mut body = target.body();
+    body["stream"] = json!(false);
+    body["temperature"] = json!(0);
+    body["seed"] = json!(seed);
+    if let Some(b) = body.as_object_mut() {
+        b.remove("stream_options");
+    }
+    let url = target.url();
+    let resp = http
+        .post(&url)
+        .timeout(target.timeout)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| format!("POST {url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("POST {url}: {status}: {}", snippet(&bytes)));
+    }
+    let v = check_completion(&bytes, target.request.api)?;
+    let text = match target.request.api {
+        Api::Chat => v["choices"][0]["message"]["content"].as_str(),
+        Api::Completions => v["choices"][0]["text"].as_str(),
+    };
+    Ok(text.unwrap_or_default().to_string())
+}
+
 /// Send request `id` now and record how it went. Ends by the timeout or `cancel` at the latest.
 pub async fn send(
     http: &reqwest::Client,

@@ -107,4 +107,6 @@ pub enum Bug {
     BadUsage,
     /// `no-finish-reason`.
     NoFinishReason,
+    /// `nondeterministic`.
+    Nondeterministic,
 }

@@ -58,6 +58,8 @@
 //!   - `bad-usage`: `usage.total_tokens` is one more than `prompt_tokens` +
 //!     `completion_tokens`, streamed or not.
 //!   - `no-finish-reason`: every `finish_reason` is null, streamed or not.
+//!   - `nondeterministic`: each request draws other words, even with a fixed `seed` and
+//!     `temperature` 0.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.

@@ -336,7 +336,14 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
     app.metrics
         .prompt_tokens
         .fetch_add(gr.prompt_tokens(), Ordering::Relaxed);
-    let plans = gr.plan(app.args.seed, app.args.max_model_len);
+    let mut plans = gr.plan(app.args.seed, app.args.max_model_len);
+    if app.args.has_bug(Bug::Nondeterministic) {
+        // Each request draws other words, whatever its seed or temperature.
+        let n = app.ids.load(Ordering::Relaxed);
+        for p in &mut plans {
+            p.spec.key ^= n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
     let seqs = plans
         .iter()
         .map(|p| app.sup.submit(p.spec.clone()))

@@ -624,8 +624,9 @@ impl Run {
             .map_err(|e| format!("failed to create {}: {e}", files::REQUESTS))?;
         match load.target {
             Some((target, max_in_flight)) => {
+                let probe = self.suite.expect.deterministic.then(|| target.clone());
                 let summary = load::drive(
-                    http,
+                    http.clone(),
                     target,
                     &load.arrivals,
                     start,
@@ -636,6 +637,11 @@ impl Run {
                 )
                 .await;
                 self.journal.log(None, What::LoadFinished(summary));
+                if let Some(target) = probe
+                    && !self.cut.is_cancelled()
+                {
+                    self.probe_determinism(&http, &target).await;
+                }
             }
             None => {
                 let end =
@@ -647,6 +653,31 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// `[expect] deterministic`: the same seeded, greedy request twice, one after the other
+    /// (`api.determinism`); the first failure ends it.
+    async fn probe_determinism(&self, http: &reqwest::Client, target: &client::Target) {
+        let seed = self.suite.meta.seed;
+        let (mut first, mut second, mut error) = (None, None, None);
+        match client::seeded_text(http, target, seed).await {
+            Ok(t) => first = Some(t),
+            Err(e) => error = Some(e),
+        }
+        if error.is_none() {
+            match client::seeded_text(http, target, seed).await {
+                Ok(t) => second = Some(t),
+                Err(e) => error = Some(e),
+            }
+        }
+        self.journal.log(
+            None,
+            What::Determinism {
+                first,
+                second,
+                error,
+            },
+        );
     }
 
     /// Stop every service and name any process that outlived it; where NVML loads, record

@@ -373,6 +373,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         no_hangs: true,
         hang_after: None,
         api_conformant: false,
+        deterministic: false,
         window: Dur::from_secs(1),
     };
     let Some(f) = f else { return Ok(e) };
@@ -391,6 +392,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "no_hangs",
             "hang_after",
             "api_conformant",
+            "deterministic",
             "window",
         ]),
     )?;
@@ -412,6 +414,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         ("no_unplanned_exits", &mut e.no_unplanned_exits),
         ("no_hangs", &mut e.no_hangs),
         ("api_conformant", &mut e.api_conformant),
+        ("deterministic", &mut e.deterministic),
     ] {
         if let Some(f) = t.get(key) {
             *slot = f.bool()?;

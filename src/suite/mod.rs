@@ -422,6 +422,9 @@ pub struct Expect {
     /// Every answer that succeeded has the shape the OpenAI API promises (`api.schema`).
     #[serde(default)]
     pub api_conformant: bool,
+    /// The same seeded, greedy request gives the same text twice (`api.nondeterministic`).
+    #[serde(default)]
+    pub deterministic: bool,
     /// Sliding window for success rates.
     pub window: Dur,
 }

@@ -86,6 +86,7 @@ impl Run {
             no_hangs: true,
             hang_after: None,
             api_conformant: true,
+            deterministic: false,
             window: Dur::from_secs(1),
         };
         let timeline = Timeline {

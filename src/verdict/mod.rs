@@ -8,6 +8,7 @@ mod api;
 mod command;
 mod course;
 mod crash;
+mod determinism;
 mod fail_fast;
 #[cfg(test)]
 mod fixture;
@@ -241,6 +242,7 @@ const CHECKS: &[Check] = &[
     fail_fast::judge,
     loss::judge,
     api::judge,
+    determinism::judge,
     orphans::judge,
     logs::judge,
     logs::judge_teardown,

@@ -568,6 +568,57 @@ fn api_conformant_fails_naming_the_first_nonconformant_answer() {
     );
 }
 
+// deterministic
+
+/// A fixture run whose determinism probe got `first` and `second`, or `error`.
+fn probed(first: Option<&str>, second: Option<&str>, error: Option<&str>) -> super::fixture::Run {
+    let mut run = Run::new().event(
+        LOAD_END + 150.0,
+        What::Determinism {
+            first: first.map(str::to_string),
+            second: second.map(str::to_string),
+            error: error.map(str::to_string),
+        },
+    );
+    run.expect.deterministic = true;
+    run
+}
+
+#[test]
+fn deterministic_passes_on_the_same_text_twice() {
+    probed(Some("a b c"), Some("a b c"), None).assert(
+        "deterministic",
+        Pass,
+        "api.nondeterministic",
+        "gave the same text twice (5 chars)",
+    );
+    assert!(Run::new().verdict("deterministic").is_none());
+}
+
+#[test]
+fn deterministic_fails_on_two_texts_or_no_answer() {
+    probed(Some("a b"), Some("a c"), None).assert(
+        "deterministic",
+        Fail,
+        "api.nondeterministic",
+        "gave two texts: \"a b\" then \"a c\"",
+    );
+    probed(Some("a b"), None, Some("POST /v1/completions: 503")).assert(
+        "deterministic",
+        Fail,
+        "api.nondeterministic",
+        "the seeded probe got no answer: POST /v1/completions: 503",
+    );
+    let mut never = Run::new();
+    never.expect.deterministic = true;
+    never.assert(
+        "deterministic",
+        NotJudged,
+        "api.nondeterministic",
+        "never ran",
+    );
+}
+
 // no_lost_requests
 
 #[test]
