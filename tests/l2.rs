@@ -270,6 +270,34 @@ fn each_batch_fault_fails_with_its_own_id() {
 }
 
 #[test]
+fn process_faults_apply_to_the_batch() {
+    // 4 prompts at 200 ms each; a fault 300 ms after the batch starts, on its one process.
+    let with_fault = |fault: &str| {
+        batch_suite(", \"--delay-ms\", \"200\"")
+            + &format!("\n[[fault]]\nat = \"300ms\"\n{fault}\n")
+    };
+    let (case, out, failed) = run_batch(&with_fault("kind = \"process.pause\"\nfor = \"500ms\""));
+    assert!(failed.is_empty(), "{failed:?}: {}", show(&out));
+    assert_eq!(case.verdict("faults_injected")["status"], "pass");
+    let took = case.verdict("offline_exit")["evidence"]["took_ms"]
+        .as_f64()
+        .unwrap_or(0.0);
+    // Unpaused it takes 800 ms; stopped from 300 ms to 800 ms, the last two prompts start late.
+    assert!(took >= 1100.0, "the pause held the batch: {took} ms");
+    let (case, out, failed) = run_batch(&with_fault("kind = \"process.kill\""));
+    assert_eq!(failed, ["offline.exit"], "{}", show(&out));
+    let summary = case.verdict("offline_exit")["summary"].clone();
+    assert!(
+        summary
+            .as_str()
+            .unwrap_or_default()
+            .contains("signal 9 (SIGKILL)"),
+        "{summary}"
+    );
+    assert_eq!(case.verdict("faults_injected")["status"], "pass");
+}
+
+#[test]
 fn a_batch_writing_malformed_outputs_fails_offline_schema() {
     // Any program can be the batch: this one answers the one prompt without `text`.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -312,6 +340,13 @@ fn offline_suite_errors_are_located() {
     bad(
         &format!("{head}[command]\nargv = [\"x\"]\n"),
         "has no place in an offline suite",
+    );
+    bad(
+        &format!(
+            "{head}[offline]\nargv = [\"x\"]\ninput = \"p\"\n\
+             [[fault]]\nkind = \"network.down\"\nat = \"1s\"\nfor = \"1s\"\n"
+        ),
+        "has kind `network.down`, expected a fault on the batch's processes (`process.kill`, `process.pause`)",
     );
     bad(
         "[suite]\nname = \"t\"\n[service]\ncommand = [\"x\"]\n[offline]\nargv = [\"x\"]\n",

@@ -97,7 +97,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     let gpu_before = gpus.as_ref().map(|g| g.devices());
 
     if let Some(command) = run.suite.command.clone() {
-        return run.run_command(command, gpus, gpu_before).await;
+        return run.run_command(command, faults, gpus, gpu_before).await;
     }
     let watchers = run.begin();
     let sup = match Supervisor::new(&run.suite.services, &run.dir, run.journal.clone()) {

@@ -6,7 +6,9 @@
 use super::check::{Field, Res, Tbl, list};
 use super::load::{self, opt};
 use super::services::{PLACEHOLDER, env};
-use super::{CommandSpec, Dur, Kind, Meta, OfflineSpec, Parse, Suite};
+use super::{
+    CheckFault, CommandSpec, Dur, FaultSpec, Kind, Meta, OfflineSpec, Parse, Suite, faults,
+};
 use std::path::{Path, PathBuf};
 
 /// What differs between the tables that run one command.
@@ -58,13 +60,18 @@ const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy"];
 
 /// A command or offline suite: `[suite]` already read as `meta`, then `[command]` (or
 /// `[offline]`) and `[expect]`.
-pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
+pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path, check: &CheckFault) -> Res<Suite> {
     let (form, other) = match meta.kind {
         Kind::Offline => (&OFFLINE, COMMAND.table),
         _ => (&COMMAND, OFFLINE.table),
     };
     let kind = form.table;
-    for key in SERVICE_TABLES.iter().chain([&other]) {
+    // An offline batch takes process faults; a command suite none.
+    let takes_faults = meta.kind == Kind::Offline;
+    let refused = SERVICE_TABLES
+        .iter()
+        .filter(|t| !(takes_faults && **t == "fault"));
+    for key in refused.chain([&other]) {
         if let Some(f) = top.get(key) {
             return Err(f.fail(format_args!(
                 "has no place in {} {kind} suite (kind = \"{kind}\" in [suite]), \
@@ -75,9 +82,12 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
     }
     let table = top.req(kind, &format!("a [{kind}] table with `argv`"))?;
     let command = command(&table, form, &meta, path)?;
-    let offline = match meta.kind {
-        Kind::Offline => Some(offline(&table, path)?),
-        _ => None,
+    let (offline, faults) = match meta.kind {
+        Kind::Offline => (
+            Some(offline(&table, path)?),
+            batch_faults(top, &command, &meta, path, check)?,
+        ),
+        _ => (None, Vec::new()),
     };
     let expect = match top.get("expect") {
         Some(f) => {
@@ -91,7 +101,7 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path) -> Res<Suite> {
         meta,
         services: Vec::new(),
         load: None,
-        faults: Vec::new(),
+        faults,
         // What judges services under load is off: a command has no load, health or restarts.
         expect: super::Expect {
             no_lost_requests: false,
@@ -138,6 +148,42 @@ fn offline(f: &Field, path: &Path) -> Res<OfflineSpec> {
         count: opt(t.get("count"), |f| f.int(0, MAX_OUTPUTS))?,
         within: opt(t.get("within"), Field::pos_dur)?,
     })
+}
+
+/// The fault kinds an offline batch takes: signals to its processes.
+const BATCH_FAULTS: &[&str] = &["process.kill", "process.pause"];
+
+/// An offline suite's `[[fault]]` entries: process faults on the batch (service `command`),
+/// their `at` from the batch's start.
+fn batch_faults(
+    top: &Tbl,
+    command: &CommandSpec,
+    meta: &Meta,
+    path: &Path,
+    check: &CheckFault,
+) -> Res<Vec<FaultSpec>> {
+    let services = [command.service(command.argv.clone())];
+    let horizon = faults::Horizon {
+        load_end: None,
+        budget: meta.budget,
+    };
+    let specs = faults::faults(top, &services, path, &horizon, check)?;
+    let Some(f) = top.get("fault") else {
+        return Ok(specs);
+    };
+    let items = f.items("an array of tables ([[fault]] entries)")?;
+    for (spec, item) in specs.iter().zip(&items) {
+        if spec.startup || !BATCH_FAULTS.contains(&spec.kind.as_str()) {
+            return Err(item.fail(format_args!(
+                "has kind `{}`{}, expected a fault on the batch's processes ({}) at a time \
+                 after it starts (an offline suite has no server, proxy or start-up)",
+                spec.kind,
+                if spec.startup { " at start-up" } else { "" },
+                list(BATCH_FAULTS)
+            )));
+        }
+    }
+    Ok(specs)
 }
 
 /// The most outputs an offline suite may expect.

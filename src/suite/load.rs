@@ -77,7 +77,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     )?;
     let meta = meta(&top)?;
     if matches!(meta.kind, Kind::Command | Kind::Offline) {
-        return command::suite(&top, meta, path);
+        return command::suite(&top, meta, path, check);
     }
     command::refuse(&top)?;
     let services = services::services(&top)?;

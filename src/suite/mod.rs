@@ -211,6 +211,35 @@ pub struct CommandSpec {
     pub parse: Parse,
 }
 
+impl CommandSpec {
+    /// The command as the one supervised service `command`, running `argv` (its
+    /// placeholders filled in): no readiness to wait for, no restart, no health path.
+    pub fn service(&self, argv: Vec<String>) -> ServiceSpec {
+        ServiceSpec {
+            // `record::files::COMMAND`: its log is `service-command.log`.
+            name: "command".into(),
+            command: argv,
+            env: self.env.clone(),
+            // Never probed: a command is launched, not waited on to be ready.
+            ready: Ready {
+                probe: Probe::Tcp,
+                within: self.timeout,
+            },
+            restart: Restart::Never,
+            after: Vec::new(),
+            entry: true,
+            health: None,
+            stop_grace: self.stop_grace,
+            // A command told to stop (its timeout) stops as a whole: test servers with it.
+            stop_signal: nix::sys::signal::Signal::SIGTERM,
+            stop_mode: StopMode::Group,
+            // Nothing reaches a command on a port: it needs none.
+            port: None,
+            cwd: self.cwd.clone(),
+        }
+    }
+}
+
 /// The `[offline]` table beyond its command: the prompts and what the outputs must be.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OfflineSpec {
