@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// Serve the mock model service (the L2 dummy model).
     MockServer(MockServerArgs),
+    /// The mock's offline twin: answer a prompts JSONL file into an outputs JSONL file.
+    MockBatch(MockBatchArgs),
     /// Take GPU memory and hold it (another tenant on the GPU).
     GpuHog(GpuHogArgs),
     /// Take host memory or CPU and hold it (another tenant on the host).
@@ -234,6 +236,60 @@ impl From<OnEngineDeath> for mock::OnEngineDeath {
     }
 }
 
+/// Flags of `shakedown mock-batch`.
+#[derive(Debug, Clone, Args)]
+pub struct MockBatchArgs {
+    /// Prompts: one JSON object with a `prompt` string per line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Outputs: one `{"prompt","text","tokens","finish_reason"}` line per prompt.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Seed of the generated text.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Tokens generated per prompt.
+    #[arg(long, default_value_t = 8)]
+    pub max_tokens: u32,
+    /// Milliseconds spent on each prompt.
+    #[arg(long, default_value_t = 0)]
+    pub delay_ms: u64,
+    /// Deliberate misbehaviour (repeatable).
+    #[arg(long = "bug", value_enum, value_name = "NAME")]
+    pub bugs: Vec<BatchBug>,
+}
+
+impl From<MockBatchArgs> for mock::BatchArgs {
+    fn from(a: MockBatchArgs) -> Self {
+        mock::BatchArgs {
+            input: a.input,
+            output: a.output,
+            seed: a.seed,
+            max_tokens: a.max_tokens,
+            delay_ms: a.delay_ms,
+            bugs: a.bugs.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Deliberate misbehaviours of `mock-batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchBug {
+    /// The second prompt's output is never written; the batch still exits 0.
+    DropOutput,
+    /// After half the outputs, an error line and exit 1.
+    CrashMidBatch,
+}
+
+impl From<BatchBug> for mock::BatchBug {
+    fn from(b: BatchBug) -> Self {
+        match b {
+            BatchBug::DropOutput => mock::BatchBug::DropOutput,
+            BatchBug::CrashMidBatch => mock::BatchBug::CrashMidBatch,
+        }
+    }
+}
+
 /// Deliberate misbehaviours, so each verdict can be shown failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Bug {
@@ -266,6 +322,12 @@ pub enum Bug {
     EscapeSetsid,
     /// Questions the mock knows (`What is 2 + 3?`) are answered off by one.
     WrongAnswers,
+    /// `usage.total_tokens` is one more than `prompt_tokens` + `completion_tokens`.
+    BadUsage,
+    /// Every `finish_reason` is null, streamed or not.
+    NoFinishReason,
+    /// Each request gets other text, even with a fixed `seed` and `temperature` 0.
+    Nondeterministic,
 }
 
 impl From<Bug> for mock::Bug {
@@ -283,6 +345,9 @@ impl From<Bug> for mock::Bug {
             Bug::StallOnDisconnect => mock::Bug::StallOnDisconnect,
             Bug::EscapeSetsid => mock::Bug::EscapeSetsid,
             Bug::WrongAnswers => mock::Bug::WrongAnswers,
+            Bug::BadUsage => mock::Bug::BadUsage,
+            Bug::NoFinishReason => mock::Bug::NoFinishReason,
+            Bug::Nondeterministic => mock::Bug::Nondeterministic,
         }
     }
 }

@@ -18,6 +18,7 @@ fn main() {
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args.into())),
+        Command::MockBatch(args) => exit_io(shakedown::mock::batch_main(&args.into())),
         Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
         Command::MockEngine(args) => exit_io(shakedown::mock::engine_main(args.into())),
         Command::MockEscapee => shakedown::mock::escapee_main(),

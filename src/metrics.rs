@@ -101,6 +101,7 @@ mod tests {
             headers: Default::default(),
             error: None,
             clean_end: false,
+            nonconformant: None,
         }
     }
 

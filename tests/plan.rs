@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 11, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 14, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -65,7 +65,14 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     let run: Vec<&Value> = all.iter().filter(|s| s["run"] == true).collect();
     assert_eq!(
         names(run.iter().copied()),
-        ["pytest-core-model", "mock-smoke", "mock-accuracy-perf"]
+        [
+            "pytest-core-model",
+            "mock-batch",
+            "mock-api-conformance",
+            "mock-api-conformance-completions",
+            "mock-smoke",
+            "mock-accuracy-perf"
+        ]
     );
     for s in all.iter().filter(|s| s["run"] == false) {
         assert_eq!(s["skip"]["because"], "level", "{s:#}");
@@ -101,7 +108,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 11, "{text}");
+    assert_eq!(rows.len(), 14, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -119,7 +126,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("3 to run, 8 skipped"), "{text}");
+    assert!(text.contains("6 to run, 8 skipped"), "{text}");
 }
 
 #[test]
@@ -164,6 +171,9 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
         run,
         [
             "pytest-core-model",
+            "mock-batch",
+            "mock-api-conformance",
+            "mock-api-conformance-completions",
             "mock-smoke",
             "mock-accuracy-perf",
             "load-lag-1000",
@@ -191,11 +201,19 @@ fn matrix(args: &[&str]) -> Vec<Value> {
 #[test]
 fn github_matrix_has_one_job_per_suite_of_the_levels() {
     let rows = matrix(&["--level", "L3", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 6, "{rows:?}");
     assert_eq!(rows[0]["suite"], "suites/l1/pytest_core_model.toml");
-    assert_eq!(rows[2]["suite"], "suites/l3/mock/mock_accuracy_perf.toml");
+    assert_eq!(rows[5]["suite"], "suites/l3/mock/mock_accuracy_perf.toml");
     assert_eq!(
-        rows[1..2],
+        rows[1]["suite"],
+        "suites/l2/offline_inference/mock_batch.toml"
+    );
+    assert_eq!(
+        rows[2]["suite"],
+        "suites/l2/online_serving/mock_api_conformance.toml"
+    );
+    assert_eq!(
+        rows[4..5],
         [serde_json::json!({
             "suite": "suites/l2/online_serving/mock_smoke.toml",
             "name": "mock-smoke",
@@ -282,10 +300,11 @@ fn buildkite_pipeline_has_one_step_per_suite() {
         "buildkite",
     ]);
     let v: Value = serde_yaml_ng::from_str(&stdout(&out)).expect("yaml");
-    assert_eq!(v["steps"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v["steps"].as_array().map(Vec::len), Some(6), "{v}");
     assert_eq!(v["steps"][0]["label"], "L1 pytest-core-model");
-    assert_eq!(v["steps"][1]["label"], "L2 mock-smoke");
-    assert_eq!(v["steps"][2]["label"], "L3 mock-accuracy-perf");
+    assert_eq!(v["steps"][1]["label"], "L2 mock-batch");
+    assert_eq!(v["steps"][4]["label"], "L2 mock-smoke");
+    assert_eq!(v["steps"][5]["label"], "L3 mock-accuracy-perf");
 }
 
 #[test]
@@ -434,7 +453,16 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     assert_eq!(level["over_budget"], false);
     let rows = level["suites"].as_array().unwrap();
     // The included levels first: L1, then L2; L4 and L5 suites are not part of L3.
-    assert_eq!(names(rows.iter()), ["quick-l1", "gpu-l1", "mock-smoke"]);
+    let l2 = [
+        "mock-batch",
+        "mock-api-conformance",
+        "mock-api-conformance-completions",
+        "mock-smoke",
+    ];
+    assert_eq!(
+        names(rows.iter()),
+        [&["quick-l1", "gpu-l1"][..], &l2].concat()
+    );
     for r in rows {
         let run_dir = Path::new(r["run_dir"].as_str().unwrap());
         assert!(
@@ -453,7 +481,7 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
     }
     assert_eq!(
         testsuites(&dir.join("junit.xml")),
-        ["quick-l1", "gpu-l1", "mock-smoke"]
+        [&["quick-l1", "gpu-l1"][..], &l2].concat()
     );
     let text = stdout(&out);
     assert!(

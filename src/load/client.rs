@@ -2,7 +2,7 @@
 //!
 //! Never retries: a retry would hide exactly what a reliability run is looking for.
 
-use super::sse;
+use super::{conform, sse};
 use crate::record::{Clock, Outcome, RequestRecord};
 use crate::suite::{Api, RequestSpec};
 use futures_util::StreamExt;
@@ -75,6 +75,41 @@ pub async fn first_model(http: &reqwest::Client, base_url: &str) -> Result<Strin
         .ok_or_else(|| format!("GET {url}: {status}: no model in {v}"))
 }
 
+/// The text of one greedy answer (`temperature` 0, the given `seed`, not streamed) to the
+/// target's request: what a server that promises determinism must repeat exactly.
+pub async fn seeded_text(
+    http: &reqwest::Client,
+    target: &Target,
+    seed: u64,
+) -> Result<String, String> {
+    let mut body = target.body();
+    body["stream"] = json!(false);
+    body["temperature"] = json!(0);
+    body["seed"] = json!(seed);
+    if let Some(b) = body.as_object_mut() {
+        b.remove("stream_options");
+    }
+    let url = target.url();
+    let resp = http
+        .post(&url)
+        .timeout(target.timeout)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| format!("POST {url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("POST {url}: {status}: {}", snippet(&bytes)));
+    }
+    let v = check_completion(&bytes, target.request.api)?;
+    let text = match target.request.api {
+        Api::Chat => v["choices"][0]["message"]["content"].as_str(),
+        Api::Completions => v["choices"][0]["text"].as_str(),
+    };
+    Ok(text.unwrap_or_default().to_string())
+}
+
 /// Send request `id` now and record how it went. Ends by the timeout or `cancel` at the latest.
 pub async fn send(
     http: &reqwest::Client,
@@ -99,6 +134,7 @@ pub async fn send(
         headers: BTreeMap::new(),
         error: None,
         clean_end: false,
+        nonconformant: None,
     };
     let work = exchange(http, target, &mut rec, clock);
     let ended = tokio::select! {
@@ -240,8 +276,9 @@ async fn exchange(
             Err(e) => return classify_error(&e),
         };
         match check_completion(&body, target.request.api) {
-            Ok(tokens) => {
-                rec.tokens = tokens;
+            Ok(v) => {
+                rec.tokens = v["usage"]["completion_tokens"].as_u64().map(|t| t as u32);
+                rec.nonconformant = conform::full(&v, target.request.api);
                 (Outcome::Ok, None)
             }
             Err(why) => (Outcome::BadResponse, Some(why)),
@@ -260,6 +297,7 @@ async fn read_stream(
     let mut events = sse::Parser::new();
     let mut last_chunk: Option<f64> = None;
     let mut done = false;
+    let mut shape = conform::Stream::default();
     loop {
         let bytes = match body.next().await {
             None => break,
@@ -307,6 +345,7 @@ async fn read_stream(
                 return (class, Some(cut(data)));
             }
             rec.chunks += 1;
+            shape.chunk(&v, api);
             if let Some(prev) = last_chunk {
                 let gap = now - prev;
                 rec.max_gap_ms = Some(rec.max_gap_ms.map_or(gap, |m: f64| m.max(gap)));
@@ -325,6 +364,8 @@ async fn read_stream(
         }
     }
     if done {
+        // The client always asks for the usage chunk (`Target::body`).
+        rec.nonconformant = shape.finish(true);
         (Outcome::Ok, None)
     } else {
         // A complete HTTP body that lacks `[DONE]`: the service claimed a whole answer.
@@ -340,8 +381,8 @@ async fn read_stream(
     }
 }
 
-/// A non-streamed completion must have choices with text; returns `usage.completion_tokens`.
-fn check_completion(body: &[u8], api: Api) -> Result<Option<u32>, String> {
+/// A non-streamed completion must have choices with text; returns the body.
+fn check_completion(body: &[u8], api: Api) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("body is not JSON ({e}): {}", snippet(body)))?;
     let choice = &v["choices"][0];
@@ -352,7 +393,7 @@ fn check_completion(body: &[u8], api: Api) -> Result<Option<u32>, String> {
     if text.is_none() {
         return Err(format!("no choices[0] text in {}", snippet(body)));
     }
-    Ok(v["usage"]["completion_tokens"].as_u64().map(|t| t as u32))
+    Ok(v)
 }
 
 /// Map a transport error to an outcome: could not connect, or broke on the way.

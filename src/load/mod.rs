@@ -6,6 +6,7 @@
 
 pub mod arrival;
 pub mod client;
+pub mod conform;
 pub mod sse;
 
 use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
@@ -75,6 +76,7 @@ pub async fn drive(
                 headers: BTreeMap::new(),
                 error: Some(format!("{max_in_flight} requests already in flight")),
                 clean_end: false,
+                nonconformant: None,
             };
             write(&out, &rec);
             summary.dropped += 1;

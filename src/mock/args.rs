@@ -105,4 +105,10 @@ pub enum Bug {
     EscapeSetsid,
     /// `wrong-answers`.
     WrongAnswers,
+    /// `bad-usage`.
+    BadUsage,
+    /// `no-finish-reason`.
+    NoFinishReason,
+    /// `nondeterministic`.
+    Nondeterministic,
 }

@@ -57,6 +57,11 @@
 //!     `INFO shakedown.mock: escape-setsid: pid N left the process group and session`.
 //!   - `wrong-answers`: the arithmetic questions the mock answers (`answers`) get the
 //!     answer plus one, so accuracy probes fail.
+//!   - `bad-usage`: `usage.total_tokens` is one more than `prompt_tokens` +
+//!     `completion_tokens`, streamed or not.
+//!   - `no-finish-reason`: every `finish_reason` is null, streamed or not.
+//!   - `nondeterministic`: each request draws other words, even with a fixed `seed` and
+//!     `temperature` 0.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.
@@ -66,6 +71,7 @@
 mod answers;
 mod api;
 mod args;
+mod batch;
 mod engine;
 mod escape;
 mod generate;
@@ -76,6 +82,7 @@ mod server;
 mod supervisor;
 
 pub use args::{Bug, EngineArgs, EngineMode, OnEngineDeath, ServerArgs};
+pub use batch::{BatchArgs, BatchBug, batch_main};
 
 /// Serve until SIGTERM/SIGINT; returns the process exit code.
 pub fn serve(args: ServerArgs) -> std::io::Result<i32> {

@@ -19,6 +19,10 @@ pub struct RespCtx {
     pub model: String,
     /// Chat or completions.
     pub endpoint: Endpoint,
+    /// Bug `bad-usage`: `usage.total_tokens` one more than the sum of its parts.
+    pub bad_usage: bool,
+    /// Bug `no-finish-reason`: every `finish_reason` is null.
+    pub no_finish_reason: bool,
 }
 
 /// One finished choice of a non-streaming response.
@@ -42,11 +46,12 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn json(self) -> Value {
+    /// As OpenAI writes it; `skew` is added to the total (bug `bad-usage`).
+    fn json(self, skew: u64) -> Value {
         json!({
             "prompt_tokens": self.prompt,
             "completion_tokens": self.completion,
-            "total_tokens": self.prompt + self.completion,
+            "total_tokens": self.prompt + self.completion + skew,
         })
     }
 }
@@ -62,6 +67,20 @@ pub fn sse_error(e: &ApiError) -> Bytes {
 }
 
 impl RespCtx {
+    /// `usage` of this response.
+    fn usage(&self, usage: Usage) -> Value {
+        usage.json(u64::from(self.bad_usage))
+    }
+
+    /// `finish_reason` of a finished choice.
+    fn finish(&self, finish: Finish) -> Value {
+        if self.no_finish_reason {
+            Value::Null
+        } else {
+            Value::from(finish.as_str())
+        }
+    }
+
     /// The whole non-streaming response.
     pub fn full(&self, choices: &[Choice], usage: Usage) -> Value {
         let (object, choices): (&str, Vec<Value>) = match self.endpoint {
@@ -74,7 +93,7 @@ impl RespCtx {
                             "index": c.index,
                             "message": {"role": "assistant", "content": c.text, "tool_calls": []},
                             "logprobs": null,
-                            "finish_reason": c.finish.as_str(),
+                            "finish_reason": self.finish(c.finish),
                             "stop_reason": null,
                         })
                     })
@@ -89,7 +108,7 @@ impl RespCtx {
                             "index": c.index,
                             "text": c.text,
                             "logprobs": null,
-                            "finish_reason": c.finish.as_str(),
+                            "finish_reason": self.finish(c.finish),
                             "stop_reason": null,
                         })
                     })
@@ -102,7 +121,7 @@ impl RespCtx {
             "created": self.created,
             "model": self.model,
             "choices": choices,
-            "usage": usage.json(),
+            "usage": self.usage(usage),
         })
     }
 
@@ -160,14 +179,14 @@ impl RespCtx {
                 "index": index,
                 "delta": {},
                 "logprobs": null,
-                "finish_reason": finish.as_str(),
+                "finish_reason": self.finish(finish),
                 "stop_reason": null,
             }),
             Endpoint::Completions => json!({
                 "index": index,
                 "text": "",
                 "logprobs": null,
-                "finish_reason": finish.as_str(),
+                "finish_reason": self.finish(finish),
                 "stop_reason": null,
             }),
         }]))
@@ -176,7 +195,7 @@ impl RespCtx {
     /// The usage chunk (`stream_options.include_usage`): no choices.
     pub fn usage_chunk(&self, usage: Usage) -> Bytes {
         let mut v = self.chunk_value(json!([]));
-        v["usage"] = usage.json();
+        v["usage"] = self.usage(usage);
         sse(&v)
     }
 }

@@ -337,7 +337,14 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         .prompt_tokens
         .fetch_add(gr.prompt_tokens(), Ordering::Relaxed);
     let wrong = app.args.has_bug(Bug::WrongAnswers);
-    let plans = gr.plan(app.args.seed, app.args.max_model_len, wrong);
+    let mut plans = gr.plan(app.args.seed, app.args.max_model_len, wrong);
+    if app.args.has_bug(Bug::Nondeterministic) {
+        // Each request draws other words, whatever its seed or temperature.
+        let n = app.ids.load(Ordering::Relaxed);
+        for p in &mut plans {
+            p.spec.key ^= n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
     let seqs = plans
         .iter()
         .map(|p| app.sup.submit(p.spec.clone()))
@@ -356,6 +363,8 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         created: unix_now(),
         model: app.args.model.clone(),
         endpoint,
+        bad_usage: app.args.has_bug(Bug::BadUsage),
+        no_finish_reason: app.args.has_bug(Bug::NoFinishReason),
     };
     if gr.stream {
         stream_response(app, ctx, &gr, &plans, seqs, slot).await

@@ -311,6 +311,20 @@ pub enum What {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The determinism probe (`[expect] deterministic`): the same seeded, greedy request
+    /// sent twice after load, and the two texts.
+    #[serde(rename = "api.determinism")]
+    Determinism {
+        /// The first answer's text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first: Option<String>,
+        /// The second answer's text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        second: Option<String>,
+        /// Why a probe got no answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A kind this build does not know (a newer or older writer).
     #[serde(other)]
     Unknown,

@@ -102,6 +102,10 @@ pub struct RequestRecord {
     /// if complete, without `[DONE]` or an error (silent loss), rather than the connection breaking.
     #[serde(default)]
     pub clean_end: bool,
+    /// What was wrong with the shape of an answer that otherwise succeeded (no
+    /// `finish_reason`, `usage` totals that do not add up); `None`: it conformed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonconformant: Option<String>,
 }
 
 impl RequestRecord {
@@ -140,6 +144,10 @@ pub mod files {
     pub const TESTS: &str = "tests.jsonl";
     /// Where `{junit}` points a command suite's command; a `junit = PATH` file is copied here.
     pub const COMMAND_JUNIT: &str = "command-junit.xml";
+    /// An offline suite's prompts, copied from its `input` (where `{input}` points).
+    pub const OFFLINE_INPUT: &str = "offline-input.jsonl";
+    /// Where `{output}` points an offline suite's command: its outputs, one JSON line each.
+    pub const OFFLINE_OUTPUT: &str = "offline-output.jsonl";
     /// The service name a command runs under, so its output is `service-command.log`.
     pub const COMMAND: &str = "command";
 

@@ -5,14 +5,18 @@
 //!
 //! The timeout (the budget at most) ends the command, not a budget watcher: a command killed
 //! at it is the `command.timeout` verdict, not an infrastructure error.
+//!
+//! An offline suite's batch runs the same way; its prompts are copied into the run directory
+//! first (`{input}`) and its outputs are written there (`{output}`), so judging them reads
+//! only the run directory. It has no test results to import.
 
-use super::{Run, RunError, watch_signals};
+use super::{Faults, LoadPlan, Run, RunError, watch_signals};
 use crate::gpu::nvml::{DeviceMem, Gpus};
 use crate::import;
 use crate::record::{Jsonl, Phase, TestRecord, What, files, read_log};
 use crate::report::Report;
 use crate::service::{ServiceError, Supervisor};
-use crate::suite::{CommandSpec, Parse, Probe, Ready, Restart, ServiceSpec};
+use crate::suite::{CommandSpec, Parse, ServiceSpec};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,8 +37,9 @@ impl Run {
     /// Run the suite's command to its end or its timeout, tear it down, import its results,
     /// judge and report.
     pub(super) async fn run_command(
-        self,
+        mut self,
         spec: CommandSpec,
+        faults: Faults,
         gpus: Option<Arc<Gpus>>,
         gpu_before: Option<Vec<DeviceMem>>,
     ) -> Result<Report, RunError> {
@@ -63,7 +68,7 @@ impl Run {
         let started = Instant::now();
         let timeout = spec.timeout.0.min(self.suite.meta.budget.0);
         let waited = self
-            .launch_and_wait(&sup, &spec, timeout, gpus.clone())
+            .launch_and_wait(&sup, &spec, timeout, faults, gpus.clone())
             .await;
         let exited_after = started.elapsed();
         self.teardown(&sup, gpus.as_deref(), gpu_before.as_deref())
@@ -76,7 +81,10 @@ impl Run {
                     Ended::TimedOut | Ended::Interrupted => started.elapsed(),
                 };
                 let code = self.record_exit(&sup, ended, took, timeout);
-                let tests = self.import_results(&spec, started_wall);
+                let tests = match self.suite.offline {
+                    Some(_) => 0,
+                    None => self.import_results(&spec, started_wall),
+                };
                 // Shells and launchers (`sh -c`, pyenv's shims) exit 127 for a program they
                 // cannot find: as much a missing program as one `exec` cannot find.
                 (code == Some(127) && tests == 0).then(|| self.not_found())
@@ -96,45 +104,29 @@ impl Run {
     fn command_service(&self, spec: &CommandSpec) -> ServiceSpec {
         // Absolute, since the command may run in another directory.
         let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
-        let junit = dir.join(files::COMMAND_JUNIT);
+        let path = |name: &str| dir.join(name).display().to_string();
+        // Validation lets each kind use only its own placeholders.
         let command = spec
             .argv
             .iter()
             .map(|a| {
-                a.replace("{junit}", &junit.display().to_string())
+                a.replace("{junit}", &path(files::COMMAND_JUNIT))
+                    .replace("{input}", &path(files::OFFLINE_INPUT))
+                    .replace("{output}", &path(files::OFFLINE_OUTPUT))
                     .replace("{run_dir}", &dir.display().to_string())
             })
             .collect();
-        ServiceSpec {
-            name: files::COMMAND.into(),
-            command,
-            env: spec.env.clone(),
-            // Never probed: a command is launched, not waited on to be ready.
-            ready: Ready {
-                probe: Probe::Tcp,
-                within: spec.timeout,
-            },
-            restart: Restart::Never,
-            after: Vec::new(),
-            entry: true,
-            health: None,
-            stop_grace: spec.stop_grace,
-            // A command told to stop (its timeout) stops as a whole: test servers with it.
-            stop_signal: nix::sys::signal::Signal::SIGTERM,
-            stop_mode: crate::suite::StopMode::Group,
-            // Nothing reaches a command on a port: it needs none.
-            port: None,
-            cwd: spec.cwd.clone(),
-        }
+        spec.service(command)
     }
 
     /// Start the command and wait for its exit, its timeout or an interrupt, sampling its
     /// process tree meanwhile; the error that kept it from starting, if one did.
     async fn launch_and_wait(
-        &self,
+        &mut self,
         sup: &Supervisor,
         spec: &CommandSpec,
         timeout: Duration,
+        faults: Faults,
         gpus: Option<Arc<Gpus>>,
     ) -> Result<Ended, String> {
         if let Some(cwd) = &spec.cwd
@@ -144,6 +136,15 @@ impl Run {
                 "failed to start the command: its working directory {} does not exist",
                 cwd.display()
             ));
+        }
+        if let Some(offline) = &self.suite.offline {
+            let to = self.dir.join(files::OFFLINE_INPUT);
+            std::fs::copy(&offline.input, &to).map_err(|e| {
+                format!(
+                    "failed to copy the prompts {} into the run directory: {e}",
+                    offline.input.display()
+                )
+            })?;
         }
         let path = self.dir.join(files::SAMPLES);
         let samples = Jsonl::create(&path)
@@ -161,12 +162,26 @@ impl Run {
         ));
         let stop = tokio_util::sync::CancellationToken::new();
         let observers = sup.observe(samples, stop.clone(), gpus);
+        // An offline batch's faults, planned from its start; the command's window is the
+        // run's middle, as load's is for services.
+        let start = self.clock.now_ms();
+        let window = LoadPlan {
+            arrivals: crate::load::arrival::Schedule::none(),
+            target: None,
+            duration_ms: timeout.as_secs_f64() * 1e3,
+        };
+        let scheduled = self.plan_faults(faults, &window, start)?;
+        let fault_tasks = self.spawn_faults(sup, scheduled, None, start, &stop);
         let ended = tokio::select! {
             () = svc.exited() => Ended::Exited,
             () = tokio::time::sleep(timeout) => Ended::TimedOut,
             () = self.cut.cancelled() => Ended::Interrupted,
         };
+        // Faults not yet due are called off; one injected is cleared.
         stop.cancel();
+        for t in fault_tasks {
+            let _ = t.await;
+        }
         for o in observers {
             let _ = o.await;
         }

@@ -100,7 +100,7 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     let gpu_before = gpus.as_ref().map(|g| g.devices());
 
     if let Some(command) = run.suite.command.clone() {
-        return run.run_command(command, gpus, gpu_before).await;
+        return run.run_command(command, faults, gpus, gpu_before).await;
     }
     let watchers = run.begin();
     let sup = match Supervisor::new(&run.suite.services, &run.dir, run.journal.clone()) {
@@ -632,8 +632,9 @@ impl Run {
             .map_err(|e| format!("failed to create {}: {e}", files::REQUESTS))?;
         match load.target {
             Some((target, max_in_flight)) => {
+                let probe = self.suite.expect.deterministic.then(|| target.clone());
                 let summary = load::drive(
-                    http,
+                    http.clone(),
                     target,
                     &load.arrivals,
                     start,
@@ -644,6 +645,11 @@ impl Run {
                 )
                 .await;
                 self.journal.log(None, What::LoadFinished(summary));
+                if let Some(target) = probe
+                    && !self.cut.is_cancelled()
+                {
+                    self.probe_determinism(&http, &target).await;
+                }
             }
             None => {
                 let end =
@@ -655,6 +661,31 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// `[expect] deterministic`: the same seeded, greedy request twice, one after the other
+    /// (`api.determinism`); the first failure ends it.
+    async fn probe_determinism(&self, http: &reqwest::Client, target: &client::Target) {
+        let seed = self.suite.meta.seed;
+        let (mut first, mut second, mut error) = (None, None, None);
+        match client::seeded_text(http, target, seed).await {
+            Ok(t) => first = Some(t),
+            Err(e) => error = Some(e),
+        }
+        if error.is_none() {
+            match client::seeded_text(http, target, seed).await {
+                Ok(t) => second = Some(t),
+                Err(e) => error = Some(e),
+            }
+        }
+        self.journal.log(
+            None,
+            What::Determinism {
+                first,
+                second,
+                error,
+            },
+        );
     }
 
     /// Stop every service and name any process that outlived it; where NVML loads, record

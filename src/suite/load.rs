@@ -72,12 +72,13 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let top = Field::root(&root).table(
         "the top level",
         Some(&[
-            "suite", "service", "load", "fault", "expect", "proxy", "command", "accuracy",
+            "suite", "service", "load", "fault", "expect", "proxy", "command", "offline",
+            "accuracy",
         ]),
     )?;
     let meta = meta(&top)?;
-    if meta.kind == Kind::Command {
-        return command::suite(&top, meta, path);
+    if matches!(meta.kind, Kind::Command | Kind::Offline) {
+        return command::suite(&top, meta, path, check);
     }
     command::refuse(&top)?;
     let services = services::services(&top)?;
@@ -106,6 +107,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         source: path.to_path_buf(),
         command: None,
         accuracy,
+        offline: None,
     })
 }
 
@@ -153,7 +155,11 @@ fn meta(top: &Tbl) -> Res<Meta> {
         return Err(name_f.expected(name_expected));
     }
     let kind = match t.get("kind") {
-        Some(f) => f.one_of(&[("service", Kind::Service), ("command", Kind::Command)])?,
+        Some(f) => f.one_of(&[
+            ("service", Kind::Service),
+            ("command", Kind::Command),
+            ("offline", Kind::Offline),
+        ])?,
         None => Kind::Service,
     };
     let level = match t.get("level") {
@@ -166,6 +172,8 @@ fn meta(top: &Tbl) -> Res<Meta> {
         ])?,
         // A command suite wraps unit tests: level 1 unless it says otherwise.
         None if kind == Kind::Command => Level::L1,
+        // Offline inference on the dummy model is end to end: level 2 unless it says otherwise.
+        None if kind == Kind::Offline => Level::L2,
         None => Level::L5,
     };
     let hardware = match t.get("hardware") {
@@ -374,6 +382,8 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "no_unplanned_exits",
             "no_hangs",
             "hang_after",
+            "api_conformant",
+            "deterministic",
             "window",
             "latency_p99",
             "ttft_p99",
@@ -402,6 +412,8 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         ("health_truthful", &mut e.health_truthful),
         ("no_unplanned_exits", &mut e.no_unplanned_exits),
         ("no_hangs", &mut e.no_hangs),
+        ("api_conformant", &mut e.api_conformant),
+        ("deterministic", &mut e.deterministic),
     ] {
         if let Some(f) = t.get(key) {
             *slot = f.bool()?;

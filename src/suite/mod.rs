@@ -50,6 +50,9 @@ pub struct Suite {
     /// The `[accuracy]` table, its probes read; `None` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<AccuracySpec>,
+    /// What an offline suite (`kind = "offline"`) expects of its batch; its argv is `command`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineSpec>,
 }
 
 impl Suite {
@@ -108,6 +111,8 @@ pub enum Kind {
     Service,
     /// One command under the supervisor whose test results are imported (`[command]`).
     Command,
+    /// One batch command (offline inference) whose outputs are judged (`[offline]`).
+    Offline,
 }
 
 /// Level in the five-level test system.
@@ -209,6 +214,49 @@ pub struct CommandSpec {
     pub junit: Option<PathBuf>,
     /// How its results are read.
     pub parse: Parse,
+}
+
+impl CommandSpec {
+    /// The command as the one supervised service `command`, running `argv` (its
+    /// placeholders filled in): no readiness to wait for, no restart, no health path.
+    pub fn service(&self, argv: Vec<String>) -> ServiceSpec {
+        ServiceSpec {
+            // `record::files::COMMAND`: its log is `service-command.log`.
+            name: "command".into(),
+            command: argv,
+            env: self.env.clone(),
+            // Never probed: a command is launched, not waited on to be ready.
+            ready: Ready {
+                probe: Probe::Tcp,
+                within: self.timeout,
+            },
+            restart: Restart::Never,
+            after: Vec::new(),
+            entry: true,
+            health: None,
+            stop_grace: self.stop_grace,
+            // A command told to stop (its timeout) stops as a whole: test servers with it.
+            stop_signal: nix::sys::signal::Signal::SIGTERM,
+            stop_mode: StopMode::Group,
+            // Nothing reaches a command on a port: it needs none.
+            port: None,
+            cwd: self.cwd.clone(),
+        }
+    }
+}
+
+/// The `[offline]` table beyond its command: the prompts and what the outputs must be.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct OfflineSpec {
+    /// The prompts file (JSON lines), resolved against the suite file's directory; copied
+    /// into the run directory, where `{input}` points.
+    pub input: PathBuf,
+    /// Outputs expected; `None`: one per input line.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// The batch must end within this (`offline.slow`); `None`: only its timeout bounds it.
+    #[serde(default)]
+    pub within: Option<Dur>,
 }
 
 /// How a command's test results are read (`[command] parse`).
@@ -405,6 +453,12 @@ pub struct Expect {
     /// A request outside every window open longer than this is a hang (`None`: only timeouts).
     #[serde(default)]
     pub hang_after: Option<Dur>,
+    /// Every answer that succeeded has the shape the OpenAI API promises (`api.schema`).
+    #[serde(default)]
+    pub api_conformant: bool,
+    /// The same seeded, greedy request gives the same text twice (`api.nondeterministic`).
+    #[serde(default)]
+    pub deterministic: bool,
     /// Sliding window for success rates.
     pub window: Dur,
     /// p99 end-to-end latency of successful requests outside fault and crash windows.
@@ -462,6 +516,8 @@ impl Default for Expect {
             ttft_p99: None,
             tpot_p99: None,
             throughput_min: None,
+            api_conformant: false,
+            deterministic: false,
         }
     }
 }

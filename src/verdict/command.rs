@@ -14,18 +14,18 @@ const TEXT_LINES: usize = 6;
 const NAMED: usize = 3;
 
 /// What `command.exit` says.
-struct Ended<'a> {
-    event: &'a Event,
-    code: Option<i32>,
-    signal: Option<i32>,
-    took_ms: f64,
-    timeout_ms: f64,
-    timed_out: bool,
-    interrupted: bool,
+pub(super) struct Ended<'a> {
+    pub event: &'a Event,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub took_ms: f64,
+    pub timeout_ms: f64,
+    pub timed_out: bool,
+    pub interrupted: bool,
 }
 
 /// The command's end, if it ran to one (it did unless it could not start).
-fn ended(r: &RunRecords) -> Option<Ended<'_>> {
+pub(super) fn ended(r: &RunRecords) -> Option<Ended<'_>> {
     r.events.iter().rev().find_map(|e| match e.what {
         What::CommandExit {
             code,
@@ -56,7 +56,7 @@ fn results_error(r: &RunRecords) -> Option<&str> {
 }
 
 /// Why an interrupted run's command cannot be judged.
-fn interrupted_why(course: &Course) -> String {
+pub(super) fn interrupted_why(course: &Course) -> String {
     course.cut.as_ref().map_or_else(
         || "the run was interrupted before the command ended".into(),
         |c| c.why.clone(),
@@ -308,7 +308,7 @@ fn describe(t: &TestRecord) -> Vec<String> {
 }
 
 /// The command's own last output lines before it ended.
-fn last_lines(r: &RunRecords, x: &Ended) -> Result<Vec<String>, JudgeError> {
+pub(super) fn last_lines(r: &RunRecords, x: &Ended) -> Result<Vec<String>, JudgeError> {
     crash::last_lines(
         r,
         &Exit {
@@ -322,7 +322,7 @@ fn last_lines(r: &RunRecords, x: &Ended) -> Result<Vec<String>, JudgeError> {
 }
 
 /// `SIGSEGV` for 11.
-fn signal_name(sig: i32) -> &'static str {
+pub(super) fn signal_name(sig: i32) -> &'static str {
     nix::sys::signal::Signal::try_from(sig).map_or("unknown signal", |s| s.as_str())
 }
 

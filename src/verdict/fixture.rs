@@ -10,7 +10,7 @@ use crate::record::{
     AccuracyRecord, Event, FaultRef, InputRecord, LoadSummary, LogLine, Outcome, Phase,
     PlannedFault, RequestRecord, Sample, Timeline, What, files,
 };
-use crate::suite::{Dur, Expect};
+use crate::suite::{Dur, Expect, OfflineSpec};
 use serde_json::json;
 
 /// The one service of a fixture run.
@@ -48,6 +48,7 @@ pub fn req(id: u64, start_ms: f64, took: f64, outcome: Outcome) -> RequestRecord
         headers: Default::default(),
         error: None,
         clean_end: false,
+        nonconformant: None,
     }
 }
 
@@ -67,6 +68,9 @@ pub struct Run {
     pub accuracy: Option<crate::suite::AccuracySpec>,
     /// `accuracy.jsonl`.
     pub probes: Vec<AccuracyRecord>,
+    /// An offline suite's batch: what it expects, its prompts file's lines and its outputs
+    /// file's lines (`None`: no outputs file).
+    pub offline: Option<(OfflineSpec, Vec<String>, Option<Vec<String>>)>,
 }
 
 impl Run {
@@ -77,6 +81,7 @@ impl Run {
             recover_within: Some(Dur::from_secs(3)),
             steady_success_rate: Some(0.95),
             fail_fast: Some(Dur::from_secs(2)),
+            api_conformant: true,
             ..Expect::default()
         };
         let timeline = Timeline {
@@ -96,6 +101,7 @@ impl Run {
             log: Vec::new(),
             accuracy: None,
             probes: Vec::new(),
+            offline: None,
         }
         .event(0.0, What::Phase(Phase::Start { seed: 7 }))
         .event(
@@ -162,6 +168,40 @@ impl Run {
         run.requests = (0..arrivals)
             .map(|id| req(id, LOAD_START + id as f64 * GAP, TOOK, Outcome::Ok))
             .collect();
+        run
+    }
+
+    /// An offline suite's run: the batch answered `input` (prompts file lines) with `output`
+    /// and exited with `code` after `took_ms`, bound by `within_ms`.
+    pub fn offline(
+        input: &[&str],
+        output: Option<&[&str]>,
+        code: i32,
+        took_ms: f64,
+        within_ms: Option<u64>,
+    ) -> Run {
+        let mut run = Run::bare().event(
+            took_ms,
+            What::CommandExit {
+                code: Some(code),
+                signal: None,
+                took_ms,
+                timeout_ms: 30_000.0,
+                timed_out: false,
+                interrupted: false,
+            },
+        );
+        run.has_load = false;
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        run.offline = Some((
+            OfflineSpec {
+                input: "prompts.jsonl".into(),
+                count: None,
+                within: within_ms.map(Dur::from_millis),
+            },
+            lines(input),
+            output.map(lines),
+        ));
         run
     }
 
@@ -420,7 +460,7 @@ impl Run {
     pub fn write(&self) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let load = self.has_load.then(|| json!({"rate": 1000.0 / GAP}));
-        let suite = json!({
+        let mut suite = json!({
             "meta": {"level": "L5"}, "load": load, "expect": self.expect, "accuracy": self.accuracy,
         });
         let mut events = self.events.clone();
@@ -445,6 +485,16 @@ impl Run {
             write(files::INPUT, jsonl(&self.input));
         }
         write(&files::service_log(SERVICE), log.concat());
+        if let Some((spec, input, output)) = &self.offline {
+            suite["meta"]["kind"] = json!("offline");
+            suite["offline"] = json!(spec);
+            let lines = |l: &[String]| l.iter().map(|s| format!("{s}\n")).collect::<String>();
+            write(files::OFFLINE_INPUT, lines(input));
+            if let Some(output) = output {
+                write(files::OFFLINE_OUTPUT, lines(output));
+            }
+        }
+        write(files::SUITE, suite.to_string());
         dir
     }
 

@@ -5,9 +5,11 @@
 //! and every check can be tested on recorded runs.
 
 mod accuracy;
+mod api;
 mod command;
 mod course;
 mod crash;
+mod determinism;
 mod fail_fast;
 #[cfg(test)]
 mod fixture;
@@ -18,6 +20,7 @@ mod injected;
 mod input;
 mod logs;
 mod loss;
+mod offline;
 mod orphans;
 mod perf;
 mod recovery;
@@ -142,6 +145,8 @@ pub struct RunRecords {
     pub input: Vec<InputRecord>,
     /// A command suite (`kind = "command"`): one command, its tests imported.
     pub command: bool,
+    /// An offline suite's batch: its prompts and outputs; `None` for other suites.
+    pub offline: Option<offline::Batch>,
     /// The command's imported tests (`tests.jsonl`), empty for a service suite.
     pub tests: Vec<TestRecord>,
     /// The suite's `[accuracy]` table, its probes included; `None` when it has none.
@@ -191,6 +196,14 @@ impl RunRecords {
             None => None,
         };
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
+        let offline = match suite["meta"]["kind"].as_str() {
+            Some("offline") => {
+                let spec = serde_json::from_value(suite["offline"].clone())
+                    .map_err(parse_err(files::SUITE))?;
+                Some(offline::Batch::read(dir, spec)?)
+            }
+            _ => None,
+        };
         Ok(RunRecords {
             dir: dir.to_path_buf(),
             expect,
@@ -202,6 +215,7 @@ impl RunRecords {
             samples,
             input,
             command: suite["meta"]["kind"] == "command",
+            offline,
             tests,
             accuracy,
             probes,
@@ -230,6 +244,11 @@ const CHECKS: &[Check] = &[
     command::tests_pass,
     command::exit,
     command::timeout,
+    offline::exit,
+    offline::slow,
+    offline::count,
+    offline::schema,
+    offline::keywords,
     injected::judge,
     startup::judge,
     crash::judge,
@@ -242,6 +261,8 @@ const CHECKS: &[Check] = &[
     perf::tpot,
     perf::throughput,
     loss::judge,
+    api::judge,
+    determinism::judge,
     orphans::judge,
     logs::judge,
     logs::judge_teardown,

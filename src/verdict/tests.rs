@@ -409,6 +409,216 @@ fn fail_fast_fails_on_a_request_hanging_after_a_crash() {
     );
 }
 
+// offline_*
+
+const PROMPTS: &[&str] = &[
+    r#"{"prompt": "a", "expect": ["river"]}"#,
+    r#"{"prompt": "b"}"#,
+];
+
+const ANSWERS: &[&str] = &[
+    r#"{"prompt": "a", "text": "the River flows", "tokens": 3, "finish_reason": "length"}"#,
+    r#"{"prompt": "b", "text": "x", "tokens": 1, "finish_reason": "stop"}"#,
+];
+
+#[test]
+fn offline_checks_pass_on_a_batch_that_did_its_work() {
+    let run = Run::offline(PROMPTS, Some(ANSWERS), 0, 800.0, Some(1000));
+    run.assert(
+        "offline_exit",
+        Pass,
+        "offline.exit",
+        "exited with code 0 after 0.8 s",
+    );
+    run.assert(
+        "offline_within",
+        Pass,
+        "offline.slow",
+        "within its bound of 1s",
+    );
+    run.assert(
+        "offline_count",
+        Pass,
+        "offline.count",
+        "wrote 2 outputs, expected 2",
+    );
+    run.assert("offline_schema", Pass, "offline.schema", "all 2 outputs");
+    run.assert(
+        "offline_keywords",
+        Pass,
+        "offline.keywords",
+        "all 1 answers",
+    );
+    // Not an offline suite: none of them.
+    assert!(Run::new().verdict("offline_exit").is_none());
+    // No bound, no keywords expected: those two are not checks of this suite.
+    let plain = Run::offline(&[PROMPTS[1]], Some(&[ANSWERS[1]]), 0, 800.0, None);
+    assert!(plain.verdict("offline_within").is_none());
+    assert!(plain.verdict("offline_keywords").is_none());
+}
+
+#[test]
+fn offline_checks_fail_each_on_its_own_fault() {
+    let crashed = Run::offline(PROMPTS, Some(&ANSWERS[..1]), 1, 300.0, None);
+    crashed.assert(
+        "offline_exit",
+        Fail,
+        "offline.exit",
+        "exited with code 1 after 0.3 s",
+    );
+    // A crash is one failure: what it left unwritten is not counted again.
+    crashed.assert(
+        "offline_count",
+        NotJudged,
+        "offline.count",
+        "did not finish",
+    );
+    let slow = Run::offline(PROMPTS, Some(ANSWERS), 0, 1500.0, Some(1000));
+    slow.assert(
+        "offline_within",
+        Fail,
+        "offline.slow",
+        "after 1.5 s (past its bound of 1s)",
+    );
+    let short = Run::offline(PROMPTS, Some(&ANSWERS[..1]), 0, 300.0, None);
+    short.assert(
+        "offline_count",
+        Fail,
+        "offline.count",
+        "wrote 1 outputs, expected 2; 1 prompt(s) unanswered, the first: \"b\"",
+    );
+    Run::offline(PROMPTS, None, 0, 300.0, None).assert(
+        "offline_count",
+        Fail,
+        "offline.count",
+        "wrote no outputs file",
+    );
+    let malformed = [
+        ANSWERS[0],
+        r#"{"prompt": "b", "text": "x", "tokens": "1", "finish_reason": "stop"}"#,
+    ];
+    Run::offline(PROMPTS, Some(&malformed), 0, 300.0, None).assert(
+        "offline_schema",
+        Fail,
+        "offline.schema",
+        "1 of 2 outputs are malformed; the first, line 2: `tokens` is not a count",
+    );
+    let stranger = [
+        ANSWERS[0],
+        r#"{"prompt": "c", "text": "x", "tokens": 1, "finish_reason": "stop"}"#,
+    ];
+    Run::offline(PROMPTS, Some(&stranger), 0, 300.0, None).assert(
+        "offline_schema",
+        Fail,
+        "offline.schema",
+        "its prompt \"c\" is none of the input's",
+    );
+    let off_topic = [
+        r#"{"prompt": "a", "text": "a lake", "tokens": 2, "finish_reason": "stop"}"#,
+        ANSWERS[1],
+    ];
+    Run::offline(PROMPTS, Some(&off_topic), 0, 300.0, None).assert(
+        "offline_keywords",
+        Fail,
+        "offline.keywords",
+        "1 of 1 answers lack expected keywords; the first, to \"a\": lacks [\"river\"]",
+    );
+}
+
+// api_conformant
+
+#[test]
+fn api_conformant_passes_when_every_answer_conforms_and_is_off_unless_asked() {
+    Run::new().assert(
+        "api_conformant",
+        Pass,
+        "api.schema",
+        "all 100 answers had the shape the API promises",
+    );
+    let mut off = Run::new();
+    off.expect.api_conformant = false;
+    off.requests[3].nonconformant = Some("no usage".into());
+    assert!(off.verdict("api_conformant").is_none());
+}
+
+#[test]
+fn api_conformant_fails_naming_the_first_nonconformant_answer() {
+    let mut run = Run::new();
+    run.requests[12].nonconformant = Some("choice 0 ended without a finish_reason".into());
+    run.requests[40].outcome = Outcome::BadResponse;
+    run.requests[40].error = Some("data after [DONE]".into());
+    // A failed request is not an answer: other checks judge it.
+    run.requests[50].outcome = Outcome::Http5xx;
+    let v = run.assert(
+        "api_conformant",
+        Fail,
+        "api.schema",
+        "2 of 99 answers broke the API's shape; the first, request 12 at 2.2 s: \
+         choice 0 ended without a finish_reason",
+    );
+    assert_eq!(
+        v.evidence["examples"][1]["problem"],
+        json!("data after [DONE]")
+    );
+    Run::before_load("service `main` never became ready").assert(
+        "api_conformant",
+        NotJudged,
+        "api.schema",
+        "never became ready",
+    );
+}
+
+// deterministic
+
+/// A fixture run whose determinism probe got `first` and `second`, or `error`.
+fn probed(first: Option<&str>, second: Option<&str>, error: Option<&str>) -> super::fixture::Run {
+    let mut run = Run::new().event(
+        LOAD_END + 150.0,
+        What::Determinism {
+            first: first.map(str::to_string),
+            second: second.map(str::to_string),
+            error: error.map(str::to_string),
+        },
+    );
+    run.expect.deterministic = true;
+    run
+}
+
+#[test]
+fn deterministic_passes_on_the_same_text_twice() {
+    probed(Some("a b c"), Some("a b c"), None).assert(
+        "deterministic",
+        Pass,
+        "api.nondeterministic",
+        "gave the same text twice (5 chars)",
+    );
+    assert!(Run::new().verdict("deterministic").is_none());
+}
+
+#[test]
+fn deterministic_fails_on_two_texts_or_no_answer() {
+    probed(Some("a b"), Some("a c"), None).assert(
+        "deterministic",
+        Fail,
+        "api.nondeterministic",
+        "gave two texts: \"a b\" then \"a c\"",
+    );
+    probed(Some("a b"), None, Some("POST /v1/completions: 503")).assert(
+        "deterministic",
+        Fail,
+        "api.nondeterministic",
+        "the seeded probe got no answer: POST /v1/completions: 503",
+    );
+    let mut never = Run::new();
+    never.expect.deterministic = true;
+    never.assert(
+        "deterministic",
+        NotJudged,
+        "api.nondeterministic",
+        "never ran",
+    );
+}
+
 // no_lost_requests
 
 #[test]
