@@ -353,3 +353,49 @@ fn offline_suite_errors_are_located() {
         "is for offline suites, expected `kind = \"offline\"`",
     );
 }
+
+#[test]
+fn a_bad_configuration_refused_fast_passes_and_one_accepted_is_startup_accepted() {
+    // The shipped start-up suite: the mock refuses `--max-model-len 0` at once, saying why.
+    let text = std::fs::read_to_string(online("mock_bad_config")).expect("read shipped suite");
+    let case = Case::new(&text);
+    let out = case.run();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let v = case.verdict("startup_refused");
+    assert_eq!(v["status"], "pass", "{v:#}");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid value '0' for '--max-model-len"),
+        "{v:#}"
+    );
+    // The same suite with a configuration the mock accepts: starting is the failure.
+    let case =
+        Case::new(&text.replace("\"--max-model-len\", \"0\"", "\"--max-model-len\", \"100\""));
+    let out = case.run();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(case.failed_ids(), ["startup.accepted"], "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[startup.accepted]"));
+}
+
+#[test]
+fn a_service_slower_to_start_than_ready_within_is_startup_slow() {
+    let bin = util::bin().display().to_string();
+    let suite = |bound: &str| {
+        format!(
+            "[suite]\nname = \"slow-start\"\nlevel = \"L2\"\n\n[service]\n\
+             command = [\"sh\", \"-c\", \"sleep 1; exec \\\"$BIN\\\" mock-server --port \\\"$PORT\\\"\"]\n\
+             env = {{ BIN = {bin:?}, PORT = \"{{port}}\" }}\nready = {{ http = \"/health\", within = \"20s\" }}\n\n\
+             [expect]\nready_within = \"{bound}\"\n"
+        )
+    };
+    let case = Case::new(&suite("300ms"));
+    let out = case.run();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(case.failed_ids(), ["startup.slow"], "{}", show(&out));
+    let case = Case::new(&suite("15s"));
+    let out = case.run();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(case.verdict("ready_within")["status"], "pass");
+}

@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 14, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 15, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -70,6 +70,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
             "mock-batch",
             "mock-api-conformance",
             "mock-api-conformance-completions",
+            "mock-bad-config",
             "mock-smoke",
             "mock-accuracy-perf"
         ]
@@ -108,7 +109,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 14, "{text}");
+    assert_eq!(rows.len(), 15, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -126,7 +127,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("6 to run, 8 skipped"), "{text}");
+    assert!(text.contains("7 to run, 8 skipped"), "{text}");
 }
 
 #[test]
@@ -174,6 +175,7 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
             "mock-batch",
             "mock-api-conformance",
             "mock-api-conformance-completions",
+            "mock-bad-config",
             "mock-smoke",
             "mock-accuracy-perf",
             "load-lag-1000",
@@ -201,9 +203,9 @@ fn matrix(args: &[&str]) -> Vec<Value> {
 #[test]
 fn github_matrix_has_one_job_per_suite_of_the_levels() {
     let rows = matrix(&["--level", "L3", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(rows.len(), 7, "{rows:?}");
     assert_eq!(rows[0]["suite"], "suites/l1/pytest_core_model.toml");
-    assert_eq!(rows[5]["suite"], "suites/l3/mock/mock_accuracy_perf.toml");
+    assert_eq!(rows[6]["suite"], "suites/l3/mock/mock_accuracy_perf.toml");
     assert_eq!(
         rows[1]["suite"],
         "suites/l2/offline_inference/mock_batch.toml"
@@ -213,7 +215,7 @@ fn github_matrix_has_one_job_per_suite_of_the_levels() {
         "suites/l2/online_serving/mock_api_conformance.toml"
     );
     assert_eq!(
-        rows[4..5],
+        rows[5..6],
         [serde_json::json!({
             "suite": "suites/l2/online_serving/mock_smoke.toml",
             "name": "mock-smoke",
@@ -300,11 +302,11 @@ fn buildkite_pipeline_has_one_step_per_suite() {
         "buildkite",
     ]);
     let v: Value = serde_yaml_ng::from_str(&stdout(&out)).expect("yaml");
-    assert_eq!(v["steps"].as_array().map(Vec::len), Some(6), "{v}");
+    assert_eq!(v["steps"].as_array().map(Vec::len), Some(7), "{v}");
     assert_eq!(v["steps"][0]["label"], "L1 pytest-core-model");
     assert_eq!(v["steps"][1]["label"], "L2 mock-batch");
-    assert_eq!(v["steps"][4]["label"], "L2 mock-smoke");
-    assert_eq!(v["steps"][5]["label"], "L3 mock-accuracy-perf");
+    assert_eq!(v["steps"][5]["label"], "L2 mock-smoke");
+    assert_eq!(v["steps"][6]["label"], "L3 mock-accuracy-perf");
 }
 
 #[test]
@@ -457,6 +459,7 @@ fn run_level_runs_included_levels_first_with_one_report_for_all() {
         "mock-batch",
         "mock-api-conformance",
         "mock-api-conformance-completions",
+        "mock-bad-config",
         "mock-smoke",
     ];
     assert_eq!(

@@ -358,14 +358,15 @@ impl Run {
     /// Record a failed start; the run's error, unless a start-up fault may have caused it.
     fn start_failed(&self, e: &ServiceError) -> Option<String> {
         // Under a start-up fault, failing to start is the behaviour being judged, not a broken run.
-        if self.suite.faults.iter().any(|f| f.startup) {
+        // So is a start the suite expects to fail (a bad configuration on purpose).
+        if self.suite.faults.iter().any(|f| f.startup) || self.suite.expect.startup_fails {
             self.journal.log(
                 None,
                 What::RunStartFailed {
                     error: e.to_string(),
                 },
             );
-            self.say(format!("  start-up under the fault failed: {e}"));
+            self.say(format!("  start-up failed, as judged: {e}"));
             None
         } else {
             Some(e.to_string())

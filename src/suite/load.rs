@@ -379,6 +379,8 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "log_forbid",
             "log_forbid_teardown",
             "health_truthful",
+            "startup_fails",
+            "ready_within",
             "no_unplanned_exits",
             "no_hangs",
             "hang_after",
@@ -398,6 +400,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
     e.recover_within = opt(t.get("recover_within"), Field::pos_dur)?;
     e.fail_fast = opt(t.get("fail_fast"), Field::pos_dur)?;
     e.hang_after = opt(t.get("hang_after"), Field::pos_dur)?;
+    e.ready_within = opt(t.get("ready_within"), Field::pos_dur)?;
     if let Some(f) = t.get("steady_success_rate") {
         let expected = "a number from 0.0 to 1.0";
         let r = f.number(expected)?;
@@ -410,6 +413,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
         ("no_lost_requests", &mut e.no_lost_requests),
         ("no_orphans", &mut e.no_orphans),
         ("health_truthful", &mut e.health_truthful),
+        ("startup_fails", &mut e.startup_fails),
         ("no_unplanned_exits", &mut e.no_unplanned_exits),
         ("no_hangs", &mut e.no_hangs),
         ("api_conformant", &mut e.api_conformant),

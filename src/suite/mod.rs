@@ -453,6 +453,13 @@ pub struct Expect {
     /// A request outside every window open longer than this is a hang (`None`: only timeouts).
     #[serde(default)]
     pub hang_after: Option<Dur>,
+    /// The suite starts a service with a bad configuration on purpose: refusing it (fast, with
+    /// a message) is the pass, starting is `startup.accepted`.
+    #[serde(default)]
+    pub startup_fails: bool,
+    /// Every service is ready within this of its spawn (`startup.slow`).
+    #[serde(default)]
+    pub ready_within: Option<Dur>,
     /// Every answer that succeeded has the shape the OpenAI API promises (`api.schema`).
     #[serde(default)]
     pub api_conformant: bool,
@@ -518,6 +525,8 @@ impl Default for Expect {
             throughput_min: None,
             api_conformant: false,
             deterministic: false,
+            startup_fails: false,
+            ready_within: None,
         }
     }
 }

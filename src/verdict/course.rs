@@ -83,7 +83,7 @@ impl Course {
             None => Some(match (&error, start_failed, skipped, &cut) {
                 (Some(e), ..) => format!("the run ended before load: {e}"),
                 (_, Some(e), ..) => {
-                    format!("the service did not start under the start-up fault: {e}")
+                    format!("the service did not start (as the suite judges): {e}")
                 }
                 (_, _, Some(s), _) => format!("the run was skipped: {s}"),
                 (_, _, _, Some(c)) => format!("{} during start-up, before load", c.why),

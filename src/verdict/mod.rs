@@ -251,6 +251,8 @@ const CHECKS: &[Check] = &[
     offline::keywords,
     injected::judge,
     startup::judge,
+    startup::refused,
+    startup::ready_within,
     crash::judge,
     recovery::judge,
     steady::judge,

@@ -1,13 +1,24 @@
-//! Always on when a fault strikes at start-up (`at = "startup"`): the service must either
-//! start anyway or fail fast and say why — exit non-zero with a message in its log within
-//! its readiness deadline. Hanging in between is `startup.hang`; dying without a word is
-//! `startup.silent`.
+//! Start-up, judged from the service's first start:
+//! - `startup_under_fault`, always on when a fault strikes at start-up (`at = "startup"`): the
+//!   service must either start anyway or fail fast and say why — exit non-zero with a
+//!   message in its log within its readiness deadline. Hanging in between is
+//!   `startup.hang`; dying without a word is `startup.silent`.
+//! - `startup_refused`, on with `[expect] startup_fails = true` (a suite that starts a
+//!   service with a bad configuration on purpose): the same, except that starting is the
+//!   failure, `startup.accepted`.
+//! - `ready_within`: every service was ready within the bound after it was spawned
+//!   (`startup.slow`).
 
 use super::{Course, JudgeError, RunRecords, Verdict, round};
 use crate::record::{Event, What, files, read_log};
 use serde_json::json;
 
-const CHECK: &str = "startup_under_fault";
+/// Why a start is judged: a fault met it, or the suite expects its configuration refused.
+#[derive(Clone, Copy, PartialEq)]
+enum Why {
+    Fault,
+    Refused,
+}
 
 pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
     let mut services: Vec<&str> = r
@@ -20,6 +31,78 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
     services.dedup();
     let Some(service) = services.first().copied() else {
         return Ok(None);
+    };
+    Ok(Some(start(r, service, Why::Fault)))
+}
+
+/// `startup_refused`: the first service started must refuse its configuration, fast and
+/// saying why.
+pub fn refused(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> {
+    if !r.expect.startup_fails {
+        return Ok(None);
+    }
+    let first = r.events.iter().find_map(|e| match e.what {
+        What::ServiceSpawn { .. } => e.service.as_deref(),
+        _ => None,
+    });
+    Ok(Some(match first {
+        Some(service) => start(r, service, Why::Refused),
+        None => Verdict::not_judged(
+            "startup_refused",
+            "startup.accepted",
+            "no service was started",
+        ),
+    }))
+}
+
+/// `ready_within`: every service's first readiness came within the bound of its spawn.
+pub fn ready_within(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
+    const CHECK: &str = "ready_within";
+    const ID: &str = "startup.slow";
+    let Some(bound) = r.expect.ready_within else {
+        return Ok(None);
+    };
+    let (mut slow, mut ready) = (Vec::new(), Vec::new());
+    for e in &r.events {
+        if let What::ServiceReady {
+            after_ms,
+            generation: 0,
+        } = e.what
+        {
+            let service = e.service.clone().unwrap_or_default();
+            ready.push(json!({"service": service, "ready_after_ms": round(after_ms)}));
+            if after_ms > bound.as_ms() {
+                slow.push(format!("`{service}` after {:.2} s", after_ms / 1e3));
+            }
+        }
+    }
+    if ready.is_empty() {
+        let why = course
+            .before_load
+            .clone()
+            .unwrap_or_else(|| "no service became ready".into());
+        return Ok(Some(Verdict::not_judged(CHECK, ID, &why)));
+    }
+    let pass = slow.is_empty();
+    let summary = if pass {
+        format!("every service was ready within {bound} of its start")
+    } else {
+        format!("ready later than {bound}: {}", slow.join(", "))
+    };
+    Ok(Some(Verdict::new(
+        CHECK,
+        ID,
+        pass,
+        summary,
+        json!({"bound_ms": bound.as_ms(), "services": ready}),
+    )))
+}
+
+/// Judge the first start of `service`.
+fn start(r: &RunRecords, service: &str, why: Why) -> Verdict {
+    let (check, under) = match why {
+        Why::Fault => ("startup_under_fault", "under the fault"),
+        Why::Refused => ("startup_refused", "refusing its configuration"),
     };
     // Generation 0 of the service: its first start, the one the fault met.
     let first = |e: &&Event| {
@@ -48,7 +131,7 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
     let log_lines = service_output(r, service);
     // An exit counts only if it came before readiness (a later one is another story).
     let exited_first = exit.filter(|e| ready.is_none_or(|rd| e.t_ms < rd.t_ms));
-    let verdict = match (exited_first, ready) {
+    match (exited_first, ready) {
         (Some(e), _) => {
             let (code, signal) = match &e.what {
                 What::ServiceExit { code, signal, .. } => (*code, *signal),
@@ -57,22 +140,29 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
             let failed = code != Some(0);
             let code = code.map_or_else(|| "none".to_string(), |c| c.to_string());
             let took = e.t_ms - spawn_t;
-            let last = log_lines.last().cloned().unwrap_or_default();
+            // The line that says why: the last one naming an error, else the last one.
+            let last = log_lines
+                .iter()
+                .rev()
+                .find(|l| l.to_ascii_lowercase().contains("error"))
+                .or(log_lines.last())
+                .cloned()
+                .unwrap_or_default();
             let evidence = json!({"service": service, "exit_code": code, "signal": signal, "after_ms": round(took), "last_log_lines": log_lines.iter().rev().take(5).rev().collect::<Vec<_>>()});
             if failed && !log_lines.is_empty() {
                 Verdict::new(
-                    CHECK,
+                    check,
                     "startup.silent",
                     true,
                     format!(
-                        "`{service}` failed fast under the fault: exit {code} after {:.1} s: {last}",
+                        "`{service}` failed fast {under}: exit {code} after {:.1} s: {last}",
                         took / 1e3
                     ),
                     evidence,
                 )
             } else {
                 Verdict::new(
-                    CHECK,
+                    check,
                     "startup.silent",
                     false,
                     format!(
@@ -83,8 +173,8 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
                 )
             }
         }
-        (_, Some(rd)) => Verdict::new(
-            CHECK,
+        (_, Some(rd)) if why == Why::Fault => Verdict::new(
+            check,
             "startup.hang",
             true,
             format!(
@@ -93,9 +183,19 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
             ),
             json!({"service": service, "ready_after_ms": round(rd.t_ms - spawn_t)}),
         ),
+        (_, Some(rd)) => Verdict::new(
+            check,
+            "startup.accepted",
+            false,
+            format!(
+                "`{service}` accepted the configuration it should refuse: ready after {:.1} s",
+                (rd.t_ms - spawn_t) / 1e3
+            ),
+            json!({"service": service, "ready_after_ms": round(rd.t_ms - spawn_t)}),
+        ),
         (None, None) => match not_ready {
             Some(nr) => Verdict::new(
-                CHECK,
+                check,
                 "startup.hang",
                 false,
                 format!(
@@ -104,10 +204,9 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
                 ),
                 json!({"service": service, "waited_ms": round(nr.t_ms - spawn_t), "last_log_lines": log_lines.iter().rev().take(5).rev().collect::<Vec<_>>()}),
             ),
-            None => Verdict::skip(CHECK, "startup.hang", "the run ended before start-up did"),
+            None => Verdict::skip(check, "startup.hang", "the run ended before start-up did"),
         },
-    };
-    Ok(Some(verdict))
+    }
 }
 
 /// The service's own output lines (supervisor notes left out).

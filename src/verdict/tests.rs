@@ -1280,3 +1280,67 @@ fn requests_aborted_by_an_interrupt_count_for_nothing() {
         "100.00% of 49 requests",
     );
 }
+
+// ready_within, startup_refused
+
+#[test]
+fn ready_within_passes_and_fails_on_the_first_readiness() {
+    let mut run = Run::new();
+    assert!(run.verdict("ready_within").is_none());
+    run.expect.ready_within = Some(Dur::from_secs(1));
+    run.assert(
+        "ready_within",
+        Pass,
+        "startup.slow",
+        "every service was ready within 1s of its start",
+    );
+    run.expect.ready_within = Some(Dur::from_millis(100));
+    run.assert(
+        "ready_within",
+        Fail,
+        "startup.slow",
+        "ready later than 100ms: `main` after 0.49 s",
+    );
+}
+
+#[test]
+fn startup_refused_fails_when_the_service_starts_and_passes_when_it_refuses_saying_why() {
+    let mut started = Run::new();
+    assert!(started.verdict("startup_refused").is_none());
+    started.expect.startup_fails = true;
+    started.assert(
+        "startup_refused",
+        Fail,
+        "startup.accepted",
+        "`main` accepted the configuration it should refuse: ready after 0.5 s",
+    );
+    let mut refused = Run::bare()
+        .event(
+            10.0,
+            What::ServiceSpawn {
+                pid: 100,
+                generation: 0,
+                argv: vec!["serve".into()],
+            },
+        )
+        .log(30.0, "err", "error: --max-model-len must be at least 1")
+        .log(31.0, "err", "For more information, try '--help'.")
+        .event(
+            40.0,
+            What::ServiceExit {
+                pid: 100,
+                generation: 0,
+                code: Some(2),
+                signal: None,
+                uptime_ms: 30.0,
+                during_teardown: false,
+            },
+        );
+    refused.expect.startup_fails = true;
+    refused.assert(
+        "startup_refused",
+        Pass,
+        "startup.silent",
+        "failed fast refusing its configuration: exit 2 after 0.0 s: error: --max-model-len must be at least 1",
+    );
+}
