@@ -137,7 +137,8 @@ fn accuracy_after_recovery_judges_the_service_after_a_fault() {
             &format!(
                 "[load]\nrate = 10\narrival = \"constant\"\nduration = \"2s\"\n\n\
                  [[fault]]\nkind = \"process.kill\"\nmatch = \"shakedown::engine\"\nat = \"300ms\"\n\n\
-                 [accuracy]\nprobes = {probes:?}\nafter_recovery = true\ntimeout = \"5s\"\n"
+                 [accuracy]\nprobes = {probes:?}\nafter_recovery = true\ntimeout = \"5s\"\n\n\
+                 [expect]\nrecover_within = \"3s\"\n"
             ),
         )
     };
@@ -155,6 +156,30 @@ fn accuracy_after_recovery_judges_the_service_after_a_fault() {
         );
     }
 
+    // A round right after the fault, once the service answered again, and one after load.
+    let rounds: Vec<serde_json::Value> = util::jsonl(&respawn.run_dir().join("accuracy.jsonl"))
+        .into_iter()
+        .map(|r| r["round"].clone())
+        .collect();
+    assert!(
+        rounds.contains(&serde_json::json!({"after_fault": 0})),
+        "{rounds:?}"
+    );
+    assert!(
+        rounds.contains(&serde_json::json!("after_recovery")),
+        "{rounds:?}"
+    );
+    let v = respawn.verdict("accuracy_after_recovery");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2 round(s): 2 passed"),
+        "{v}"
+    );
+
+    // Never answering again: no round after the fault (its probes wait `recover_within`, then
+    // leave it to recovery to judge); the one after load finds the service up but wrong.
     let stay = Case::new(&suite("stay"));
     let out = stay.run();
     assert_eq!(code(&out), 1, "{}", show(&out));
@@ -166,4 +191,10 @@ fn accuracy_after_recovery_judges_the_service_after_a_fault() {
     assert_eq!(v["status"], "fail", "{v}");
     assert_eq!(v["evidence"]["right"], 0, "{v}");
     assert_eq!(v["evidence"]["wrong"][0]["status"], 503, "{v}");
+    let rounds = util::jsonl(&stay.run_dir().join("accuracy.jsonl"));
+    assert!(
+        rounds
+            .iter()
+            .all(|r| r["round"] != serde_json::json!({"after_fault": 0}))
+    );
 }

@@ -382,6 +382,19 @@ pub enum ProbeRound {
     Baseline,
     /// After load, every fault cleared.
     AfterRecovery,
+    /// After fault N, once the service answered again.
+    AfterFault(usize),
+}
+
+impl ProbeRound {
+    /// When the round was sent, in words.
+    pub fn when(self) -> String {
+        match self {
+            ProbeRound::Baseline => "before load".into(),
+            ProbeRound::AfterRecovery => "after load and recovery".into(),
+            ProbeRound::AfterFault(i) => format!("after fault {i} recovered"),
+        }
+    }
 }
 
 /// One accuracy probe as sent and answered (`accuracy.jsonl`). Facts only: whether the answer

@@ -171,7 +171,7 @@ impl Run {
             duration_ms: timeout.as_secs_f64() * 1e3,
         };
         let scheduled = self.plan_faults(faults, &window, start)?;
-        let fault_tasks = self.spawn_faults(sup, scheduled, None, start, &stop);
+        let fault_tasks = self.spawn_faults(sup, scheduled, None, start, &stop, None);
         let ended = tokio::select! {
             () = svc.exited() => Ended::Exited,
             () = tokio::time::sleep(timeout) => Ended::TimedOut,

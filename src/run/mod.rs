@@ -437,7 +437,10 @@ impl Run {
         let http = load::http_client(self.suite.load.as_ref().map_or(1, |l| l.max_in_flight))
             .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
         // The accuracy baseline: the probes, before any load or fault.
-        self.probe_round(&http, entry, ProbeRound::Baseline).await?;
+        let prober = self.prober(&http, entry).await?;
+        if let Some(p) = &prober {
+            p.round(ProbeRound::Baseline).await?;
+        }
         // The plan: arrivals and fault instants, all fixed before the first request.
         let load = self.plan_load(&http, entry, proxy.as_ref()).await?;
         let start = self.clock.now_ms() + 50.0;
@@ -462,7 +465,14 @@ impl Run {
         // Faults stop being injected when load ends (unless `after_load`), but one already
         // injected is always cleared.
         let faults_stop = CancellationToken::new();
-        let fault_tasks = self.spawn_faults(sup, scheduled, proxy.as_ref(), start, &faults_stop);
+        let fault_tasks = self.spawn_faults(
+            sup,
+            scheduled,
+            proxy.as_ref(),
+            start,
+            &faults_stop,
+            prober.as_ref(),
+        );
         let driven = self.drive_load(http.clone(), load, start).await;
         faults_stop.cancel();
         for t in fault_tasks {
@@ -470,8 +480,10 @@ impl Run {
         }
         driven?;
         // Every fault cleared: is the service still right, not just up?
-        self.probe_round(&http, entry, ProbeRound::AfterRecovery)
-            .await
+        match &prober {
+            Some(p) => p.round(ProbeRound::AfterRecovery).await,
+            None => Ok(()),
+        }
     }
 
     /// The seeded arrivals and their target (the proxy when there is one, else the entry
@@ -574,6 +586,7 @@ impl Run {
         proxy: Option<&Arc<ProxyHandle>>,
         start: f64,
         stop: &CancellationToken,
+        prober: Option<&probes::Prober>,
     ) -> Vec<JoinHandle<()>> {
         let clock = self.clock;
         let mut tasks = Vec::new();
@@ -598,6 +611,9 @@ impl Run {
                 cut: self.cut.clone(),
             };
             let (stop, cut) = (stop.clone(), self.cut.clone());
+            // With `after_recovery`, the probes again once the service answers after this fault.
+            let prober = prober.filter(|p| p.after_recovery()).cloned();
+            let journal = self.journal.clone();
             let duration = self.suite.faults[index].duration;
             // `after_load = true`: the end of load does not call this fault off.
             let after_load = self.suite.faults[index].after_load;
@@ -613,8 +629,16 @@ impl Run {
                     () = stop.cancelled(), if !after_load => return,
                     () = cut.cancelled() => return,
                 }
-                if inject(&mut f, &ctx, &planned).await && duration.is_some() {
+                if !inject(&mut f, &ctx, &planned).await {
+                    return;
+                }
+                if duration.is_some() {
                     hold_and_clear(f, &ctx, &planned, clock.instant(planned.until_ms), &cut).await;
+                }
+                if let Some(p) = prober
+                    && let Err(error) = p.after_fault(index).await
+                {
+                    journal.log(None, What::RunError { error });
                 }
             }));
         }

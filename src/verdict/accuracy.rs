@@ -17,17 +17,59 @@ pub fn baseline(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, Judg
     round(r, course, acc, ProbeRound::Baseline, what).map(Some)
 }
 
-/// `accuracy_after_recovery`: the round after load, when the suite asks for it.
+/// `accuracy_after_recovery`: with `after_recovery`, every round after the baseline: one
+/// after each fault the service answered again after, and one after load. A fault the
+/// service never recovered from has no round: that is `recover_within`'s failure, not this.
 pub fn after_recovery(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
+    const CHECK: &str = "accuracy_after_recovery";
+    const ID: &str = "accuracy.after_recovery";
     let Some(acc) = r.accuracy.as_ref().filter(|a| a.after_recovery) else {
         return Ok(None);
     };
-    let what = (
-        "accuracy_after_recovery",
-        "accuracy.after_recovery",
-        "after load and recovery",
-    );
-    round(r, course, acc, ProbeRound::AfterRecovery, what).map(Some)
+    let mut rounds: Vec<ProbeRound> = r
+        .probes
+        .iter()
+        .map(|p| p.round)
+        .filter(|w| *w != ProbeRound::Baseline)
+        .collect();
+    rounds.sort();
+    rounds.dedup();
+    // The round after load is owed whatever happened; it says why when it is missing.
+    if !rounds.contains(&ProbeRound::AfterRecovery) {
+        rounds.push(ProbeRound::AfterRecovery);
+    }
+    let mut judged = Vec::new();
+    for which in rounds {
+        let when = which.when();
+        judged.push(round(r, course, acc, which, (CHECK, ID, when.as_str()))?);
+    }
+    // The worst round speaks for all: a failure, else a pass, else why none was judged.
+    let failed = judged
+        .iter()
+        .filter(|v| v.status == super::Status::Fail)
+        .count();
+    let passed = judged
+        .iter()
+        .filter(|v| v.status == super::Status::Pass)
+        .count();
+    let first = judged
+        .iter()
+        .find(|v| v.status == super::Status::Fail)
+        .or_else(|| judged.iter().find(|v| v.status == super::Status::Pass))
+        .or(judged.first())
+        .cloned();
+    let Some(mut v) = first else {
+        return Ok(None);
+    };
+    if judged.len() > 1 {
+        v.summary = format!(
+            "{}; {} round(s): {passed} passed, {failed} failed",
+            v.summary,
+            judged.len()
+        );
+        v.lines = judged.iter().map(|j| j.summary.clone()).collect();
+    }
+    Ok(Some(v))
 }
 
 /// Judge one round: right answers over probes, against `min`.

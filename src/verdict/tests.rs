@@ -1028,6 +1028,28 @@ fn accuracy_fails_on_wrong_or_missing_answers() {
 }
 
 #[test]
+fn accuracy_after_recovery_judges_each_fault_round_and_the_worst_speaks() {
+    use crate::record::ProbeRound::*;
+    let run = Run::new()
+        .accuracy(0.9, true)
+        .answers(Baseline, 500.0, &[Some("5"), Some("42"), Some("-3")])
+        // Right after fault 0 the service is up but wrong; after load it is right again.
+        .answers(AfterFault(0), 5_000.0, &[Some("6"), Some("42"), Some("-3")])
+        .answers(
+            AfterRecovery,
+            11_100.0,
+            &[Some("5"), Some("42"), Some("-3")],
+        );
+    let v = run.assert(
+        "accuracy_after_recovery",
+        Fail,
+        "accuracy.after_recovery",
+        "2 of 3 probe(s) answered right after fault 0 recovered (66.7%, required 90.0%); 2 round(s): 1 passed, 1 failed",
+    );
+    assert_eq!(v.lines.len(), 2, "{v:#?}");
+}
+
+#[test]
 fn accuracy_is_not_judged_when_the_probes_were_never_sent() {
     let run = Run::before_load("the service never became ready").accuracy(0.9, true);
     run.assert("accuracy", NotJudged, "accuracy.below", "before load");
