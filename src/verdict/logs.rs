@@ -25,18 +25,7 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
     let scan = Scan::run(r, &r.expect.log_forbid)?;
     let (before, during) = (&scan.before, &scan.during);
     let pass = before.total == 0;
-    let mut summary = if pass {
-        format!(
-            "no line of {} service log(s) written before teardown matches a forbidden pattern",
-            scan.logs
-        )
-    } else {
-        format!(
-            "{} service log line(s) written before teardown match a forbidden pattern, first: {}",
-            before.total,
-            before.first()
-        )
-    };
+    let mut summary = before.summary(scan.logs, "before");
     if during.total > 0 {
         summary += &format!(
             "; {} more match(es) during teardown, not judged (first: {})",
@@ -74,18 +63,7 @@ pub fn judge_teardown(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, Jud
     }
     let during = &scan.during;
     let pass = during.total == 0;
-    let summary = if pass {
-        format!(
-            "no line of {} service log(s) written during teardown matches a forbidden pattern",
-            scan.logs
-        )
-    } else {
-        format!(
-            "{} service log line(s) written during teardown match a forbidden pattern, first: {}",
-            during.total,
-            during.first()
-        )
-    };
+    let summary = during.summary(scan.logs, "during");
     Ok(Some(Verdict::new(
         CHECK,
         ID,
@@ -107,6 +85,21 @@ impl Matches {
         self.total += 1;
         if self.examples.len() < KEEP {
             self.examples.push(example());
+        }
+    }
+
+    /// In words, for lines written `when` (`before`, `during`) teardown across `logs` logs.
+    fn summary(&self, logs: usize, when: &str) -> String {
+        if self.total == 0 {
+            format!(
+                "no line of {logs} service log(s) written {when} teardown matches a forbidden pattern"
+            )
+        } else {
+            format!(
+                "{} service log line(s) written {when} teardown match a forbidden pattern, first: {}",
+                self.total,
+                self.first()
+            )
         }
     }
 
