@@ -35,34 +35,51 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: a suite file is required (or --level)");
         return 2;
     };
-    let suite = match shakedown::suite::load(path, &shakedown::fault::check) {
+    let suites = match shakedown::suite::load_all(path, &shakedown::fault::check) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let opts = shakedown::run::RunOptions {
-        seed: args.seed,
-        out: args.out,
-        run_dir: args.run_dir,
-        progress: !args.quiet,
-    };
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(shakedown::run::run(suite, &opts)) {
-        Ok(report) => {
-            print!("{}", report.summary());
-            report.status.exit_code()
+    // A configuration file holds several tests: each runs in turn, in a directory of its own.
+    let several = suites.len() > 1;
+    let mut worst = 0;
+    for suite in suites {
+        let run_dir = match &args.run_dir {
+            Some(d) if several => Some(d.join(&suite.meta.name)),
+            d => d.clone(),
+        };
+        let opts = shakedown::run::RunOptions {
+            seed: args.seed,
+            out: args.out.clone(),
+            run_dir,
+            progress: !args.quiet,
+        };
+        let code = match runtime.block_on(shakedown::run::run(suite, &opts)) {
+            Ok(report) => {
+                print!("{}", report.summary());
+                report.status.exit_code()
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        };
+        if code == INTERRUPTED {
+            return code;
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
+        worst = worst.max(code);
     }
+    worst
 }
+
+/// The exit code of an interrupted run: nothing after it runs.
+const INTERRUPTED: i32 = 130;
 
 /// `run --level`: every suite of the level found under the given directories, here.
 fn run_level(level: Level, args: RunArgs) -> i32 {
@@ -144,7 +161,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
 fn validate(files: &[std::path::PathBuf]) -> i32 {
     let mut code = 0;
     for f in files {
-        match shakedown::suite::load(f, &shakedown::fault::check) {
+        match shakedown::suite::load_all(f, &shakedown::fault::check) {
             Ok(_) => println!("ok: {}", f.display()),
             Err(e) => {
                 eprintln!("{e}");

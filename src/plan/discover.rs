@@ -42,8 +42,8 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Suite>, Vec<FindError>) {
     files.dedup();
     let mut suites = Vec::new();
     for f in files {
-        match suite::load(&f, &crate::fault::check) {
-            Ok(s) => suites.push(s),
+        match suite::load_all(&f, &crate::fault::check) {
+            Ok(s) => suites.extend(s),
             Err(e) => errors.push(e.into()),
         }
     }

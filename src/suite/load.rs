@@ -38,7 +38,7 @@ impl SuiteError {
     }
 
     /// An error about a whole file (unreadable, unknown format): placed at 1:1.
-    fn whole(file: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn whole(file: &Path, message: impl Into<String>) -> Self {
         SuiteError {
             file: file.to_path_buf(),
             line: 1,

@@ -6,16 +6,20 @@
 mod accuracy;
 mod check;
 mod command;
+mod config;
 mod faults;
 pub mod limits;
 mod load;
 mod locate;
+mod perf;
 mod services;
+mod soak;
 mod tree;
 
 pub use crate::units::{Below, Dur, DurError};
 /// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
 pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
+pub use config::load_all;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
