@@ -4,8 +4,9 @@
 //! A schedule is generated while it is sent, never stored: the first request leaves at once
 //! however long the load is, and the generator's memory does not grow with the load's length.
 
-use crate::seed::Rng;
+use crate::seed::{ChaCha8Rng, Rng};
 use crate::suite::{Arrival, LoadSpec};
+use rand_distr::{Distribution, Gamma};
 
 /// A seeded arrival schedule: the instants, in ms from load start, at which requests are
 /// meant to leave. Each pass over it ([`Schedule::iter`]) yields the same instants.
@@ -158,6 +159,32 @@ impl Iterator for Arrivals {
     }
 }
 
+/// The arrivals of `n` requests at `qps` per second (`None`: all at once), as vLLM's
+/// benchmark draws them: gamma gaps of shape `burstiness` (1 is Poisson, less is burstier),
+/// summed, then scaled so the last arrival falls at exactly `n / qps` (the same
+/// throughput for every seed). In ms from the start.
+pub fn sweep(n: usize, qps: Option<f64>, burstiness: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let Some(qps) = qps else {
+        return vec![0.0; n];
+    };
+    let gap_ms = 1e3 / qps;
+    let gaps = Gamma::new(burstiness, gap_ms / burstiness).ok();
+    let mut t = 0.0;
+    let mut out: Vec<f64> = (0..n)
+        .map(|_| {
+            t += gaps.map_or(gap_ms, |g| g.sample(rng));
+            t
+        })
+        .collect();
+    if let Some(&last) = out.last()
+        && last > 0.0
+    {
+        let scale = n as f64 * gap_ms / last;
+        out.iter_mut().for_each(|x| *x *= scale);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +257,35 @@ mod tests {
                 "rate {rate}"
             );
         }
+    }
+
+    #[test]
+    fn sweep_arrivals_follow_the_rate_and_the_burstiness() {
+        let draw =
+            |b: f64, seed: u64| sweep(2000, Some(100.0), b, &mut crate::seed::stream(seed, "t"));
+        let a = draw(1.0, 1);
+        assert_eq!(a, draw(1.0, 1), "seeded");
+        assert_eq!(a.len(), 2000);
+        assert!((a[1999] - 20_000.0).abs() < 1e-6, "the last lands at n/qps");
+        assert!(a.windows(2).all(|w| w[0] <= w[1]));
+        // The coefficient of variation of the gaps is 1/sqrt(burstiness).
+        let cv = |v: &[f64]| {
+            let gaps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+            let m = gaps.iter().sum::<f64>() / gaps.len() as f64;
+            let var = gaps.iter().map(|g| (g - m).powi(2)).sum::<f64>() / gaps.len() as f64;
+            var.sqrt() / m
+        };
+        assert!((cv(&a) - 1.0).abs() < 0.1, "poisson {}", cv(&a));
+        assert!(
+            (cv(&draw(0.25, 2)) - 2.0).abs() < 0.25,
+            "bursty {}",
+            cv(&draw(0.25, 2))
+        );
+        assert!(cv(&draw(100.0, 3)) < 0.15, "nearly even");
+        assert_eq!(
+            sweep(3, None, 1.0, &mut crate::seed::stream(0, "t")),
+            vec![0.0; 3]
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ use crate::record::{Clock, Outcome, RequestRecord};
 use crate::suite::{Api, RequestSpec};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +27,9 @@ pub struct Target {
     pub timeout: Duration,
     /// Goes into `X-Request-Id`, so service logs can be matched to records.
     pub run_tag: String,
+    /// A body per request, round robin by id (a perf workload); `None`: every request sends
+    /// the one body of `request`.
+    pub bodies: Option<std::sync::Arc<Vec<bytes::Bytes>>>,
 }
 
 impl Target {
@@ -119,23 +121,7 @@ pub async fn send(
     clock: Clock,
     cancel: &CancellationToken,
 ) -> RequestRecord {
-    let mut rec = RequestRecord {
-        id,
-        intended_ms,
-        sent_ms: None,
-        headers_ms: None,
-        first_token_ms: None,
-        done_ms: 0.0,
-        status: None,
-        outcome: Outcome::Aborted,
-        chunks: 0,
-        max_gap_ms: None,
-        tokens: None,
-        headers: BTreeMap::new(),
-        error: None,
-        clean_end: false,
-        nonconformant: None,
-    };
+    let mut rec = RequestRecord::new(id, intended_ms);
     let work = exchange(http, target, &mut rec, clock);
     let ended = tokio::select! {
         r = tokio::time::timeout(target.timeout, work) => Some(r),
@@ -223,8 +209,14 @@ async fn exchange(
 ) -> (Outcome, Option<String>) {
     let req = http
         .post(target.url())
-        .header("x-request-id", format!("{}-{}", target.run_tag, rec.id))
-        .json(&target.body());
+        .header("x-request-id", format!("{}-{}", target.run_tag, rec.id));
+    let req = match &target.bodies {
+        // Serialised once, before the first request; a clone shares the bytes.
+        Some(b) if !b.is_empty() => req
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(b[rec.id as usize % b.len()].clone()),
+        _ => req.json(&target.body()),
+    };
     rec.sent_ms = Some(clock.now_ms());
     let resp = match req.send().await {
         Ok(r) => r,
@@ -277,7 +269,7 @@ async fn exchange(
         };
         match check_completion(&body, target.request.api) {
             Ok(v) => {
-                rec.tokens = v["usage"]["completion_tokens"].as_u64().map(|t| t as u32);
+                usage(&v, rec);
                 rec.nonconformant = conform::full(&v, target.request.api);
                 (Outcome::Ok, None)
             }
@@ -349,6 +341,11 @@ async fn read_stream(
             if let Some(prev) = last_chunk {
                 let gap = now - prev;
                 rec.max_gap_ms = Some(rec.max_gap_ms.map_or(gap, |m: f64| m.max(gap)));
+                // Inter-token latency as vLLM's benchmark takes it: every chunk that
+                // carries a choice after the first token, measured from the chunk before.
+                if rec.first_token_ms.is_some() && has_choice(&v) {
+                    rec.itl_ms.push(gap);
+                }
             }
             last_chunk = Some(now);
             let content = match api {
@@ -358,9 +355,7 @@ async fn read_stream(
             if content.is_some_and(|c| !c.is_empty()) && rec.first_token_ms.is_none() {
                 rec.first_token_ms = Some(now);
             }
-            if let Some(t) = v["usage"]["completion_tokens"].as_u64() {
-                rec.tokens = Some(t as u32);
-            }
+            usage(&v, rec);
         }
     }
     if done {
@@ -382,6 +377,22 @@ async fn read_stream(
 }
 
 /// A non-streamed completion must have choices with text; returns the body.
+/// Whether a chunk carries a choice (a usage-only chunk does not).
+fn has_choice(v: &Value) -> bool {
+    v["choices"].as_array().is_some_and(|c| !c.is_empty())
+}
+
+/// Take the token counts of a `usage` object, where the answer has one.
+fn usage(v: &Value, rec: &mut RequestRecord) {
+    let count = |key: &str| v["usage"][key].as_u64().map(|t| t as u32);
+    if let Some(t) = count("completion_tokens") {
+        rec.tokens = Some(t);
+    }
+    if let Some(t) = count("prompt_tokens") {
+        rec.prompt_tokens = Some(t);
+    }
+}
+
 fn check_completion(body: &[u8], api: Api) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("body is not JSON ({e}): {}", snippet(body)))?;
@@ -487,6 +498,7 @@ mod tests {
             },
             timeout: Duration::from_secs(20),
             run_tag: "sse".into(),
+            bodies: None,
         };
         let http = crate::load::http_client(1).expect("http client");
         let rec = send(

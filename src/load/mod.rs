@@ -8,6 +8,7 @@ pub mod arrival;
 pub mod client;
 pub mod conform;
 pub mod sse;
+pub mod workload;
 
 use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
 use client::Target;
@@ -29,6 +30,27 @@ pub fn http_client(max_in_flight: usize) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// What happens to an arrival when the requests already in flight reach the bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    /// Open loop: past `max_in_flight` an arrival is recorded as `dropped`, never sent.
+    Drop(usize),
+    /// A concurrency cap (vLLM's `max_concurrency`): an arrival waits for a slot, then goes.
+    /// With every arrival at once this is a closed loop of that many clients.
+    Wait(usize),
+    /// As `Wait`, but no arrival is taken after `end_ms` (on the run clock): a closed loop
+    /// that lasts a duration, as `oha -c N -z D` does.
+    WaitUntil(usize, f64),
+}
+
+impl Limit {
+    fn bound(self) -> usize {
+        match self {
+            Limit::Drop(n) | Limit::Wait(n) | Limit::WaitUntil(n, _) => n,
+        }
+    }
+}
+
 /// Send one request at each of `arrivals` (ms after `start_ms` on `clock`, in order, taken
 /// one at a time as they come due), write each record to `out` as it ends, and return once
 /// every request has ended.
@@ -38,13 +60,13 @@ pub async fn drive(
     target: Target,
     arrivals: impl IntoIterator<Item = f64>,
     start_ms: f64,
-    max_in_flight: usize,
+    limit: Limit,
     clock: Clock,
     out: Jsonl,
     cancel: CancellationToken,
 ) -> LoadSummary {
     let target = Arc::new(target);
-    let slots = Arc::new(Semaphore::new(max_in_flight));
+    let slots = Arc::new(Semaphore::new(limit.bound()));
     let mut tasks = JoinSet::new();
     let mut summary = LoadSummary::default();
     let mut counts: BTreeMap<Outcome, u64> = BTreeMap::new();
@@ -59,35 +81,43 @@ pub async fn drive(
         while let Some(done) = tasks.try_join_next() {
             tally(done, &mut counts);
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            let now = clock.now_ms();
-            let rec = RequestRecord {
-                id: id as u64,
-                intended_ms: intended,
-                sent_ms: None,
-                headers_ms: None,
-                first_token_ms: None,
-                done_ms: now,
-                status: None,
-                outcome: Outcome::Dropped,
-                chunks: 0,
-                max_gap_ms: None,
-                tokens: None,
-                headers: BTreeMap::new(),
-                error: Some(format!("{max_in_flight} requests already in flight")),
-                clean_end: false,
-                nonconformant: None,
-            };
-            write(&out, &rec);
-            summary.dropped += 1;
-            continue;
+        let (permit, slot_ms) = match slots.clone().try_acquire_owned() {
+            Ok(p) => (p, None),
+            Err(_) => match limit {
+                Limit::Drop(max_in_flight) => {
+                    let mut rec = RequestRecord::new(id as u64, intended);
+                    rec.done_ms = clock.now_ms();
+                    rec.outcome = Outcome::Dropped;
+                    rec.error = Some(format!("{max_in_flight} requests already in flight"));
+                    write(&out, &rec);
+                    summary.dropped += 1;
+                    continue;
+                }
+                Limit::Wait(_) | Limit::WaitUntil(..) => {
+                    let Some(Ok(p)) = cancel
+                        .run_until_cancelled(slots.clone().acquire_owned())
+                        .await
+                    else {
+                        break;
+                    };
+                    let now = clock.now_ms();
+                    if let Limit::WaitUntil(_, end_ms) = limit
+                        && now >= end_ms
+                    {
+                        summary.scheduled -= 1;
+                        break;
+                    }
+                    (p, Some(now))
+                }
+            },
         };
         summary.sent += 1;
         let (http, target, out, cancel) =
             (http.clone(), target.clone(), out.clone(), cancel.clone());
         tasks.spawn(async move {
-            let rec = client::send(&http, &target, id as u64, intended, clock, &cancel).await;
+            let mut rec = client::send(&http, &target, id as u64, intended, clock, &cancel).await;
             drop(permit);
+            rec.slot_ms = slot_ms;
             write(&out, &rec);
             rec.outcome
         });

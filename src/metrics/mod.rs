@@ -10,6 +10,8 @@
 //! Over a run: **request throughput** = completed requests / duration, **output token
 //! throughput** = their output tokens / duration. Quantiles are nearest-rank.
 
+pub mod point;
+
 use crate::record::RequestRecord;
 
 /// The `q` quantile (nearest rank: the smallest value with at least `q` of the values at or
@@ -87,21 +89,14 @@ mod tests {
 
     fn req(sent: f64, first: Option<f64>, done: f64, tokens: Option<u32>) -> RequestRecord {
         RequestRecord {
-            id: 0,
-            intended_ms: sent,
             sent_ms: Some(sent),
-            headers_ms: None,
             first_token_ms: first,
             done_ms: done,
             status: Some(200),
             outcome: Outcome::Ok,
             chunks: tokens.unwrap_or(0),
-            max_gap_ms: None,
             tokens,
-            headers: Default::default(),
-            error: None,
-            clean_end: false,
-            nonconformant: None,
+            ..RequestRecord::new(0, sent)
         }
     }
 

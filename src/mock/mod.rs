@@ -75,7 +75,8 @@ mod batch;
 mod engine;
 mod escape;
 mod generate;
-mod media;
+/// Image and audio parts checked as vLLM checks them.
+pub mod media;
 mod metrics;
 mod responses;
 mod server;

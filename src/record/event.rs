@@ -247,6 +247,20 @@ pub enum What {
     /// The load generator finished.
     #[serde(rename = "load.finished")]
     LoadFinished(LoadSummary),
+    /// A perf test's sweep point began: its warm-ups, then its measured requests.
+    #[serde(rename = "perf.point_start")]
+    PerfPointStart {
+        point: String,
+        warmups: u64,
+        requests: u64,
+    },
+    /// A perf test's sweep point ended (its measured requests).
+    #[serde(rename = "perf.point_end")]
+    PerfPointEnd {
+        point: String,
+        #[serde(flatten)]
+        summary: LoadSummary,
+    },
     /// The run's proxy was created on `server` (the embedded one, or an external Toxiproxy).
     #[serde(rename = "proxy.create")]
     ProxyCreate {

@@ -53,6 +53,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its name as records write it (`http_5xx`).
+    pub fn word(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Counts toward the success rate.
     pub fn is_ok(self) -> bool {
         self == Outcome::Ok
@@ -106,9 +114,44 @@ pub struct RequestRecord {
     /// `finish_reason`, `usage` totals that do not add up); `None`: it conformed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonconformant: Option<String>,
+    /// Prompt tokens reported by `usage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
+    /// Every gap between stream chunks from the first token on, in order (ms): the
+    /// inter-token latencies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub itl_ms: Vec<f64>,
+    /// When a concurrency slot came free, for a request that had to wait for one
+    /// (`max_concurrency`); the generator's own lag is counted from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_ms: Option<f64>,
 }
 
 impl RequestRecord {
+    /// Request `id`, meant to leave at `intended_ms`, before anything happened to it.
+    pub fn new(id: u64, intended_ms: f64) -> Self {
+        RequestRecord {
+            id,
+            intended_ms,
+            sent_ms: None,
+            headers_ms: None,
+            first_token_ms: None,
+            done_ms: intended_ms,
+            status: None,
+            outcome: Outcome::Aborted,
+            chunks: 0,
+            max_gap_ms: None,
+            tokens: None,
+            headers: BTreeMap::new(),
+            error: None,
+            clean_end: false,
+            nonconformant: None,
+            prompt_tokens: None,
+            itl_ms: Vec::new(),
+            slot_ms: None,
+        }
+    }
+
     /// From send (or intent, if never sent) to end.
     pub fn latency_ms(&self) -> f64 {
         self.done_ms - self.sent_ms.unwrap_or(self.intended_ms)
@@ -150,6 +193,18 @@ pub mod files {
     pub const OFFLINE_OUTPUT: &str = "offline-output.jsonl";
     /// The service name a command runs under, so its output is `service-command.log`.
     pub const COMMAND: &str = "command";
+
+    /// A perf test's sweep points, one directory each (`points/qps_4/`), holding
+    /// [`REQUESTS`] for the point's measured requests, [`WARMUP`] and [`RESULT`].
+    pub const POINTS: &str = "points";
+    /// A point's warm-up requests, left out of its metrics.
+    pub const WARMUP: &str = "warmup.jsonl";
+    /// A point's metrics in the shape of `vllm bench serve --save-result`, plus shakedown's own.
+    pub const RESULT: &str = "result.json";
+    /// A perf test's metrics, every point: what baselines and `perf compare` read.
+    pub const PERF: &str = "perf.json";
+    /// The same as a Markdown table.
+    pub const PERF_MD: &str = "perf.md";
 
     /// A service's output, stamped per line: `service-NAME.log`.
     pub fn service_log(service: &str) -> String {

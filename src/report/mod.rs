@@ -1,6 +1,7 @@
 //! Reports of a judged run: `report.json`, `junit.xml`, and the terminal summary.
 
 pub mod junit;
+pub mod perf;
 
 use crate::metrics::{self, percentile};
 use crate::record::{Outcome, RequestRecord, TestRecord, TestStatus, What, files};
@@ -118,6 +119,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestRecord>,
     pub verdicts: Vec<Verdict>,
+    /// A perf test's points and their metrics (`perf.json` holds the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<crate::verdict::sweep::PerfResults>,
 }
 
 impl Report {
@@ -175,15 +179,7 @@ impl Report {
                 .requests
                 .by_outcome
                 .iter()
-                .map(|(o, n)| {
-                    format!(
-                        "{n} {}",
-                        serde_json::to_value(o)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(|(o, n)| format!("{n} {}", o.word()))
                 .collect();
             let _ = writeln!(
                 s,
@@ -191,6 +187,10 @@ impl Report {
                 self.requests.total,
                 outcomes.join(", ")
             );
+        }
+        if let Some(p) = &self.perf {
+            let _ = writeln!(s, "  perf (latencies in ms):");
+            s.push_str(&perf::table(p));
         }
         if !self.tests.is_empty() {
             let count = |s: TestStatus| self.tests.iter().filter(|t| t.status == s).count();
@@ -381,7 +381,11 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
         input: crate::verdict::input_rows(&records),
         tests: records.tests.clone(),
         verdicts,
+        perf: records.perf.as_ref().map(|(_, results)| results.clone()),
     };
+    if let Some((spec, results)) = &records.perf {
+        perf::write(dir, spec, results)?;
+    }
     report.write(dir)?;
     Ok(report)
 }

@@ -5,6 +5,7 @@
 //! an interrupt or the budget cuts the middle short but never skips teardown or the report.
 
 mod command;
+mod perf;
 mod probes;
 mod rundir;
 
@@ -202,7 +203,7 @@ struct LoadPlan {
     /// Arrival instants, in milliseconds from load start, generated as they are sent.
     arrivals: arrival::Schedule,
     /// Where requests go, and how many may be in flight (`None`: the suite has no load).
-    target: Option<(client::Target, usize)>,
+    target: Option<(client::Target, load::Limit)>,
     /// How long the middle of the run lasts.
     duration_ms: f64,
 }
@@ -434,8 +435,16 @@ impl Run {
                 self.suite.entry().name
             )
         })?;
-        let http = load::http_client(self.suite.load.as_ref().map_or(1, |l| l.max_in_flight))
-            .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+        let pool = match (&self.suite.load, &self.suite.perf) {
+            (Some(l), _) => l.max_in_flight,
+            (None, Some(p)) => p.most_in_flight(),
+            (None, None) => 1,
+        };
+        let http =
+            load::http_client(pool).map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+        if let Some(spec) = self.suite.perf.clone() {
+            return self.drive_sweep(&spec, &http, entry).await;
+        }
         // The accuracy baseline: the probes, before any load or fault.
         let prober = self.prober(&http, entry).await?;
         if let Some(p) = &prober {
@@ -513,10 +522,17 @@ impl Run {
                     request: l.request.clone(),
                     timeout: l.timeout.0,
                     run_tag: format!("shakedown-s{}", suite.meta.seed),
+                    bodies: None,
                 };
                 LoadPlan {
                     arrivals,
-                    target: Some((target, l.max_in_flight)),
+                    target: Some((
+                        target,
+                        match l.concurrency {
+                            Some(c) => load::Limit::WaitUntil(c, f64::NAN),
+                            None => load::Limit::Drop(l.max_in_flight),
+                        },
+                    )),
                     duration_ms: l.duration.as_ms(),
                 }
             }
@@ -656,14 +672,21 @@ impl Run {
         let requests = Jsonl::create(&self.dir.join(files::REQUESTS))
             .map_err(|e| format!("failed to create {}: {e}", files::REQUESTS))?;
         match load.target {
-            Some((target, max_in_flight)) => {
+            Some((target, limit)) => {
                 let probe = self.suite.expect.deterministic.then(|| target.clone());
+                // A capped load ends with its duration, counted from the start now known.
+                let limit = match limit {
+                    load::Limit::WaitUntil(c, _) => {
+                        load::Limit::WaitUntil(c, start + load.duration_ms)
+                    }
+                    other => other,
+                };
                 let summary = load::drive(
                     http.clone(),
                     target,
                     &load.arrivals,
                     start,
-                    max_in_flight,
+                    limit,
                     self.clock,
                     requests,
                     self.cut.clone(),

@@ -197,6 +197,11 @@ impl Service {
         self.lock().last_status
     }
 
+    /// Whether its readiness probe passes now.
+    pub async fn is_ready(&self, http: &reqwest::Client) -> bool {
+        probe(http, self).await
+    }
+
     /// Wait until it has exited for good (no restart coming); at once if it already has.
     pub async fn exited(&self) {
         let mut life = self.life.subscribe();

@@ -2,7 +2,7 @@
 
 use super::check::{Field, Res, Tbl, describe};
 use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
-use super::tree::{self, Format, Loc};
+use super::tree::{self, Format, Loc, Node};
 use super::{
     Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta,
     ProxySpec, RequestSpec, Suite, ThroughputMin, command, faults, services,
@@ -69,7 +69,12 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let format = format_of(path)?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, text, format)?;
-    let top = Field::root(&root).table(
+    from_tree(&root, path, check)
+}
+
+/// A suite from a parsed tree (`path` is where relative paths in it start).
+pub(crate) fn from_tree(root: &Node, path: &Path, check: &CheckFault) -> Result<Suite, SuiteError> {
+    let top = Field::root(root).table(
         "the top level",
         Some(&[
             "suite", "service", "load", "fault", "expect", "proxy", "command", "offline",
@@ -108,6 +113,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         command: None,
         accuracy,
         offline: None,
+        perf: None,
     })
 }
 
@@ -209,6 +215,7 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect, budget: Dur) -> R
             "rate",
             "arrival",
             "max_in_flight",
+            "concurrency",
             "timeout",
             "duration",
             "request",
@@ -234,6 +241,12 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect, budget: Dur) -> R
         Some(f) => f.int(1, MAX_IN_FLIGHT)? as usize,
         None => 256,
     };
+    let concurrency = opt(t.get("concurrency"), |f| f.int(1, MAX_IN_FLIGHT))?.map(|c| c as usize);
+    if let (Some(_), Some(f)) = (concurrency, t.get("max_in_flight")) {
+        return Err(f.fail(
+            "cannot go with `concurrency`: a capped load waits for a free slot and drops              nothing, so it has no `max_in_flight`",
+        ));
+    }
     let duration_f = t.get("duration");
     let duration = match &duration_f {
         Some(f) => f.pos_dur()?,
@@ -273,7 +286,8 @@ fn load_spec(f: &Field, faults: &[FaultSpec], expect: &Expect, budget: Dur) -> R
     Ok(LoadSpec {
         rate,
         arrival,
-        max_in_flight,
+        max_in_flight: concurrency.unwrap_or(max_in_flight),
+        concurrency,
         timeout: opt(t.get("timeout"), Field::pos_dur)?.unwrap_or(Dur::from_secs(30)),
         duration,
         request: request(t.get("request"))?,

@@ -22,6 +22,7 @@ pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use config::load_all;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
+pub use perf::{LATENCIES, STATISTICS, TOTALS, higher_is_better, is_metric};
 pub use services::signal;
 pub use tree::Format;
 
@@ -57,6 +58,9 @@ pub struct Suite {
     /// What an offline suite (`kind = "offline"`) expects of its batch; its argv is `command`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline: Option<OfflineSpec>,
+    /// The sweep of a perf test (`kind = "perf"`, from a `nightly.json`); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perf: Option<PerfSpec>,
 }
 
 impl Suite {
@@ -117,6 +121,8 @@ pub enum Kind {
     Command,
     /// One batch command (offline inference) whose outputs are judged (`[offline]`).
     Offline,
+    /// A service swept over request rates and concurrencies, metrics per point (`nightly.json`).
+    Perf,
 }
 
 /// Level in the five-level test system.
@@ -328,6 +334,10 @@ pub struct LoadSpec {
     pub arrival: Arrival,
     /// Requests open at once; an arrival past this is recorded as dropped by the client, never queued.
     pub max_in_flight: usize,
+    /// A concurrency cap instead: an arrival waits for one of this many slots, and arrivals
+    /// stop at the end of `duration` (a closed loop, at a rate no service keeps up with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
     /// Per-request timeout.
     pub timeout: Dur,
     /// How long load runs; default: last fault end + `recover_within` + 5 s, at least 10 s.
@@ -347,7 +357,7 @@ pub enum Arrival {
 }
 
 /// The request every arrival sends.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RequestSpec {
     /// Which endpoint.
     pub api: Api,
@@ -362,7 +372,7 @@ pub struct RequestSpec {
 }
 
 /// OpenAI endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
     /// `POST /v1/chat/completions`.
@@ -538,4 +548,168 @@ impl Default for Expect {
 /// `true`, for keys that are on unless a suite says otherwise (older run directories lack them).
 fn yes() -> bool {
     true
+}
+
+/// A perf test: one service, swept over points, the same workload at each.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PerfSpec {
+    /// The sweep points, in order: each rate with each concurrency.
+    pub points: Vec<SweepPoint>,
+    /// Measured requests per point.
+    pub num_prompts: usize,
+    /// Requests sent before each point's measured ones, left out of its metrics.
+    pub num_warmups: usize,
+    /// Gamma shape of the gaps between arrivals: 1 is Poisson, less is burstier.
+    pub burstiness: f64,
+    /// What each request asks.
+    pub workload: Workload,
+    /// Endpoint and body shape.
+    pub request: RequestSpec,
+    /// Send `ignore_eos` (vLLM's extension) so every answer runs to `max_tokens`.
+    pub ignore_eos: bool,
+    /// Per-request timeout.
+    pub timeout: Dur,
+    /// Pause between points, after the last request of one and before the next.
+    pub cooldown: Dur,
+    /// Service-level objectives a request must meet to count toward goodput.
+    pub goodput: Goodput,
+    /// A point whose schedule lag p99 exceeds this measured the client, not the service:
+    /// it is marked `client.saturated` and not judged.
+    pub lag_p99_max: Dur,
+    /// Failed requests allowed per point, as a fraction of its requests.
+    pub max_failed: f64,
+    /// Expected values to judge each point against.
+    pub baseline: Option<Baseline>,
+}
+
+impl PerfSpec {
+    /// The most requests any point may have in flight at once.
+    pub fn most_in_flight(&self) -> usize {
+        let n = self.num_prompts.max(self.num_warmups);
+        let each = self
+            .points
+            .iter()
+            .map(|p| p.max_concurrency.unwrap_or(n).min(n));
+        each.max()
+            .unwrap_or(1)
+            .clamp(1, limits::MAX_IN_FLIGHT as usize)
+    }
+}
+
+/// One point of a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct SweepPoint {
+    /// Requests per second; `None` is `"inf"`: every request at once.
+    pub qps: Option<f64>,
+    /// Requests in flight at most; `None`: no cap.
+    pub max_concurrency: Option<usize>,
+}
+
+impl SweepPoint {
+    /// The point's name, also its directory: `qps_4`, `qps_inf_concurrency_16`.
+    pub fn name(&self) -> String {
+        let qps = self.qps.map_or("inf".to_string(), |q| format!("{q}"));
+        match self.max_concurrency {
+            Some(c) => format!("qps_{qps}_concurrency_{c}"),
+            None => format!("qps_{qps}"),
+        }
+    }
+}
+
+/// Where a perf test's prompts come from.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "dataset")]
+pub enum Workload {
+    /// Synthetic prompts of seeded random words (`dataset_name = "random"`).
+    Random(RandomLens),
+    /// Synthetic chat prompts with generated images (`dataset_name = "random-mm"`).
+    RandomImages {
+        /// Prompt and answer lengths.
+        lens: RandomLens,
+        /// Images per request.
+        images: usize,
+        /// Width and height of each image, pixels.
+        size: u32,
+    },
+    /// Prompts read from a JSON-lines file (`dataset_name = "jsonl"`), used in order, round robin.
+    Jsonl {
+        /// The file.
+        path: PathBuf,
+        /// Its prompts.
+        prompts: Vec<FilePrompt>,
+    },
+}
+
+/// Lengths of synthetic prompts and answers: each drawn uniformly within `range_ratio` of its mean.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+pub struct RandomLens {
+    /// Mean prompt length, in words (about one token each).
+    pub input_len: u32,
+    /// Mean answer length, tokens (`max_tokens`).
+    pub output_len: u32,
+    /// 0 for fixed lengths; 0.5 draws from half to one and a half times the mean.
+    pub range_ratio: f64,
+}
+
+/// One prompt of a JSON-lines workload.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FilePrompt {
+    /// The body's `prompt` (completions) or one user message (chat), or whole `messages`.
+    pub prompt: FilePromptText,
+    /// `max_tokens` for it; the test's output length when the line has none.
+    pub max_tokens: Option<u32>,
+}
+
+/// The text of a file prompt.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum FilePromptText {
+    /// Plain text.
+    Text(String),
+    /// Chat messages as written (JSON).
+    Messages(serde_json::Value),
+}
+
+/// Goodput objectives (vLLM's `--goodput`): a request is good when it meets every one set.
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
+pub struct Goodput {
+    /// Time to first token at most.
+    pub ttft: Option<Dur>,
+    /// Time per output token at most.
+    pub tpot: Option<Dur>,
+    /// End-to-end latency at most.
+    pub e2el: Option<Dur>,
+}
+
+impl Goodput {
+    /// Whether any objective is set.
+    pub fn is_set(&self) -> bool {
+        self.ttft.is_some() || self.tpot.is_some() || self.e2el.is_some()
+    }
+}
+
+/// Expected values for a perf test's points.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Baseline {
+    /// The baseline file.
+    pub file: PathBuf,
+    /// Bounds per point: a point name or `*` for every point.
+    pub bounds: Vec<Bound>,
+    /// A previous result (`perf.json` or its run directory) each point is compared with.
+    pub previous: Option<PathBuf>,
+    /// With `previous`: how much worse, in percent, a metric may get.
+    pub regress_pct: f64,
+}
+
+/// One bound of a baseline: `"ttft_ms.p99": {"max": 500}` for a point.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Bound {
+    /// Point name, or `*`.
+    pub point: String,
+    /// Metric name, e.g. `ttft_ms.p99` or `request_throughput`.
+    pub metric: String,
+    /// Smallest allowed value.
+    pub min: Option<f64>,
+    /// Largest allowed value.
+    pub max: Option<f64>,
 }

@@ -29,11 +29,7 @@ pub const TIMEOUT: f64 = 5000.0;
 /// One request, sent at `start_ms`, ending `took` ms later.
 pub fn req(id: u64, start_ms: f64, took: f64, outcome: Outcome) -> RequestRecord {
     RequestRecord {
-        id,
-        intended_ms: start_ms,
         sent_ms: outcome.was_sent().then_some(start_ms),
-        headers_ms: None,
-        first_token_ms: None,
         done_ms: start_ms + took,
         status: match outcome {
             Outcome::Ok => Some(200),
@@ -42,13 +38,7 @@ pub fn req(id: u64, start_ms: f64, took: f64, outcome: Outcome) -> RequestRecord
             _ => None,
         },
         outcome,
-        chunks: 0,
-        max_gap_ms: None,
-        tokens: None,
-        headers: Default::default(),
-        error: None,
-        clean_end: false,
-        nonconformant: None,
+        ..RequestRecord::new(id, start_ms)
     }
 }
 

@@ -23,7 +23,7 @@ fn service_failure(o: Outcome) -> bool {
 pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "health_truthful";
     const ID: &str = "health.lie";
-    if !r.expect.health_truthful {
+    if !r.expect.health_truthful || r.perf.is_some() {
         return Ok(None);
     }
     if let Some(v) = course.without_load(CHECK, ID) {

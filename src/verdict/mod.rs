@@ -26,6 +26,7 @@ mod perf;
 mod recovery;
 mod startup;
 mod steady;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -33,7 +34,7 @@ use crate::record::{
     AccuracyRecord, Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files,
     read_jsonl,
 };
-use crate::suite::{AccuracySpec, Expect};
+use crate::suite::{AccuracySpec, Expect, PerfSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -155,6 +156,8 @@ pub struct RunRecords {
     pub probes: Vec<AccuracyRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
+    /// A perf test's sweep and each point's metrics; `None` for other suites.
+    pub perf: Option<(PerfSpec, sweep::PerfResults)>,
 }
 
 impl RunRecords {
@@ -204,7 +207,22 @@ impl RunRecords {
             }
             _ => None,
         };
+        let perf = match suite.get("perf").filter(|p| !p.is_null()) {
+            Some(p) => {
+                let spec: PerfSpec =
+                    serde_json::from_value(p.clone()).map_err(parse_err(files::SUITE))?;
+                let results = sweep::PerfResults::read(
+                    dir,
+                    &timeline_name(&suite),
+                    suite["meta"]["seed"].as_u64().unwrap_or(0),
+                    &spec,
+                )?;
+                Some((spec, results))
+            }
+            None => None,
+        };
         Ok(RunRecords {
+            perf,
             dir: dir.to_path_buf(),
             expect,
             level: suite["meta"]["level"].as_str().unwrap_or("?").to_string(),
@@ -234,6 +252,11 @@ impl RunRecords {
             .iter()
             .filter(move |e| e.what.fault().is_some_and(|f| f.index == index))
     }
+}
+
+/// The suite's name as `suite.resolved.json` has it.
+fn timeline_name(suite: &Value) -> String {
+    suite["meta"]["name"].as_str().unwrap_or("?").to_string()
 }
 
 /// One check: a pure function of the records and what was derived from them once.
@@ -277,6 +300,9 @@ const CHECKS: &[Check] = &[
     input::slow_answer,
     accuracy::baseline,
     accuracy::after_recovery,
+    sweep::saturation,
+    sweep::failures,
+    sweep::regression,
 ];
 
 /// Judge a run from its records.
