@@ -35,6 +35,11 @@ pub enum Command {
         /// A run directory written by `shakedown run`.
         run_dir: PathBuf,
     },
+    /// Perf results: compare two runs of a perf test.
+    Perf {
+        #[command(subcommand)]
+        command: PerfCommand,
+    },
     /// Serve the mock model service (the L2 dummy model).
     MockServer(MockServerArgs),
     /// The mock's offline twin: answer a prompts JSONL file into an outputs JSONL file.
@@ -96,6 +101,22 @@ pub struct RunArgs {
     /// Print only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `shakedown perf` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PerfCommand {
+    /// Print every compared metric of every point two perf runs share, old, new and change;
+    /// exit 1 when one got worse by more than `--regress-pct` (`perf.regression`).
+    Compare {
+        /// The earlier run: its directory or its `perf.json`.
+        old: PathBuf,
+        /// The later run: its directory or its `perf.json`.
+        new: PathBuf,
+        /// How much worse, in percent, a metric may get.
+        #[arg(long, default_value_t = 10.0)]
+        regress_pct: f64,
+    },
 }
 
 /// Arguments of `shakedown mock-server`.

@@ -2,7 +2,7 @@
 //! exit code (0 passed, 1 a verdict failed, 2 usage or suite error, 3 infrastructure, 130 interrupted).
 
 use clap::Parser;
-use shakedown::cli::{Cli, Command, PlanArgs, RunArgs};
+use shakedown::cli::{Cli, Command, PerfCommand, PlanArgs, RunArgs};
 use shakedown::plan::{self, Ask};
 use shakedown::suite::{Level, Suite};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,14 @@ fn main() {
         Command::Plan(args) => show_plan(args),
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
+        Command::Perf {
+            command:
+                PerfCommand::Compare {
+                    old,
+                    new,
+                    regress_pct,
+                },
+        } => perf_compare(&old, &new, regress_pct),
         Command::MockServer(args) => exit_io(shakedown::mock::serve(args.into())),
         Command::MockBatch(args) => exit_io(shakedown::mock::batch_main(&args.into())),
         Command::Proxy { listen, seed } => exit_io(shakedown::proxy::serve(&listen, seed)),
@@ -182,6 +190,40 @@ fn report(dir: &Path) -> i32 {
             eprintln!("error: failed to judge {}: {e}", dir.display());
             3
         }
+    }
+}
+
+/// `perf compare`: exit 0 when nothing regressed, 1 when something did, 2 when a result
+/// cannot be read.
+fn perf_compare(old: &Path, new: &Path, regress_pct: f64) -> i32 {
+    use shakedown::verdict::sweep::{PerfResults, compare};
+    let (a, b) = match (PerfResults::load(old), PerfResults::load(new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let changes = compare(&a, &b, regress_pct);
+    let regressed = changes.iter().filter(|c| c.regressed).count();
+    println!(
+        "shakedown perf compare: {} (seed {}) → {} (seed {}), {} metric(s) compared",
+        a.test,
+        a.seed,
+        b.test,
+        b.seed,
+        changes.len()
+    );
+    print!("{}", shakedown::report::perf::changes(&changes));
+    if changes.is_empty() {
+        println!("  no point in common");
+    }
+    if regressed > 0 {
+        println!("  FAIL  perf.regression: {regressed} metric(s) more than {regress_pct} % worse");
+        1
+    } else {
+        println!("  PASS  no metric more than {regress_pct} % worse");
+        0
     }
 }
 

@@ -82,6 +82,9 @@ pub async fn drive(
             tally(done, &mut counts);
         }
         let (permit, slot_ms) = match slots.clone().try_acquire_owned() {
+            // Under a cap, arrivals queue behind each other's slots: each is due from when
+            // it got one, so the lag of the client itself is counted from there.
+            Ok(p) if !matches!(limit, Limit::Drop(_)) => (p, Some(clock.now_ms())),
             Ok(p) => (p, None),
             Err(_) => match limit {
                 Limit::Drop(max_in_flight) => {

@@ -259,7 +259,17 @@ pub fn estimate(suite: &Suite) -> (Duration, Basis) {
         let rounds = 1 + u32::from(a.after_recovery);
         a.timeout.0 * (a.probes.len() as u32).saturating_mul(rounds)
     });
-    let timed = ready + suite.drive_duration().0 + stop + command + probes;
+    // A sweep: each point's arrivals at its rate (at once for "inf"), and a cool-down between.
+    let sweep = suite.perf.as_ref().map_or(Duration::ZERO, |p| {
+        let each = |qps: Option<f64>| {
+            qps.map_or(Duration::ZERO, |q| {
+                Duration::from_secs_f64(p.num_prompts as f64 / q)
+            })
+        };
+        let points: Duration = p.points.iter().map(|pt| each(pt.qps) + p.cooldown.0).sum();
+        points
+    });
+    let timed = ready + suite.drive_duration().0 + stop + command + probes + sweep;
     let budget = suite.meta.budget.0;
     if timed > budget {
         (budget, Basis::Budget)

@@ -129,7 +129,7 @@ pub fn table(results: &PerfResults) -> String {
 pub fn changes(changes: &[Change]) -> String {
     let mut s = String::new();
     for c in changes {
-        let mark = if c.regressed { "REGRESSED" } else { "" };
+        let mark = if c.regressed { "REGRESSED" } else { "ok" };
         let _ = writeln!(s, "  {:<9} {}", mark, c.describe());
     }
     s
