@@ -84,6 +84,19 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(&b.text) else {
                     continue; // one JSON line of a corpus, not a suite
                 };
+                if v.get("tests").is_some() {
+                    // A configuration (`nightly.json`): every test reads into a suite.
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let path = dir.path().join("config.json");
+                    std::fs::write(&path, &b.text).expect("write");
+                    let all = suite::load_all(&path, &shakedown::fault::check)
+                        .unwrap_or_else(|e| panic!("{at}: the example does not validate: {e}"));
+                    for s in &all {
+                        commands_parse(&at, s);
+                    }
+                    checked += 1;
+                    continue;
+                }
                 if v.get("suite").is_none() {
                     continue;
                 }
@@ -114,7 +127,7 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                         if let Some(text) = written.get(a.as_str()) {
                             load(&at, Path::new(a), text);
                         } else if a.ends_with(".toml") || a.ends_with(".json") {
-                            suite::load(Path::new(a), &shakedown::fault::check)
+                            suite::load_all(Path::new(a), &shakedown::fault::check)
                                 .unwrap_or_else(|e| panic!("{at}: `{a}` does not validate: {e}"));
                         }
                     }
