@@ -151,6 +151,9 @@ fn the_meter_measures_the_mocks_latencies_back() {
     assert!(show(&out).contains("TTFT p99"), "{}", show(&out));
     assert_eq!(r["request_rate"], json!(40.0));
     assert!(r["shakedown"]["metrics"]["itl_ms"]["histogram"].is_array());
+    // Resource use while the point ran: the mock's resident memory, sampled.
+    let rss = r["shakedown"]["resources"]["rss_max_mib"].as_f64();
+    assert!(rss.is_some_and(|m| m > 1.0), "{r:#}");
     let perf = read_json(&n.run_dir().join("perf.json"));
     assert_eq!(perf["points"][0]["name"], "qps_40");
     assert!(n.run_dir().join("perf.md").exists());

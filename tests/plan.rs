@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 18, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 20, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -109,7 +109,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 18, "{text}");
+    assert_eq!(rows.len(), 20, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -127,7 +127,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("7 to run, 11 skipped"), "{text}");
+    assert!(text.contains("7 to run, 13 skipped"), "{text}");
 }
 
 #[test]
@@ -180,9 +180,11 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
             "mock-accuracy-perf",
             "load-lag-1000",
             "load-lag-20",
-            "mock_chat_random",
+            "mock_chat_load",
+            "mock_chat_stress",
             "mock_chat_bursty",
-            "mock_chat_images"
+            "mock_chat_images",
+            "mock_chat_endurance"
         ]
     );
 }

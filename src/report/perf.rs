@@ -26,7 +26,7 @@ pub fn write(dir: &Path, spec: &PerfSpec, results: &PerfResults) -> std::io::Res
         v.insert("num_prompts".into(), json!(spec.num_prompts));
         v.insert(
             "shakedown".into(),
-            json!({"point": p.name, "saturated": p.saturated, "metrics": m}),
+            json!({"point": p.name, "saturated": p.saturated, "metrics": m, "resources": p.resources}),
         );
         let body = serde_json::to_vec_pretty(&Value::Object(v)).map_err(std::io::Error::other)?;
         std::fs::write(
@@ -67,6 +67,11 @@ fn rows(results: &PerfResults) -> Vec<Vec<String>> {
                     .iter()
                     .map(|(_, metric)| cell(p.metrics.as_ref(), metric)),
             );
+            row.push(
+                p.resources
+                    .rss_max_mib
+                    .map_or("–".into(), |m| format!("{m:.0}")),
+            );
             row
         })
         .collect()
@@ -83,6 +88,7 @@ fn cell(m: Option<&PointMetrics>, metric: &str) -> String {
 fn header() -> Vec<&'static str> {
     std::iter::once("point")
         .chain(COLUMNS.iter().map(|(h, _)| *h))
+        .chain(["RSS MiB"])
         .collect()
 }
 

@@ -211,12 +211,11 @@ impl RunRecords {
             Some(p) => {
                 let spec: PerfSpec =
                     serde_json::from_value(p.clone()).map_err(parse_err(files::SUITE))?;
-                let results = sweep::PerfResults::read(
-                    dir,
-                    &timeline_name(&suite),
+                let test = (
+                    timeline_name(&suite),
                     suite["meta"]["seed"].as_u64().unwrap_or(0),
-                    &spec,
-                )?;
+                );
+                let results = sweep::PerfResults::read(dir, (&test.0, test.1), &spec, &samples)?;
                 Some((spec, results))
             }
             None => None,

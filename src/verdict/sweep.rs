@@ -8,7 +8,7 @@
 
 use super::{Course, JudgeError, RunRecords, Verdict};
 use crate::metrics::point::PointMetrics;
-use crate::record::{RequestRecord, files, read_jsonl};
+use crate::record::{RequestRecord, Sample, files, read_jsonl};
 use crate::suite::{PerfSpec, SweepPoint, higher_is_better};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -51,21 +51,82 @@ pub struct PointResult {
     pub saturated: bool,
     /// `None` when the run ended before the point.
     pub metrics: Option<PointMetrics>,
+    /// What the service used while the point ran (from `samples.jsonl`).
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// The service's resource use during a point: the largest of the samples taken in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Resident memory of every service process together, MiB.
+    pub rss_max_mib: Option<f64>,
+    /// GPU memory held by service processes together (where NVML loads), MiB.
+    pub gpu_max_mib: Option<f64>,
+}
+
+impl Resources {
+    /// The largest sums over the samples taken from `start_ms` to `end_ms`.
+    fn during(samples: &[Sample], start_ms: f64, end_ms: f64) -> Self {
+        let within = |t: f64| (start_ms..=end_ms).contains(&t);
+        let mib = |b: u64| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
+        let mut r = Resources::default();
+        // Several services sample apart: sum each instant's trees by service, largest first.
+        let mut rss: std::collections::BTreeMap<&str, u64> = Default::default();
+        for s in samples {
+            match s {
+                Sample::Procs {
+                    t_ms,
+                    service,
+                    procs,
+                } if within(*t_ms) => {
+                    let sum: u64 = procs.iter().map(|p| p.rss_bytes).sum();
+                    let e = rss.entry(service.as_str()).or_default();
+                    *e = (*e).max(sum);
+                }
+                Sample::Gpu { t_ms, procs, .. } if within(*t_ms) => {
+                    let sum = mib(procs.iter().map(|p| p.bytes).sum());
+                    r.gpu_max_mib = Some(r.gpu_max_mib.map_or(sum, |m: f64| m.max(sum)));
+                }
+                _ => {}
+            }
+        }
+        if !rss.is_empty() {
+            r.rss_max_mib = Some(mib(rss.values().sum()));
+        }
+        r
+    }
 }
 
 impl PerfResults {
     /// Judge the points of `spec` in the run directory `dir`, one at a time.
-    pub fn read(dir: &Path, test: &str, seed: u64, spec: &PerfSpec) -> Result<Self, JudgeError> {
+    pub fn read(
+        dir: &Path,
+        (test, seed): (&str, u64),
+        spec: &PerfSpec,
+        samples: &[Sample],
+    ) -> Result<Self, JudgeError> {
         let mut points = Vec::new();
         for p in &spec.points {
             let name = p.name();
             let path = dir.join(files::POINTS).join(&name).join(files::REQUESTS);
-            let metrics = if path.exists() {
+            let (metrics, resources) = if path.exists() {
                 let (reqs, _) = read_jsonl::<RequestRecord>(&path)
                     .map_err(|source| JudgeError::Read { path, source })?;
-                Some(PointMetrics::of(&reqs, &spec.goodput))
+                let start = reqs
+                    .iter()
+                    .map(|r| r.intended_ms)
+                    .fold(f64::INFINITY, f64::min);
+                let end = reqs
+                    .iter()
+                    .map(|r| r.done_ms)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                (
+                    Some(PointMetrics::of(&reqs, &spec.goodput)),
+                    Resources::during(samples, start, end),
+                )
             } else {
-                None
+                (None, Resources::default())
             };
             let lag_p99 = metrics.as_ref().and_then(|m| m.get("lag_ms.p99"));
             points.push(PointResult {
@@ -73,6 +134,7 @@ impl PerfResults {
                 point: *p,
                 saturated: lag_p99.is_some_and(|l| l > spec.lag_p99_max.as_ms()),
                 metrics,
+                resources,
             });
         }
         Ok(PerfResults {
