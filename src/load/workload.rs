@@ -2,21 +2,13 @@
 //! chat with generated images, made before the first request is sent (as vLLM's benchmark
 //! samples its dataset first), so sending stays cheap and the same seed sends the same bodies.
 
+use crate::mock::WORDS;
 use crate::seed;
 use crate::suite::{Api, FilePromptText, PerfSpec, RandomLens, Workload};
 use base64::Engine as _;
 use rand::Rng as _;
 use rand::RngCore;
 use serde_json::{Value, json};
-
-/// Words synthetic prompts are made of: short, common, about one token each in any tokenizer.
-const WORDS: &[&str] = &[
-    "the", "of", "and", "to", "in", "is", "it", "you", "that", "he", "was", "for", "on", "are",
-    "with", "as", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had", "by",
-    "hot", "word", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there",
-    "when", "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their",
-    "time", "if", "will", "way", "about", "many", "then", "them", "write", "would", "like", "so",
-];
 
 /// `count` request bodies for `spec` (`model` in each), drawn from the seed's `prompts` stream.
 pub fn bodies(spec: &PerfSpec, model: &str, seed: u64, count: usize) -> Vec<Value> {

@@ -49,7 +49,8 @@ pub struct GenSpec {
     pub answer: Option<String>,
 }
 
-const WORDS: &[&str] = &[
+/// Common English words, about one token each in any tokenizer.
+pub const WORDS: &[&str] = &[
     "the", "of", "and", "a", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on",
     "are", "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had",
     "by", "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said",

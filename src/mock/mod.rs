@@ -77,6 +77,8 @@ mod escape;
 mod generate;
 /// Image and audio parts checked as vLLM checks them.
 pub mod media;
+
+pub use generate::WORDS;
 mod metrics;
 mod responses;
 mod server;

@@ -74,35 +74,27 @@ impl Run {
             );
             self.say(format!("  point {name}"));
             let limit = Limit::Wait(point.max_concurrency.unwrap_or(MAX_IN_FLIGHT as usize));
-            if spec.num_warmups > 0 {
-                let warm = target(bodies[spec.num_prompts..].to_vec());
-                let at_once = vec![0.0; spec.num_warmups];
-                let start = self.clock.now_ms();
+            let drive = |target, arrivals, start, out| {
                 load::drive(
                     http.clone(),
-                    warm,
-                    at_once,
+                    target,
+                    arrivals,
                     start,
                     limit,
                     self.clock,
-                    open(files::WARMUP)?,
+                    out,
                     self.cut.clone(),
                 )
-                .await;
+            };
+            if spec.num_warmups > 0 {
+                let warm = target(bodies[spec.num_prompts..].to_vec());
+                let at_once = vec![0.0; spec.num_warmups];
+                drive(warm, at_once, self.clock.now_ms(), open(files::WARMUP)?).await;
             }
+            let measured = target(bodies[..spec.num_prompts].to_vec());
             let arrivals = self.arrivals(spec, point, &name);
             let start = self.clock.now_ms() + 10.0;
-            let summary = load::drive(
-                http.clone(),
-                target(bodies[..spec.num_prompts].to_vec()),
-                arrivals,
-                start,
-                limit,
-                self.clock,
-                open(files::REQUESTS)?,
-                self.cut.clone(),
-            )
-            .await;
+            let summary = drive(measured, arrivals, start, open(files::REQUESTS)?).await;
             self.journal.log(
                 None,
                 What::PerfPointEnd {
