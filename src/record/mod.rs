@@ -186,6 +186,12 @@ pub enum Sample {
         service: String,
         procs: Vec<ProcSample>,
     },
+    /// Chosen `/metrics` series of a service (a soak's `metrics`), each summed over its labels.
+    Metrics {
+        t_ms: f64,
+        service: String,
+        values: BTreeMap<String, f64>,
+    },
 }
 
 /// One process of a service tree at sample time.
@@ -196,6 +202,16 @@ pub struct ProcSample {
     /// Title as `/proc/PID/cmdline` shows it (what `ps` shows).
     pub cmdline: String,
     pub rss_bytes: u64,
+    /// Proportional set size (`Pss` of `/proc/PID/smaps_rollup`): shared pages split among
+    /// their sharers, so the sum over a tree counts each page once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_bytes: Option<u64>,
+    /// Open file descriptors (entries of `/proc/PID/fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u32>,
+    /// Threads (`num_threads` of `/proc/PID/stat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
 }
 
 /// The run's clock: milliseconds since `t0`.

@@ -17,7 +17,7 @@ use crate::record::{
     Clock, Journal, Jsonl, Phase, PlannedFault, ProbeRound, Timeline, What, files,
 };
 use crate::report::{Report, ReportError};
-use crate::service::{Service, ServiceError, Supervisor};
+use crate::service::{Observe, Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
 use crate::verdict;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub run_dir: Option<PathBuf>,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// Scale a soak to this length of load ([`Suite::scaled`]); other suites run as written.
+    pub duration: Option<crate::units::Dur>,
 }
 
 /// Why a run could not even start (no run directory, or a fault entry that cannot be built).
@@ -80,6 +82,9 @@ impl RunError {
 pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError> {
     if let Some(seed) = opts.seed {
         suite.meta.seed = seed;
+    }
+    if let Some(d) = opts.duration {
+        suite = suite.scaled(d);
     }
     // Every fault is built before anything starts: a bad entry costs no service start-up.
     let mut faults = build_faults(&suite)?;
@@ -390,13 +395,27 @@ impl Run {
             }
         };
         let stop_observing = CancellationToken::new();
-        let observers = sup.observe(samples, stop_observing.clone(), gpus);
+        let observers = sup.observe(samples, stop_observing.clone(), gpus, &self.observe());
         let error = self.drive_through_proxy(sup, faults).await;
         stop_observing.cancel();
         for o in observers {
             let _ = o.await;
         }
         error
+    }
+
+    /// How the services are observed: a soak samples at its own interval, and its `/metrics`.
+    fn observe(&self) -> Observe {
+        match &self.suite.stability {
+            Some(st) => Observe {
+                every: st.sample_every.0,
+                metrics: st
+                    .metrics
+                    .clone()
+                    .map(|m| (self.suite.entry().name.clone(), m)),
+            },
+            None => Observe::default(),
+        }
     }
 
     /// Open the run's proxy (when the suite uses one), drive, and close the proxy.

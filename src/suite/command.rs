@@ -115,6 +115,7 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path, check: &CheckFault) -> R
         command: Some(command),
         accuracy: None,
         offline,
+        stability: None,
     })
 }
 

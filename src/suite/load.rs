@@ -2,7 +2,7 @@
 
 use super::check::{Field, Res, Tbl, describe};
 use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
-use super::tree::{self, Format, Loc};
+use super::tree::{self, Format, Loc, Node};
 use super::{
     Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta,
     ProxySpec, RequestSpec, Suite, ThroughputMin, command, faults, services,
@@ -69,7 +69,12 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let format = format_of(path)?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, text, format)?;
-    let top = Field::root(&root).table(
+    from_tree(path, &root, check)
+}
+
+/// A suite from a parsed tree in the suite format (a soak builds one from its test).
+pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<Suite, SuiteError> {
+    let top = Field::root(root).table(
         "the top level",
         Some(&[
             "suite", "service", "load", "fault", "expect", "proxy", "command", "offline",
@@ -108,6 +113,7 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
         command: None,
         accuracy,
         offline: None,
+        stability: None,
     })
 }
 

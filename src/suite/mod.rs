@@ -23,6 +23,7 @@ pub use config::load_all;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
+pub use soak::{MIN_SAMPLE_EVERY, MetricsSpec, StabilitySpec};
 pub use tree::Format;
 
 use serde::Serialize;
@@ -57,6 +58,9 @@ pub struct Suite {
     /// What an offline suite (`kind = "offline"`) expects of its batch; its argv is `command`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline: Option<OfflineSpec>,
+    /// What a soak (`kind: "soak"` configuration) adds: warm-up, sampling, stability thresholds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stability: Option<StabilitySpec>,
 }
 
 impl Suite {
