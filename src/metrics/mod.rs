@@ -10,6 +10,8 @@
 //! Over a run: **request throughput** = completed requests / duration, **output token
 //! throughput** = their output tokens / duration. Quantiles are nearest-rank.
 
+pub mod trend;
+
 use crate::record::RequestRecord;
 
 /// The `q` quantile (nearest rank: the smallest value with at least `q` of the values at or
