@@ -335,7 +335,7 @@ pub enum Bug {
     Nondeterministic,
     /// Every generation request keeps 1 MiB of the server's memory for good.
     SlowLeak,
-    /// Every generation request waits 1 ms more before its first token than the one before.
+    /// Every generation request waits 5 ms more before its first token than the one before.
     SlowDrift,
     /// Every generation request leaves one file descriptor open for good.
     FdLeak,

@@ -41,7 +41,7 @@ const DROP_AFTER_TOKENS: usize = 3;
 /// Bug `slow-leak`: memory every generation request keeps.
 const LEAK_BYTES: usize = 1 << 20;
 /// Bug `slow-drift`: how much longer each generation request waits than the one before.
-const DRIFT_PER_REQUEST: Duration = Duration::from_millis(1);
+const DRIFT_PER_REQUEST: Duration = Duration::from_millis(5);
 
 /// Shared state of the server.
 struct App {

@@ -24,6 +24,7 @@ mod offline;
 mod orphans;
 mod perf;
 mod recovery;
+pub mod stability;
 mod startup;
 mod steady;
 #[cfg(test)]
@@ -33,7 +34,7 @@ use crate::record::{
     AccuracyRecord, Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files,
     read_jsonl,
 };
-use crate::suite::{AccuracySpec, Expect};
+use crate::suite::{AccuracySpec, Expect, StabilitySpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -155,6 +156,8 @@ pub struct RunRecords {
     pub probes: Vec<AccuracyRecord>,
     /// Lines of the files that could not be read back (a torn last line after a crash).
     pub skipped_lines: usize,
+    /// A soak's stability settings and thresholds; `None` for other suites.
+    pub stability: Option<StabilitySpec>,
 }
 
 impl RunRecords {
@@ -196,6 +199,10 @@ impl RunRecords {
             None => None,
         };
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
+        let stability = match suite.get("stability").filter(|s| !s.is_null()) {
+            Some(s) => Some(serde_json::from_value(s.clone()).map_err(parse_err(files::SUITE))?),
+            None => None,
+        };
         let offline = match suite["meta"]["kind"].as_str() {
             Some("offline") => {
                 let spec = serde_json::from_value(suite["offline"].clone())
@@ -220,6 +227,7 @@ impl RunRecords {
             accuracy,
             probes,
             skipped_lines: a + b + c + d + e + f,
+            stability,
         })
     }
 
@@ -277,6 +285,13 @@ const CHECKS: &[Check] = &[
     input::slow_answer,
     accuracy::baseline,
     accuracy::after_recovery,
+    stability::failures,
+    stability::memory_growth,
+    stability::fd_growth,
+    stability::thread_growth,
+    stability::latency_drift,
+    stability::throughput_drift,
+    stability::stuck,
 ];
 
 /// Judge a run from its records.
