@@ -222,8 +222,9 @@ impl Span {
         })
     }
 
+    /// Whether `t` lies in `[from, to)`: back-to-back windows share no instant.
     fn holds(&self, t: f64) -> bool {
-        (self.from_ms..=self.to_ms).contains(&t)
+        (self.from_ms..self.to_ms).contains(&t)
     }
 
     fn ms(&self) -> f64 {
@@ -340,14 +341,24 @@ fn growth(
             }
         )
     } else {
+        let q = worst.quantity;
+        let below_floor = if worst.trend.lower * DAY_MS > allowance(st, q) {
+            format!(
+                "; it gains {} over the span, under the {} that noise can make",
+                q.show(worst.trend.lower * span.ms()),
+                q.show(q.floor())
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} series of {what} over {:.1} s after warm-up; steepest {} at {} (lower bound {}), allowed {}",
+            "{} series of {what} over {:.1} s after warm-up; steepest {} at {} (lower bound {}), allowed {}{below_floor}",
             fits.len(),
             span.ms() / 1e3,
             worst.name,
             day(worst, worst.trend.slope),
             day(worst, worst.trend.lower),
-            day(worst, allowance(st, worst.quantity) / DAY_MS),
+            day(worst, allowance(st, q) / DAY_MS),
         )
     };
     let shown: Vec<Value> = fits
