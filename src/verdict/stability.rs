@@ -562,8 +562,12 @@ fn window_json(w: Span, requests: usize) -> Value {
     json!({"from_ms": round(w.from_ms), "to_ms": round(w.to_ms), "requests": requests})
 }
 
-/// `thresholds.throughput_drift`: successful requests (and their output tokens) ending per
-/// undisturbed second of the last window against the first. One pass over the requests.
+/// `thresholds.throughput_drift`: successful requests (and their output tokens) per
+/// undisturbed second of the last window against the first, counting the requests *sent* in
+/// each window: under open-loop load that is what the service got done of what it was
+/// offered, and it does not swing with when answers happen to land (a burst of late
+/// completions at a window's edge). Slower answers that still come are `latency_drift`'s.
+/// One pass over the requests.
 pub fn throughput_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "throughput_drift";
     const ID: &str = "stability.throughput_drift";
@@ -576,7 +580,7 @@ pub fn throughput_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdic
         metrics::Throughput::of(
             r.requests
                 .iter()
-                .filter(|q| q.outcome.is_ok() && !course.disturbed(q) && w.holds(q.done_ms)),
+                .filter(|q| q.outcome.is_ok() && !course.disturbed(q) && w.holds(q.start_ms())),
             undisturbed_ms(course, w.from_ms, w.to_ms),
         )
     };
