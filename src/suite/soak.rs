@@ -403,3 +403,114 @@ fn metrics(f: &Field) -> Res<MetricsSpec> {
         extra,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::{FaultSpec, ParamError, SuiteError, load_all};
+
+    fn no_check(_: &FaultSpec) -> Result<(), ParamError> {
+        Ok(())
+    }
+
+    fn load(text: &str) -> Result<Vec<Suite>, SuiteError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("weekly.json");
+        std::fs::write(&path, text).expect("write");
+        load_all(&path, &no_check).map_err(|mut e| {
+            e.file = "weekly.json".into();
+            e
+        })
+    }
+
+    const SERVICE: &str = r#""service": {"command": ["serve", "{port}"]}"#;
+
+    fn soak(test: &str) -> String {
+        format!(
+            r#"{{"kind": "soak", "level": "L5", "seed": 4,
+  "defaults": {{"duration": "12h", "warmup": "1h", "window": "2h", {SERVICE},
+    "load": {{"rate": 5}}}},
+  "tests": [{test}]}}"#
+        )
+    }
+
+    #[test]
+    fn a_soak_reads_into_a_service_suite_with_its_settings() {
+        let suites = load(&soak(
+            r#"{"name": "a", "thresholds": {"memory_growth": "64MiB", "failures": 3},
+               "faults": [{"kind": "network.flicker", "every": "4h", "for": "2s"}]}"#,
+        ))
+        .expect("loads");
+        let s = &suites[0];
+        assert_eq!((s.meta.name.as_str(), s.meta.seed), ("a", 4));
+        assert_eq!(s.meta.budget, Dur::from_secs(12 * 3600 + 600));
+        let load = s.load.as_ref().expect("load");
+        assert_eq!(load.duration, Dur::from_secs(12 * 3600));
+        let st = s.stability.as_ref().expect("a soak");
+        assert_eq!((st.memory_growth, st.max_failures), (64 << 20, 3));
+        assert_eq!(st.window, Dur::from_secs(7200));
+        // Every 4 h within 12 h: at 4 h and 8 h.
+        let at: Vec<u64> = s.faults.iter().map(|f| f.at.0.as_secs()).collect();
+        assert_eq!(at, [4 * 3600, 8 * 3600]);
+    }
+
+    #[test]
+    fn scaling_keeps_proportions_and_the_fault_lengths() {
+        let s = load(&soak(
+            r#"{"name": "a", "faults": [{"kind": "x", "every": "4h", "for": "2s"}]}"#,
+        ))
+        .expect("loads")
+        .remove(0)
+        .scaled(Dur::from_secs(120));
+        let st = s.stability.as_ref().expect("a soak");
+        assert_eq!((st.warmup, st.window), (Dur::from_secs(10), Dur::from_secs(20)));
+        assert_eq!(st.sample_every, Dur(MIN_SAMPLE_EVERY));
+        assert_eq!(s.meta.budget, Dur::from_secs(720));
+        let f = &s.faults[0];
+        assert_eq!((f.at, f.duration), (Dur::from_secs(40), Some(Dur::from_secs(2))));
+    }
+
+    #[test]
+    fn errors_point_at_the_soak_key() {
+        // (the test, the text the error points at, what it says)
+        let cases = [
+            (
+                r#"{"name": "a", "colour": 1}"#,
+                r#""colour""#,
+                "unknown key `colour` in `tests[0]`",
+            ),
+            (
+                r#"{"name": "a", "warmup": "13h"}"#,
+                r#""warmup""#,
+                "`warmup` in `tests[0]` is \"13h\", expected a duration shorter than the soak's 43200s",
+            ),
+            (
+                r#"{"name": "a", "load": {"duration": "1h"}}"#,
+                r#""duration""#,
+                "`duration` in `load` is the soak's own `duration`",
+            ),
+            (
+                r#"{"name": "a", "thresholds": {"latency_drift": -1}}"#,
+                r#""latency_drift""#,
+                "`latency_drift` in `thresholds` is -1, expected a number of a percentage, 0 or more",
+            ),
+            (
+                r#"{"name": "a", "faults": [{"kind": "x", "every": "1ms"}]}"#,
+                r#""every""#,
+                "is \"1ms\", expected at most 10000 repeats",
+            ),
+        ];
+        for (test, at, says) in cases {
+            let text = soak(test);
+            let (line, row) = text
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.contains(test))
+                .expect("the test's line");
+            let col = row.find(at).expect("the key") + 1;
+            let e = load(&text).expect_err(test).to_string();
+            let want = format!("weekly.json:{}:{col}: ", line + 1);
+            assert!(e.starts_with(&want) && e.contains(says), "{e}\nwanted: {want}{says}");
+        }
+    }
+}
