@@ -30,14 +30,13 @@ fn weekly() -> Value {
 
 /// Run configuration file `file` scaled to [`CI_DURATION`] into `run_dir`.
 fn run(file: &Path, run_dir: &Path) -> Output {
-    let out = Command::new(bin())
+    Command::new(bin())
         .args(["run", "--quiet", "--duration", CI_DURATION])
         .arg(file)
         .arg("--run-dir")
         .arg(run_dir)
         .output()
-        .expect("run shakedown");
-    out
+        .expect("run shakedown")
 }
 
 fn show(out: &Output) -> String {
@@ -171,4 +170,52 @@ fn stall_after_fails_stuck_failures_and_throughput_drift() {
             .contains("/metrics"),
         "{stuck:#}"
     );
+}
+
+#[test]
+fn a_soak_killed_midway_has_a_partial_report_and_is_judged_again_up_to_its_cut() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("run");
+    // 60 s scaled: a partial report every 5 s (10 min of 12 h, at least 5 s).
+    let mut child = Command::new(bin())
+        .args(["run", "--duration", "60s"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(WEEKLY))
+        .arg("--run-dir")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn shakedown");
+    let steady = dir.join("mock-steady");
+    util::wait_for(
+        std::time::Duration::from_secs(30),
+        "a partial report",
+        || steady.join("report.json").is_file(),
+    );
+    child.kill().expect("SIGKILL shakedown");
+    let out = child.wait_with_output().expect("reap shakedown");
+    assert_tree_gone(&steady);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("  soak: ")
+            && progress.contains("of 1m (")
+            && progress.contains(" ok, 0 failed"),
+        "{progress}"
+    );
+    let again = Command::new(bin())
+        .arg("report")
+        .arg(&steady)
+        .output()
+        .expect("run shakedown report");
+    assert_eq!(again.status.code(), Some(130), "{}", show(&again));
+    let report = read_json(&steady.join("report.json"));
+    assert_eq!(report["status"], "interrupted", "{report:#}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not finish"),
+        "{report:#}"
+    );
+    assert_eq!(verdict(&steady, "failures")["status"], "pass");
 }

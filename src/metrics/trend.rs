@@ -94,7 +94,11 @@ pub fn reduce(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(max);
     let mut start = 0;
     for b in 1..=max {
-        let edge = if b == max { f64::INFINITY } else { t0 + width * b as f64 };
+        let edge = if b == max {
+            f64::INFINITY
+        } else {
+            t0 + width * b as f64
+        };
         let end = start + sorted[start..].partition_point(|(t, _)| *t < edge);
         if end > start {
             let mut ts: Vec<f64> = sorted[start..end].iter().map(|p| p.0).collect();
@@ -219,7 +223,7 @@ mod tests {
         // that of the bootstrap's 99 % lower bound alone, printed for docs/metrics.md.
         let runs: usize = 200;
         let lows: Vec<f64> = (0..runs as u64)
-            .map(|s| lower_per_day(&series(1000 + s as u64, 64.0 * MIB, |_| 0.0), s as u64))
+            .map(|s| lower_per_day(&series(1000 + s, 64.0 * MIB, |_| 0.0), s))
             .collect();
         let alarms = lows.iter().filter(|&&l| l > 32.0 * MIB).count();
         let bare = lows.iter().filter(|&&l| l > 0.0).count();

@@ -194,6 +194,18 @@ pub enum Sample {
     },
 }
 
+impl Sample {
+    /// When it was taken.
+    pub fn t_ms(&self) -> f64 {
+        match self {
+            Sample::Health { t_ms, .. }
+            | Sample::Gpu { t_ms, .. }
+            | Sample::Procs { t_ms, .. }
+            | Sample::Metrics { t_ms, .. } => *t_ms,
+        }
+    }
+}
+
 /// One process of a service tree at sample time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProcSample {

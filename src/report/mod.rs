@@ -344,9 +344,10 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
             _ => {}
         }
     }
+    let unfinished = records.unfinished_at().map(crate::verdict::unfinished);
     if let Some(s) = skipped {
         (Some(RunStatus::Skipped), Some(s))
-    } else if let Some(i) = interrupted {
+    } else if let Some(i) = interrupted.or(unfinished) {
         (Some(RunStatus::Interrupted), Some(i))
     } else if let Some(b) = budget {
         (Some(RunStatus::Error), Some(b))

@@ -7,6 +7,7 @@
 mod command;
 mod probes;
 mod rundir;
+mod soak;
 
 use crate::proxy::{self, ProxyHandle};
 
@@ -492,7 +493,13 @@ impl Run {
             &faults_stop,
             prober.as_ref(),
         );
+        let watching = CancellationToken::new();
+        let watcher = self.watch_soak(start, load.duration_ms, &watching);
         let driven = self.drive_load(http.clone(), load, start).await;
+        watching.cancel();
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
         faults_stop.cancel();
         for t in fault_tasks {
             let _ = t.await;
@@ -662,6 +669,26 @@ impl Run {
             }));
         }
         tasks
+    }
+
+    /// A soak's partial reports and progress line, from load `start` until `stop`.
+    fn watch_soak(
+        &self,
+        start: f64,
+        duration_ms: f64,
+        stop: &CancellationToken,
+    ) -> Option<JoinHandle<()>> {
+        let st = self.suite.stability.as_ref()?;
+        let watch = soak::Watch {
+            dir: self.dir.clone(),
+            clock: self.clock,
+            start_ms: start,
+            duration_ms,
+            service: self.suite.entry().name.clone(),
+            report_every: st.report_every.0,
+            progress: self.progress,
+        };
+        Some(soak::spawn(watch, stop.clone()))
     }
 
     /// Send the planned arrivals from load `start` (`requests.jsonl`); with no load, wait out

@@ -22,7 +22,11 @@ pub fn values(text: &str, names: &[&str]) -> BTreeMap<String, f64> {
             true => line.rfind('}').map_or("", |i| &line[i + 1..]),
             false => &line[name_end..],
         };
-        let Some(v) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else {
+        let Some(v) = rest
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
             continue;
         };
         if v.is_finite() {

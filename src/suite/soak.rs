@@ -55,6 +55,8 @@ const MAX_REPEATS: u64 = 10_000;
 
 /// The shortest sampling interval, also after `--duration` scales a soak down.
 pub const MIN_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// The shortest time between partial reports (each judges everything recorded so far).
+pub const MIN_REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// What a soak adds to a service suite: its warm-up, sampling and stability thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,7 +138,7 @@ impl Suite {
         self.meta.budget = Dur(d.0 + overhead);
         st.warmup = scale(st.warmup);
         st.window = scale(st.window).max(Dur::from_millis(1));
-        st.report_every = scale(st.report_every).max(Dur::from_millis(1));
+        st.report_every = Dur(scale(st.report_every).0.max(MIN_REPORT_EVERY));
         st.sample_every = Dur(scale(st.sample_every).0.max(MIN_SAMPLE_EVERY));
         for fault in self.faults.iter_mut().filter(|f| !f.startup) {
             fault.at = scale(fault.at);
@@ -188,7 +190,10 @@ fn suite_tree(top: &Tbl, t: &Tbl, test: &Field, duration: Dur) -> Res<Node> {
             entries.push((key.into(), f.node.clone()));
         }
     }
-    let load = t.req("load", "a table: the suite format's [load] without `duration`")?;
+    let load = t.req(
+        "load",
+        "a table: the suite format's [load] without `duration`",
+    )?;
     let lt = load.table("`load`", None)?;
     if let Some(d) = lt.get("duration") {
         return Err(d.fail("is the soak's own `duration`, expected it beside `load`"));
@@ -291,18 +296,21 @@ fn stability(t: &Tbl, duration: Dur) -> Res<StabilitySpec> {
         Some(f) => {
             let d = within(&f, f.pos_dur()?)?;
             if d.0 < MIN_SAMPLE_EVERY {
-                return Err(f.expected(format_args!(
-                    "at least {}",
-                    Dur(MIN_SAMPLE_EVERY)
-                )));
+                return Err(f.expected(format_args!("at least {}", Dur(MIN_SAMPLE_EVERY))));
             }
             d
         }
         None => Dur((duration.0 / 2000).max(MIN_SAMPLE_EVERY)),
     };
     let report_every = match t.get("report_every") {
-        Some(f) => f.pos_dur()?,
-        None => Dur((duration.0 / 12).max(Duration::from_secs(1))),
+        Some(f) => {
+            let d = f.pos_dur()?;
+            if d.0 < MIN_REPORT_EVERY {
+                return Err(f.expected(format_args!("at least {}", Dur(MIN_REPORT_EVERY))));
+            }
+            d
+        }
+        None => Dur((duration.0 / 12).max(MIN_REPORT_EVERY)),
     };
     let mut spec = StabilitySpec {
         warmup,
@@ -463,11 +471,17 @@ mod tests {
         .remove(0)
         .scaled(Dur::from_secs(120));
         let st = s.stability.as_ref().expect("a soak");
-        assert_eq!((st.warmup, st.window), (Dur::from_secs(10), Dur::from_secs(20)));
+        assert_eq!(
+            (st.warmup, st.window),
+            (Dur::from_secs(10), Dur::from_secs(20))
+        );
         assert_eq!(st.sample_every, Dur(MIN_SAMPLE_EVERY));
         assert_eq!(s.meta.budget, Dur::from_secs(720));
         let f = &s.faults[0];
-        assert_eq!((f.at, f.duration), (Dur::from_secs(40), Some(Dur::from_secs(2))));
+        assert_eq!(
+            (f.at, f.duration),
+            (Dur::from_secs(40), Some(Dur::from_secs(2)))
+        );
     }
 
     #[test]
@@ -510,7 +524,10 @@ mod tests {
             let col = row.find(at).expect("the key") + 1;
             let e = load(&text).expect_err(test).to_string();
             let want = format!("weekly.json:{}:{col}: ", line + 1);
-            assert!(e.starts_with(&want) && e.contains(says), "{e}\nwanted: {want}{says}");
+            assert!(
+                e.starts_with(&want) && e.contains(says),
+                "{e}\nwanted: {want}{says}"
+            );
         }
     }
 }

@@ -512,8 +512,11 @@ impl Run {
             self.samples.push(Sample::Metrics {
                 t_ms: t,
                 service: SERVICE.into(),
-                values: [("running".to_string(), running), ("tokens".to_string(), tokens)]
-                    .into(),
+                values: [
+                    ("running".to_string(), running),
+                    ("tokens".to_string(), tokens),
+                ]
+                .into(),
             });
             t += 100.0;
         }

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-pub use course::{Course, Cut};
+pub use course::{Course, Cut, unfinished};
 pub use crash::Exit;
 pub use input::{CaseRow, rows as input_rows};
 pub use recovery::{Cause, Window};
@@ -234,6 +234,27 @@ impl RunRecords {
     /// Each event with its time, service and what happened.
     pub fn whats(&self) -> impl Iterator<Item = (&Event, &What)> + '_ {
         self.events.iter().map(|e| (e, &e.what))
+    }
+
+    /// When the records of a run that never reached judging end (killed outright, or still
+    /// running: a soak's partial report): the last instant recorded; `None` for a run that
+    /// reached its judge phase, or never started load.
+    pub fn unfinished_at(&self) -> Option<f64> {
+        let started = self
+            .events
+            .iter()
+            .any(|e| matches!(e.what, What::Phase(crate::record::Phase::Baseline { .. })));
+        let judged = self
+            .events
+            .iter()
+            .any(|e| matches!(e.what, What::Phase(crate::record::Phase::Judge)));
+        if !started || judged {
+            return None;
+        }
+        let last = self.events.iter().map(|e| e.t_ms);
+        let last = last.chain(self.requests.iter().map(|q| q.done_ms));
+        let last = last.chain(self.samples.iter().map(Sample::t_ms));
+        Some(last.fold(0.0, f64::max))
     }
 
     /// Events about fault `index` (inject, clear, error).

@@ -183,21 +183,16 @@ pub struct Span {
 }
 
 impl Span {
-    /// The judged span of a soak, or why there is none (as a not-judged verdict).
-    pub fn of(
-        r: &RunRecords,
-        course: &Course,
-        st: &StabilitySpec,
-        (check, id): (&str, &str),
-    ) -> Result<Span, Verdict> {
-        if let Some(v) = course.without_load(check, id) {
-            return Err(v);
+    /// The judged span of a soak, or why there is none (the reason of a not-judged verdict).
+    pub fn of(r: &RunRecords, course: &Course, st: &StabilitySpec) -> Result<Span, String> {
+        if let Some(why) = &course.before_load {
+            return Err(why.clone());
         }
         let start = course.load_start_ms.unwrap_or(r.timeline.load_start_ms);
         let last = r
             .samples
             .iter()
-            .map(sample_t)
+            .map(Sample::t_ms)
             .chain(r.requests.iter().map(|q| q.done_ms))
             .fold(start, f64::max);
         let mut to = r.timeline.load_end_ms.min(last);
@@ -206,14 +201,10 @@ impl Span {
         }
         let from = start + st.warmup.as_ms();
         if to <= from {
-            return Err(Verdict::not_judged(
-                check,
-                id,
-                &format!(
-                    "the run ended at {:.1} s, within the warm-up of {}",
-                    (to - start).max(0.0) / 1e3,
-                    st.warmup
-                ),
+            return Err(format!(
+                "the run ended at {:.1} s, within the warm-up of {}",
+                (to - start).max(0.0) / 1e3,
+                st.warmup
             ));
         }
         Ok(Span {
@@ -232,15 +223,6 @@ impl Span {
     }
 }
 
-fn sample_t(s: &Sample) -> f64 {
-    match s {
-        Sample::Health { t_ms, .. }
-        | Sample::Gpu { t_ms, .. }
-        | Sample::Procs { t_ms, .. }
-        | Sample::Metrics { t_ms, .. } => *t_ms,
-    }
-}
-
 /// The fitted trend of one series over the judged span, per 24 h.
 #[derive(Debug, Clone)]
 pub struct Fit {
@@ -253,18 +235,16 @@ pub struct Fit {
 
 /// Fit every series of `quantities` within `span`; each resample stream is seeded from the
 /// run's seed, so judging again gives the same bounds.
-pub fn fits(
-    r: &RunRecords,
-    st: &StabilitySpec,
-    span: Span,
-    quantities: &[Quantity],
-) -> Vec<Fit> {
+pub fn fits(r: &RunRecords, st: &StabilitySpec, span: Span, quantities: &[Quantity]) -> Vec<Fit> {
     series(r)
         .into_iter()
         .filter(|s| quantities.contains(&s.quantity))
         .filter_map(|s| {
-            let pts: Vec<(f64, f64)> =
-                s.points.into_iter().filter(|(t, _)| span.holds(*t)).collect();
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .into_iter()
+                .filter(|(t, _)| span.holds(*t))
+                .collect();
             let mut rng = crate::seed::stream(r.timeline.seed, "bootstrap");
             let t = trend::trend(&pts, st.confidence, &mut rng)?;
             let allowed = allowance(st, s.quantity);
@@ -301,9 +281,9 @@ fn growth(
     let Some(st) = &r.stability else {
         return Ok(None);
     };
-    let span = match Span::of(r, course, st, (check, id)) {
+    let span = match Span::of(r, course, st) {
         Ok(s) => s,
-        Err(v) => return Ok(Some(v)),
+        Err(why) => return Ok(Some(Verdict::not_judged(check, id, &why))),
     };
     let mut fits = fits(r, st, span, quantities);
     let what = quantities
@@ -455,25 +435,17 @@ pub fn failures(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, Judg
 }
 
 /// The first and last windows of the judged span, or why they cannot be compared.
-fn windows(
-    r: &RunRecords,
-    course: &Course,
-    (check, id): (&str, &str),
-) -> Result<Option<(StabilitySpec, Span, Span)>, Verdict> {
+fn windows(r: &RunRecords, course: &Course) -> Result<Option<(StabilitySpec, Span, Span)>, String> {
     let Some(st) = &r.stability else {
         return Ok(None);
     };
-    let span = Span::of(r, course, st, (check, id))?;
+    let span = Span::of(r, course, st)?;
     let w = st.window.as_ms();
     if span.ms() < 2.0 * w {
-        return Err(Verdict::not_judged(
-            check,
-            id,
-            &format!(
-                "{:.1} s after the warm-up, less than two windows of {}",
-                span.ms() / 1e3,
-                st.window
-            ),
+        return Err(format!(
+            "{:.1} s after the warm-up, less than two windows of {}",
+            span.ms() / 1e3,
+            st.window
         ));
     }
     let first = Span {
@@ -493,10 +465,10 @@ fn windows(
 pub fn latency_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "latency_drift";
     const ID: &str = "stability.latency_drift";
-    let (st, first, last) = match windows(r, course, (CHECK, ID)) {
+    let (st, first, last) = match windows(r, course) {
         Ok(Some(w)) => w,
         Ok(None) => return Ok(None),
-        Err(v) => return Ok(Some(v)),
+        Err(why) => return Ok(Some(Verdict::not_judged(CHECK, ID, &why))),
     };
     let latencies = |w: Span| -> Vec<f64> {
         r.requests
@@ -571,10 +543,10 @@ fn window_json(w: Span, requests: usize) -> Value {
 pub fn throughput_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "throughput_drift";
     const ID: &str = "stability.throughput_drift";
-    let (st, first, last) = match windows(r, course, (CHECK, ID)) {
+    let (st, first, last) = match windows(r, course) {
         Ok(Some(w)) => w,
         Ok(None) => return Ok(None),
-        Err(v) => return Ok(Some(v)),
+        Err(why) => return Ok(Some(Verdict::not_judged(CHECK, ID, &why))),
     };
     let rate = |w: Span| {
         metrics::Throughput::of(

@@ -1445,15 +1445,26 @@ fn stability_memory_growth_fails_on_a_leak_and_passes_on_noise_and_a_step() {
 #[test]
 fn stability_fd_and_thread_growth_fail_on_a_leak_and_pass_when_flat() {
     let flat = steady_procs(Run::soak());
-    flat.assert("fd_growth", Pass, "stability.fd_growth", "3 series of open fds");
+    flat.assert(
+        "fd_growth",
+        Pass,
+        "stability.fd_growth",
+        "3 series of open fds",
+    );
     flat.assert(
         "thread_growth",
         Pass,
         "stability.thread_growth",
         "3 series of threads",
     );
-    let leaking = Run::soak().procs(|t| (100 << 20, 12 + (t / 100.0) as u32, 3 + (t / 500.0) as u32));
-    leaking.assert("fd_growth", Fail, "stability.fd_growth", "main (tree) grows");
+    let leaking =
+        Run::soak().procs(|t| (100 << 20, 12 + (t / 100.0) as u32, 3 + (t / 500.0) as u32));
+    leaking.assert(
+        "fd_growth",
+        Fail,
+        "stability.fd_growth",
+        "main (tree) grows",
+    );
     leaking.assert(
         "thread_growth",
         Fail,
@@ -1502,7 +1513,12 @@ fn stability_throughput_drift_fails_when_the_last_window_serves_less() {
 
 #[test]
 fn stability_stuck_fails_when_requests_wait_without_tokens() {
-    Run::soak().assert("stuck_after", Pass, "stability.stuck", "by the requests' tokens");
+    Run::soak().assert(
+        "stuck_after",
+        Pass,
+        "stability.stuck",
+        "by the requests' tokens",
+    );
     // From 6 s every request times out: open, no token, until the end.
     Run::soak()
         .outcome(6000.0, LOAD_END, Outcome::Timeout)
@@ -1513,15 +1529,59 @@ fn stability_stuck_fails_when_requests_wait_without_tokens() {
             "from 6.0 s: by the requests' tokens",
         );
     // The engine's word: tokens advance, then stop for 3 s while a request runs.
-    Run::soak()
-        .engine_metrics(|t| (1.0, t.min(5000.0)))
-        .assert(
-            "stuck_after",
-            Fail,
-            "stability.stuck",
-            "by the engine's counters (/metrics)",
-        );
+    Run::soak().engine_metrics(|t| (1.0, t.min(5000.0))).assert(
+        "stuck_after",
+        Fail,
+        "stability.stuck",
+        "by the engine's counters (/metrics)",
+    );
     Run::soak()
         .engine_metrics(|t| (if t < 5000.0 { 1.0 } else { 0.0 }, t.min(5000.0)))
-        .assert("stuck_after", Pass, "stability.stuck", "by the engine's counters");
+        .assert(
+            "stuck_after",
+            Pass,
+            "stability.stuck",
+            "by the engine's counters",
+        );
+}
+
+#[test]
+fn an_unfinished_soak_is_judged_up_to_its_last_record() {
+    // Killed at 8 s (or still running): no load end, no teardown, no judge phase.
+    let mut run = Run::soak().procs(|t| ((100 << 20) + (((t / 100.0) as u64) << 20), 12, 3));
+    run.events.retain(|e| e.t_ms < 8000.0);
+    run.requests.retain(|q| q.done_ms < 8000.0);
+    run.samples.retain(|s| s.t_ms() < 8000.0);
+    let records_end = run.requests.iter().map(|q| q.done_ms).fold(0.0, f64::max);
+    let dir = run.write();
+    let records = RunRecords::read(dir.path()).expect("reads");
+    assert_eq!(records.unfinished_at(), Some(records_end));
+    run.assert(
+        "memory_growth",
+        Fail,
+        "stability.memory_growth",
+        "main (tree) grows",
+    );
+    let v = run.assert(
+        "failures",
+        Pass,
+        "stability.failures",
+        "none of 70 requests failed",
+    );
+    assert_eq!(v.evidence["requests"], 70);
+    // 5.9 s after the warm-up: two windows of 3 s do not fit, so nothing is compared.
+    run.assert(
+        "throughput_drift",
+        NotJudged,
+        "stability.throughput_drift",
+        "5.9 s after the warm-up, less than two windows of 3s",
+    );
+    // A run that reached its judge phase is finished.
+    let done = Run::soak().write();
+    assert_eq!(
+        RunRecords::read(done.path())
+            .expect("reads")
+            .unfinished_at(),
+        None
+    );
 }
