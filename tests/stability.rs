@@ -113,6 +113,22 @@ fn passes(name: &str) {
     }
     let suite = read_json(&dir.join("suite.resolved.json"));
     assert_eq!(suite["load"]["duration"], CI_DURATION, "{suite:#}");
+    // The plot, self-contained and referenced from the report.
+    let report = read_json(&dir.join("report.json"));
+    assert_eq!(report["plots"], json!(["stability.svg"]), "{report:#}");
+    let svg = std::fs::read_to_string(dir.join("stability.svg")).expect("the plot");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for title in [
+        "memory",
+        "open fds",
+        "threads",
+        "p99",
+        "throughput",
+        "warm-up",
+        "fit",
+    ] {
+        assert!(svg.contains(title), "no `{title}` in the plot");
+    }
     // 2 h of 12 h.
     assert_eq!(suite["stability"]["window"], "2500ms", "{suite:#}");
 }

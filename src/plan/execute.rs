@@ -280,6 +280,7 @@ fn not_run(e: &Entry, status: RunStatus, reason: String) -> Report {
         input: Vec::new(),
         tests: Vec::new(),
         verdicts: Vec::new(),
+        plots: Vec::new(),
     }
 }
 

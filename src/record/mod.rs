@@ -148,6 +148,8 @@ pub mod files {
     pub const OFFLINE_INPUT: &str = "offline-input.jsonl";
     /// Where `{output}` points an offline suite's command: its outputs, one JSON line each.
     pub const OFFLINE_OUTPUT: &str = "offline-output.jsonl";
+    /// A soak's plot: each sampled series, latency and throughput against time (SVG).
+    pub const STABILITY_SVG: &str = "stability.svg";
     /// The service name a command runs under, so its output is `service-command.log`.
     pub const COMMAND: &str = "command";
 

@@ -1,6 +1,7 @@
 //! Reports of a judged run: `report.json`, `junit.xml`, and the terminal summary.
 
 pub mod junit;
+pub mod plot;
 
 use crate::metrics::{self, percentile};
 use crate::record::{Outcome, RequestRecord, TestRecord, TestStatus, What, files};
@@ -118,6 +119,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestRecord>,
     pub verdicts: Vec<Verdict>,
+    /// Plots written into the run directory (a soak's `stability.svg`), by file name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plots: Vec<String>,
 }
 
 impl Report {
@@ -368,6 +372,13 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
     } else {
         crate::verdict::judge(&records)?
     };
+    // A plot that cannot be drawn costs the plot, never the report.
+    let course = crate::verdict::Course::of(&records);
+    let plots = plot::write(dir, &records, &course)
+        .ok()
+        .flatten()
+        .into_iter()
+        .collect();
     let report = Report {
         shakedown: env!("CARGO_PKG_VERSION").into(),
         suite: records.timeline.suite.clone(),
@@ -382,6 +393,7 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
         input: crate::verdict::input_rows(&records),
         tests: records.tests.clone(),
         verdicts,
+        plots,
     };
     report.write(dir)?;
     Ok(report)
