@@ -114,7 +114,7 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                         if let Some(text) = written.get(a.as_str()) {
                             load(&at, Path::new(a), text);
                         } else if a.ends_with(".toml") || a.ends_with(".json") {
-                            suite::load(Path::new(a), &shakedown::fault::check)
+                            suite::load_all(Path::new(a), &shakedown::fault::check)
                                 .unwrap_or_else(|e| panic!("{at}: `{a}` does not validate: {e}"));
                         }
                     }
@@ -154,6 +154,15 @@ fn the_suite_format_states_every_limit_the_code_enforces() {
         ),
         ("MAX_BANDWIDTH_KBPS", limits::MAX_BANDWIDTH_KBPS.to_string()),
         ("MAX_SLICE_BYTES", limits::MAX_SLICE_BYTES.to_string()),
+        (
+            "MIN_SAMPLE_EVERY",
+            format!("`\"{}ms\"`", limits::MIN_SAMPLE_EVERY.as_millis()),
+        ),
+        (
+            "MIN_REPORT_EVERY",
+            format!("`\"{}s\"`", limits::MIN_REPORT_EVERY.as_secs()),
+        ),
+        ("MAX_REPEATS", limits::MAX_REPEATS.to_string()),
     ] {
         let row = format!("`{what}`");
         let line = limits

@@ -23,7 +23,7 @@ pub use config::load_all;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use services::signal;
-pub use soak::{MIN_SAMPLE_EVERY, MetricsSpec, StabilitySpec};
+pub use soak::{MetricsSpec, StabilitySpec};
 pub use tree::Format;
 
 use serde::Serialize;

@@ -7,6 +7,7 @@
 //! ([`StabilitySpec`]). A fault with `every` repeats through the soak.
 
 use super::check::{Field, Res, Tbl};
+use super::limits::{MAX_REPEATS, MIN_REPORT_EVERY, MIN_SAMPLE_EVERY};
 use super::load::{from_tree, opt};
 use super::tree::{Node, Val};
 use super::{CheckFault, Suite};
@@ -50,13 +51,6 @@ const THRESHOLDS: &[&str] = &[
     "confidence",
 ];
 
-/// Most periodic faults one soak may expand to.
-const MAX_REPEATS: u64 = 10_000;
-
-/// The shortest sampling interval, also after `--duration` scales a soak down.
-pub const MIN_SAMPLE_EVERY: Duration = Duration::from_millis(250);
-/// The shortest time between partial reports (each judges everything recorded so far).
-pub const MIN_REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// What a soak adds to a service suite: its warm-up, sampling and stability thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
