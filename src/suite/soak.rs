@@ -51,7 +51,6 @@ const THRESHOLDS: &[&str] = &[
     "confidence",
 ];
 
-
 /// What a soak adds to a service suite: its warm-up, sampling and stability thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StabilitySpec {
