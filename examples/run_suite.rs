@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
         out: "shakedown-runs".into(),
         run_dir: None,
         progress: true,
+        duration: None,
     };
     let report = run(suite, &opts).await?;
     print!("{}", report.summary());

@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// Print only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Scale every soak (L5 stability) to this length of load, keeping the proportions of its
+    /// warm-up, windows and faults (`90s`, `2m`); other suites run as written.
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Duration>,
 }
 
 /// `shakedown perf` subcommands.
@@ -161,7 +165,8 @@ pub struct MockServerArgs {
     /// Misbehave on purpose (repeatable); see the module docs.
     #[arg(long = "bug", value_enum, value_name = "NAME")]
     pub bugs: Vec<Bug>,
-    /// Generation requests served normally before `crash-under-load` or `hang-under-load` strikes.
+    /// Generation requests served normally before `crash-under-load`, `hang-under-load` or
+    /// `stall-after` strikes.
     #[arg(long, default_value_t = 50)]
     pub bug_after: u64,
     /// Log one line per request to stderr.
@@ -349,6 +354,14 @@ pub enum Bug {
     NoFinishReason,
     /// Each request gets other text, even with a fixed `seed` and `temperature` 0.
     Nondeterministic,
+    /// Every generation request keeps 1 MiB of the server's memory for good.
+    SlowLeak,
+    /// Every generation request waits 5 ms more before its first token than the one before.
+    SlowDrift,
+    /// Every generation request leaves one file descriptor open for good.
+    FdLeak,
+    /// After `--bug-after` generation requests the engine stops producing tokens; `/health` stays 200.
+    StallAfter,
 }
 
 impl From<Bug> for mock::Bug {
@@ -369,6 +382,10 @@ impl From<Bug> for mock::Bug {
             Bug::BadUsage => mock::Bug::BadUsage,
             Bug::NoFinishReason => mock::Bug::NoFinishReason,
             Bug::Nondeterministic => mock::Bug::Nondeterministic,
+            Bug::SlowLeak => mock::Bug::SlowLeak,
+            Bug::SlowDrift => mock::Bug::SlowDrift,
+            Bug::FdLeak => mock::Bug::FdLeak,
+            Bug::StallAfter => mock::Bug::StallAfter,
         }
     }
 }

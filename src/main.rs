@@ -67,6 +67,7 @@ fn run(args: RunArgs) -> i32 {
             out: args.out.clone(),
             run_dir,
             progress: !args.quiet,
+            duration: args.duration.map(shakedown::units::Dur),
         };
         let code = match runtime.block_on(shakedown::run::run(suite, &opts)) {
             Ok(report) => {
@@ -101,6 +102,7 @@ fn run_level(level: Level, args: RunArgs) -> i32 {
         out: args.out,
         progress: !args.quiet,
         fail_fast: args.fail_fast,
+        duration: args.duration.map(shakedown::units::Dur),
     };
     let runtime = match runtime() {
         Ok(r) => r,

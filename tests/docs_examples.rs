@@ -167,6 +167,15 @@ fn the_suite_format_states_every_limit_the_code_enforces() {
         ),
         ("MAX_BANDWIDTH_KBPS", limits::MAX_BANDWIDTH_KBPS.to_string()),
         ("MAX_SLICE_BYTES", limits::MAX_SLICE_BYTES.to_string()),
+        (
+            "MIN_SAMPLE_EVERY",
+            format!("`\"{}ms\"`", limits::MIN_SAMPLE_EVERY.as_millis()),
+        ),
+        (
+            "MIN_REPORT_EVERY",
+            format!("`\"{}s\"`", limits::MIN_REPORT_EVERY.as_secs()),
+        ),
+        ("MAX_REPEATS", limits::MAX_REPEATS.to_string()),
     ] {
         let row = format!("`{what}`");
         let line = limits

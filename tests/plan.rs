@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 20, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 22, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -109,7 +109,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 20, "{text}");
+    assert_eq!(rows.len(), 22, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -127,7 +127,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("7 to run, 13 skipped"), "{text}");
+    assert!(text.contains("7 to run, 15 skipped"), "{text}");
 }
 
 #[test]
@@ -152,7 +152,9 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
             "mock-engine-kill",
             "mock-malformed-input",
             "mock-network-flicker",
-            "mock-resource-pressure"
+            "mock-resource-pressure",
+            "mock-steady",
+            "mock-hourly-flicker"
         ]
     );
     // L5 has no budget: nothing to be over.
@@ -234,7 +236,7 @@ fn github_matrix_has_one_job_per_suite_of_the_levels() {
     );
     // Weekly on CPU agents: GPU suites become soft jobs on a CPU runner, which records the skip.
     let rows = matrix(&["--trigger", "weekly", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 8);
     for r in &rows {
         let gpu = r["hardware"] == "gpu";
         assert_eq!(r["soft-fail"], gpu, "{r}");
@@ -274,7 +276,7 @@ fn buildkite_pipeline_has_one_step_per_suite() {
     let text = stdout(&out);
     let v: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let steps = v["steps"].as_array().expect("steps");
-    assert_eq!(steps.len(), 6, "{text}");
+    assert_eq!(steps.len(), 8, "{text}");
     for s in steps {
         let label = s["label"].as_str().unwrap();
         let command = s["command"].as_str().unwrap();

@@ -70,7 +70,18 @@ fn unknown_key_in_load_points_at_the_key() {
         "unknown_load_key.toml",
         9,
         5,
-        "unknown key `ratee` in [load], expected one of `rate`, `arrival`, `max_in_flight`, `timeout`, `duration`, `request`",
+        "unknown key `ratee` in [load], expected one of `rate`, `arrival`, `max_in_flight`, `concurrency`, `timeout`, `duration`, `request`",
+    );
+}
+
+#[test]
+fn a_capped_load_has_no_max_in_flight() {
+    fails_at(
+        "load_concurrency_and_max_in_flight.toml",
+        "load_concurrency_and_max_in_flight.toml",
+        10,
+        1,
+        "`max_in_flight` in [load] cannot go with `concurrency`",
     );
 }
 

@@ -11,6 +11,7 @@
 //! throughput** = their output tokens / duration. Quantiles are nearest-rank.
 
 pub mod point;
+pub mod trend;
 
 use crate::record::RequestRecord;
 

@@ -31,7 +31,8 @@ pub struct ServerArgs {
     pub engine_timeout_ms: u64,
     /// Deliberate misbehaviours.
     pub bugs: Vec<Bug>,
-    /// Generation requests served normally before `crash-under-load` or `hang-under-load` strikes.
+    /// Generation requests served normally before `crash-under-load`, `hang-under-load` or
+    /// `stall-after` strikes.
     pub bug_after: u64,
     /// Log one line per request to stderr.
     pub log_requests: bool,
@@ -111,4 +112,12 @@ pub enum Bug {
     NoFinishReason,
     /// `nondeterministic`.
     Nondeterministic,
+    /// `slow-leak`.
+    SlowLeak,
+    /// `slow-drift`.
+    SlowDrift,
+    /// `fd-leak`.
+    FdLeak,
+    /// `stall-after`.
+    StallAfter,
 }

@@ -62,6 +62,11 @@
 //!   - `no-finish-reason`: every `finish_reason` is null, streamed or not.
 //!   - `nondeterministic`: each request draws other words, even with a fixed `seed` and
 //!     `temperature` 0.
+//!   - `slow-leak`: every generation request keeps 1 MiB of memory for good.
+//!   - `slow-drift`: request N waits N × 5 ms before it is served.
+//!   - `fd-leak`: every generation request leaves `/dev/null` open for good.
+//!   - `stall-after`: after `--bug-after` generation requests the engine stops producing
+//!     tokens; later requests hold a slot and never get one, `/health` stays 200.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or SSE),
 //! `GET /v1/models`, `GET /health`, `GET /metrics`. Every error body is OpenAI-shaped.

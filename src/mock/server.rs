@@ -38,6 +38,10 @@ const DRAIN: Duration = Duration::from_millis(300);
 const CLOSE_WAIT: Duration = Duration::from_millis(700);
 /// Bug `drop-stream`: token chunks a dropped stream still carries.
 const DROP_AFTER_TOKENS: usize = 3;
+/// Bug `slow-leak`: memory every generation request keeps.
+const LEAK_BYTES: usize = 1 << 20;
+/// Bug `slow-drift`: how much longer each generation request waits than the one before.
+const DRIFT_PER_REQUEST: Duration = Duration::from_millis(5);
 
 /// Shared state of the server.
 struct App {
@@ -53,6 +57,17 @@ struct App {
     received: AtomicU64,
     /// Makes generated request ids differ between server runs.
     nonce: u64,
+    /// Bugs `slow-leak` and `fd-leak`: what every request kept for good.
+    kept: std::sync::Mutex<Kept>,
+}
+
+/// What the slow bugs keep from every request.
+#[derive(Default)]
+struct Kept {
+    /// `slow-leak`: [`LEAK_BYTES`] per request, written so that it is resident.
+    memory: Vec<Vec<u8>>,
+    /// `fd-leak`: one open descriptor per request.
+    files: Vec<std::fs::File>,
 }
 
 type Shared = Arc<App>;
@@ -112,6 +127,7 @@ async fn run(args: ServerArgs) -> io::Result<i32> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()),
+        kept: std::sync::Mutex::default(),
     });
     {
         // A closed stdout only means nobody wants the line; it is no reason to stop serving.
@@ -288,6 +304,12 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
             return Err(Failure::ShuttingDown.to_api());
         }
     }
+    app.keep_something();
+    if app.args.has_bug(Bug::SlowDrift) {
+        // Latency that grows with the requests served: a queue or cache that degrades.
+        tokio::time::sleep(DRIFT_PER_REQUEST.saturating_mul(n.min(u64::from(u32::MAX)) as u32))
+            .await;
+    }
     let rid = req
         .extensions()
         .get::<RequestId>()
@@ -333,6 +355,12 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         }
     }
     let mut slot = app.take_slot().await?;
+    if n >= app.args.bug_after && app.args.has_bug(Bug::StallAfter) {
+        // The engine froze: the request holds its slot (`num_requests_running` counts it),
+        // no token ever comes, and `/health` still says 200.
+        app.sup.stopped().await;
+        return Err(Failure::ShuttingDown.to_api());
+    }
     app.metrics
         .prompt_tokens
         .fetch_add(gr.prompt_tokens(), Ordering::Relaxed);
@@ -626,6 +654,25 @@ impl App {
             _permit: permit,
             finished: false,
         })
+    }
+
+    /// Bugs `slow-leak` and `fd-leak`: keep memory or a descriptor of this request for good.
+    fn keep_something(&self) {
+        let (leak, fds) = (
+            self.args.has_bug(Bug::SlowLeak),
+            self.args.has_bug(Bug::FdLeak),
+        );
+        if !(leak || fds) {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if leak {
+            // Non-zero bytes: every page is written, so the leak is resident, not just reserved.
+            kept.memory.push(vec![1u8; LEAK_BYTES]);
+        }
+        if fds && let Ok(f) = std::fs::File::open("/dev/null") {
+            kept.files.push(f);
+        }
     }
 
     /// A fresh 32-hex-digit request id.

@@ -30,6 +30,8 @@ pub struct LevelOptions {
     pub progress: bool,
     /// Stop at the first suite that fails or errs; the rest are not run.
     pub fail_fast: bool,
+    /// Scale every soak to this length of load (`run --duration`).
+    pub duration: Option<crate::units::Dur>,
 }
 
 /// Why a level could not be run at all.
@@ -168,6 +170,7 @@ pub async fn run_level(
         out: dir.clone(),
         run_dir: None,
         progress: opts.progress,
+        duration: opts.duration,
     };
     let mut reports = Vec::new();
     let mut results = Vec::new();
@@ -278,6 +281,7 @@ fn not_run(e: &Entry, status: RunStatus, reason: String) -> Report {
         tests: Vec::new(),
         verdicts: Vec::new(),
         perf: None,
+        plots: Vec::new(),
     }
 }
 

@@ -191,6 +191,8 @@ pub mod files {
     pub const OFFLINE_INPUT: &str = "offline-input.jsonl";
     /// Where `{output}` points an offline suite's command: its outputs, one JSON line each.
     pub const OFFLINE_OUTPUT: &str = "offline-output.jsonl";
+    /// A soak's plot: each sampled series, latency and throughput against time (SVG).
+    pub const STABILITY_SVG: &str = "stability.svg";
     /// The service name a command runs under, so its output is `service-command.log`.
     pub const COMMAND: &str = "command";
 
@@ -241,6 +243,24 @@ pub enum Sample {
         service: String,
         procs: Vec<ProcSample>,
     },
+    /// Chosen `/metrics` series of a service (a soak's `metrics`), each summed over its labels.
+    Metrics {
+        t_ms: f64,
+        service: String,
+        values: BTreeMap<String, f64>,
+    },
+}
+
+impl Sample {
+    /// When it was taken.
+    pub fn t_ms(&self) -> f64 {
+        match self {
+            Sample::Health { t_ms, .. }
+            | Sample::Gpu { t_ms, .. }
+            | Sample::Procs { t_ms, .. }
+            | Sample::Metrics { t_ms, .. } => *t_ms,
+        }
+    }
 }
 
 /// One process of a service tree at sample time.
@@ -251,6 +271,16 @@ pub struct ProcSample {
     /// Title as `/proc/PID/cmdline` shows it (what `ps` shows).
     pub cmdline: String,
     pub rss_bytes: u64,
+    /// Proportional set size (`Pss` of `/proc/PID/smaps_rollup`): shared pages split among
+    /// their sharers, so the sum over a tree counts each page once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_bytes: Option<u64>,
+    /// Open file descriptors (entries of `/proc/PID/fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u32>,
+    /// Threads (`num_threads` of `/proc/PID/stat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
 }
 
 /// The run's clock: milliseconds since `t0`.

@@ -2,6 +2,7 @@
 
 pub mod junit;
 pub mod perf;
+pub mod plot;
 
 use crate::metrics::{self, percentile};
 use crate::record::{Outcome, RequestRecord, TestRecord, TestStatus, What, files};
@@ -122,6 +123,9 @@ pub struct Report {
     /// A perf test's points and their metrics (`perf.json` holds the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perf: Option<crate::verdict::sweep::PerfResults>,
+    /// Plots written into the run directory (a soak's `stability.svg`), by file name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plots: Vec<String>,
 }
 
 impl Report {
@@ -344,9 +348,10 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
             _ => {}
         }
     }
+    let unfinished = records.unfinished_at().map(crate::verdict::unfinished);
     if let Some(s) = skipped {
         (Some(RunStatus::Skipped), Some(s))
-    } else if let Some(i) = interrupted {
+    } else if let Some(i) = interrupted.or(unfinished) {
         (Some(RunStatus::Interrupted), Some(i))
     } else if let Some(b) = budget {
         (Some(RunStatus::Error), Some(b))
@@ -367,6 +372,13 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
     } else {
         crate::verdict::judge(&records)?
     };
+    // A plot that cannot be drawn costs the plot, never the report.
+    let course = crate::verdict::Course::of(&records);
+    let plots = plot::write(dir, &records, &course)
+        .ok()
+        .flatten()
+        .into_iter()
+        .collect();
     let report = Report {
         shakedown: env!("CARGO_PKG_VERSION").into(),
         suite: records.timeline.suite.clone(),
@@ -382,6 +394,7 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
         tests: records.tests.clone(),
         verdicts,
         perf: records.perf.as_ref().map(|(_, results)| results.clone()),
+        plots,
     };
     if let Some((spec, results)) = &records.perf {
         perf::write(dir, spec, results)?;

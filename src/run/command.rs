@@ -161,7 +161,7 @@ impl Run {
             svc.argv.join(" ")
         ));
         let stop = tokio_util::sync::CancellationToken::new();
-        let observers = sup.observe(samples, stop.clone(), gpus);
+        let observers = sup.observe(samples, stop.clone(), gpus, &Default::default());
         // An offline batch's faults, planned from its start; the command's window is the
         // run's middle, as load's is for services.
         let start = self.clock.now_ms();

@@ -8,6 +8,7 @@ mod command;
 mod perf;
 mod probes;
 mod rundir;
+mod soak;
 
 use crate::proxy::{self, ProxyHandle};
 
@@ -18,7 +19,7 @@ use crate::record::{
     Clock, Journal, Jsonl, Phase, PlannedFault, ProbeRound, Timeline, What, files,
 };
 use crate::report::{Report, ReportError};
-use crate::service::{Service, ServiceError, Supervisor};
+use crate::service::{Observe, Service, ServiceError, Supervisor};
 use crate::suite::{Hardware, Suite};
 use crate::verdict;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct RunOptions {
     pub run_dir: Option<PathBuf>,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// Scale a soak to this length of load ([`Suite::scaled`]); other suites run as written.
+    pub duration: Option<crate::units::Dur>,
 }
 
 /// Why a run could not even start (no run directory, or a fault entry that cannot be built).
@@ -81,6 +84,9 @@ impl RunError {
 pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError> {
     if let Some(seed) = opts.seed {
         suite.meta.seed = seed;
+    }
+    if let Some(d) = opts.duration {
+        suite = suite.scaled(d);
     }
     // Every fault is built before anything starts: a bad entry costs no service start-up.
     let mut faults = build_faults(&suite)?;
@@ -391,13 +397,27 @@ impl Run {
             }
         };
         let stop_observing = CancellationToken::new();
-        let observers = sup.observe(samples, stop_observing.clone(), gpus);
+        let observers = sup.observe(samples, stop_observing.clone(), gpus, &self.observe());
         let error = self.drive_through_proxy(sup, faults).await;
         stop_observing.cancel();
         for o in observers {
             let _ = o.await;
         }
         error
+    }
+
+    /// How the services are observed: a soak samples at its own interval, and its `/metrics`.
+    fn observe(&self) -> Observe {
+        match &self.suite.stability {
+            Some(st) => Observe {
+                every: st.sample_every.0,
+                metrics: st
+                    .metrics
+                    .clone()
+                    .map(|m| (self.suite.entry().name.clone(), m)),
+            },
+            None => Observe::default(),
+        }
     }
 
     /// Open the run's proxy (when the suite uses one), drive, and close the proxy.
@@ -482,7 +502,13 @@ impl Run {
             &faults_stop,
             prober.as_ref(),
         );
+        let watching = CancellationToken::new();
+        let watcher = self.watch_soak(start, load.duration_ms, &watching);
         let driven = self.drive_load(http.clone(), load, start).await;
+        watching.cancel();
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
         faults_stop.cancel();
         for t in fault_tasks {
             let _ = t.await;
@@ -659,6 +685,26 @@ impl Run {
             }));
         }
         tasks
+    }
+
+    /// A soak's partial reports and progress line, from load `start` until `stop`.
+    fn watch_soak(
+        &self,
+        start: f64,
+        duration_ms: f64,
+        stop: &CancellationToken,
+    ) -> Option<JoinHandle<()>> {
+        let st = self.suite.stability.as_ref()?;
+        let watch = soak::Watch {
+            dir: self.dir.clone(),
+            clock: self.clock,
+            start_ms: start,
+            duration_ms,
+            service: self.suite.entry().name.clone(),
+            report_every: st.report_every.0,
+            progress: self.progress,
+        };
+        Some(soak::spawn(watch, stop.clone()))
     }
 
     /// Send the planned arrivals from load `start` (`requests.jsonl`); with no load, wait out

@@ -9,6 +9,7 @@
 
 pub mod proctree;
 pub mod reaper;
+pub mod scrape;
 pub mod subreaper;
 
 pub use crate::record::Survivor;
@@ -586,15 +587,29 @@ impl Supervisor {
         samples: Jsonl,
         stop: CancellationToken,
         gpus: Option<Arc<crate::gpu::nvml::Gpus>>,
+        how: &Observe,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
+        let every = how.every.max(PROC_EVERY);
+        if let Some((service, spec)) = &how.metrics
+            && let Some(svc) = self.service(service).cloned()
+        {
+            tasks.push(scrape_metrics(
+                svc,
+                spec.clone(),
+                every,
+                samples.clone(),
+                stop.clone(),
+                self.http.clone(),
+            ));
+        }
         if let Some(gpus) = gpus {
             let (services, samples, stop) = (self.services.clone(), samples.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
                 let Some(clock) = services.first().map(|s| s.journal.clock()) else {
                     return;
                 };
-                let mut tick = tokio::time::interval(GPU_EVERY);
+                let mut tick = tokio::time::interval(GPU_EVERY.max(every));
                 while stop.run_until_cancelled(tick.tick()).await.is_some() {
                     let (g, svcs) = (gpus.clone(), services.clone());
                     // NVML calls block; keep them off the async workers.
@@ -624,10 +639,18 @@ impl Supervisor {
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(PROC_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // The tree is read every `PROC_EVERY` (every process must be seen); a sample
+                // with memory, descriptors and threads is written every `every`.
+                let mut next_sample = Instant::now();
                 while stop2.run_until_cancelled(tick.tick()).await.is_some() {
+                    let write = Instant::now() >= next_sample;
+                    if write {
+                        next_sample += every;
+                    }
                     // Reading /proc is blocking work; keep it off the threads that time requests.
                     let sampled = svc2.clone();
-                    let Ok(procs) = tokio::task::spawn_blocking(move || sampled.tree()).await
+                    let Ok(procs) =
+                        tokio::task::spawn_blocking(move || proc_samples(&sampled, write)).await
                     else {
                         continue;
                     };
@@ -637,15 +660,7 @@ impl Supervisor {
                     let _ = samples2.write(&Sample::Procs {
                         t_ms: svc2.journal.clock().now_ms(),
                         service: svc2.spec.name.clone(),
-                        procs: procs
-                            .iter()
-                            .map(|p| ProcSample {
-                                pid: p.pid,
-                                ppid: p.ppid,
-                                cmdline: p.cmdline.clone(),
-                                rss_bytes: p.rss_bytes,
-                            })
-                            .collect(),
+                        procs,
                     });
                 }
             }));
@@ -1087,4 +1102,83 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// How a run observes its services beyond health polls.
+#[derive(Debug, Clone)]
+pub struct Observe {
+    /// Time between written process samples (and GPU and `/metrics` samples); the tree is
+    /// still read every 250 ms so that every process is seen.
+    pub every: Duration,
+    /// The service whose `/metrics` series are sampled, and which series.
+    pub metrics: Option<(String, crate::suite::MetricsSpec)>,
+}
+
+impl Default for Observe {
+    /// Process samples every 250 ms, no `/metrics`.
+    fn default() -> Self {
+        Observe {
+            every: PROC_EVERY,
+            metrics: None,
+        }
+    }
+}
+
+/// The service's tree, read (so every process is remembered); with `write`, each process as
+/// a sample with its PSS and open descriptors (read only then: `smaps_rollup` walks every
+/// mapping), else nothing.
+fn proc_samples(svc: &Service, write: bool) -> Vec<ProcSample> {
+    let procs = svc.tree();
+    if !write {
+        return Vec::new();
+    }
+    procs
+        .iter()
+        .map(|p| ProcSample {
+            pid: p.pid,
+            ppid: p.ppid,
+            cmdline: p.cmdline.clone(),
+            rss_bytes: p.rss_bytes,
+            pss_bytes: proctree::pss_bytes(p.pid),
+            fds: proctree::fd_count(p.pid),
+            threads: Some(p.threads),
+        })
+        .collect()
+}
+
+/// Sample the series of `spec` from `svc` every `every` until `stop`; an answer that does not
+/// come (or is not 200) is skipped: health polls judge availability, this judges values.
+fn scrape_metrics(
+    svc: Arc<Service>,
+    spec: crate::suite::MetricsSpec,
+    every: Duration,
+    samples: Jsonl,
+    stop: CancellationToken,
+    http: reqwest::Client,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let url = format!("{}{}", svc.base_url(), spec.path);
+        let names: Vec<&str> = spec.names().collect();
+        let clock = svc.journal.clock();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while stop.run_until_cancelled(tick.tick()).await.is_some() {
+            let got = stop
+                .run_until_cancelled(async {
+                    let r = http.get(&url).send().await.ok()?;
+                    if !r.status().is_success() {
+                        return None;
+                    }
+                    r.text().await.ok()
+                })
+                .await;
+            let Some(text) = got else { break };
+            let Some(text) = text else { continue };
+            let _ = samples.write(&Sample::Metrics {
+                t_ms: clock.now_ms(),
+                service: svc.spec.name.clone(),
+                values: scrape::values(&text, &names),
+            });
+        }
+    })
 }

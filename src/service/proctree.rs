@@ -16,6 +16,8 @@ pub struct Proc {
     /// `/proc/PID/cmdline` joined with spaces (the title a process may have set), or `[comm]` if empty.
     pub cmdline: String,
     pub rss_bytes: u64,
+    /// `num_threads`.
+    pub threads: u32,
 }
 
 /// A process's identity across time: pid plus start time.
@@ -47,10 +49,12 @@ pub fn read(pid: i32) -> Option<Proc> {
     let close = stat.rfind(')')?;
     let comm = stat.get(stat.find('(')? + 1..close)?.to_string();
     let rest: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    // Fields after comm, 0-based: 0 state, 1 ppid, 2 pgrp, 19 starttime, 21 rss (pages).
+    // Fields after comm, 0-based: 0 state, 1 ppid, 2 pgrp, 17 num_threads, 19 starttime,
+    // 21 rss (pages).
     let state = rest.first()?.chars().next()?;
     let ppid = rest.get(1)?.parse().ok()?;
     let pgid = rest.get(2)?.parse().ok()?;
+    let threads = rest.get(17)?.parse().ok()?;
     let start = rest.get(19)?.parse().ok()?;
     let rss_pages: u64 = rest.get(21)?.parse().ok()?;
     let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -73,7 +77,23 @@ pub fn read(pid: i32) -> Option<Proc> {
         state,
         cmdline,
         rss_bytes: rss_pages * page_size(),
+        threads,
     })
+}
+
+/// Proportional set size of `pid` in bytes (`Pss:` of `/proc/PID/smaps_rollup`, in kB there);
+/// `None` where the kernel has no such file or the process is gone.
+pub fn pss_bytes(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Pss:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Open file descriptors of `pid`; `None` when they cannot be listed (gone, not ours).
+pub fn fd_count(pid: i32) -> Option<u32> {
+    let dir = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.count() as u32)
 }
 
 /// Every process on the machine.
@@ -150,6 +170,10 @@ mod tests {
     fn reads_itself() {
         let me = read(std::process::id() as i32).expect("own /proc entry");
         assert!(me.rss_bytes > 0);
+        assert!(me.threads >= 1);
+        assert!(fd_count(me.pid).is_some_and(|n| n >= 3));
+        // smaps_rollup exists since Linux 4.14.
+        assert!(pss_bytes(me.pid).is_some_and(|b| b > 0));
         assert!(alive(me.id()));
         assert!(!alive(ProcId {
             pid: me.pid,

@@ -116,6 +116,7 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path, check: &CheckFault) -> R
         accuracy: None,
         offline,
         perf: None,
+        stability: None,
     })
 }
 

@@ -50,6 +50,16 @@ pub const MAX_BANDWIDTH_KBPS: u64 = 10_000_000;
 /// is at most 64 KiB, so larger slices change nothing).
 pub const MAX_SLICE_BYTES: u64 = 1 << 20;
 
+/// The shortest soak `sample_every`, also after `--duration` scales a soak down: the
+/// process tree is read this often anyway.
+pub const MIN_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+/// The shortest soak `report_every` (each partial report judges everything recorded so far).
+pub const MIN_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// The most faults a soak's periodic fault (`every`) may expand to.
+pub const MAX_REPEATS: u64 = 10_000;
+
 /// A count or rate as messages write it: plain below a million, else `3.6e12`.
 pub fn number(x: f64) -> String {
     if x.abs() >= 1e6 {

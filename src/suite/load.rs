@@ -69,11 +69,11 @@ pub fn load_str(path: &Path, text: &str, check: &CheckFault) -> Result<Suite, Su
     let format = format_of(path)?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, text, format)?;
-    from_tree(&root, path, check)
+    from_tree(path, &root, check)
 }
 
-/// A suite from a parsed tree (`path` is where relative paths in it start).
-pub(crate) fn from_tree(root: &Node, path: &Path, check: &CheckFault) -> Result<Suite, SuiteError> {
+/// A suite from a parsed tree in the suite format (a soak builds one from its test).
+pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<Suite, SuiteError> {
     let top = Field::root(root).table(
         "the top level",
         Some(&[
@@ -114,6 +114,7 @@ pub(crate) fn from_tree(root: &Node, path: &Path, check: &CheckFault) -> Result<
         accuracy,
         offline: None,
         perf: None,
+        stability: None,
     })
 }
 

@@ -24,6 +24,7 @@ pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use perf::{LATENCIES, STATISTICS, TOTALS, higher_is_better, is_metric};
 pub use services::signal;
+pub use soak::{MetricsSpec, StabilitySpec};
 pub use tree::Format;
 
 use serde::Serialize;
@@ -61,6 +62,9 @@ pub struct Suite {
     /// The sweep of a perf test (`kind = "perf"`, from a `nightly.json`); `None` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub perf: Option<PerfSpec>,
+    /// What a soak (`kind: "soak"` configuration) adds: warm-up, sampling, stability thresholds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stability: Option<StabilitySpec>,
 }
 
 impl Suite {

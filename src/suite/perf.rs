@@ -109,7 +109,7 @@ pub(crate) fn suite(top: &Tbl, test: &Field, path: &Path, check: &CheckFault) ->
             ("service".into(), service),
         ]),
     );
-    let mut suite = from_tree(&root, path, check)?;
+    let mut suite = from_tree(path, &root, check)?;
     if top.get("level").is_none() {
         suite.meta.level = Level::L4;
     }

@@ -78,6 +78,14 @@ impl Course {
                 _ => {}
             }
         }
+        if cut.is_none()
+            && let Some(at_ms) = r.unfinished_at()
+        {
+            cut = Some(Cut {
+                at_ms,
+                why: unfinished(at_ms),
+            });
+        }
         let before_load = match load_start_ms {
             Some(_) => None,
             None => Some(match (&error, start_failed, skipped, &cut) {
@@ -134,6 +142,14 @@ impl Course {
             .iter()
             .any(|w| q.start_ms() < w.end_ms && q.done_ms > w.start_ms)
     }
+}
+
+/// Why a run that never reached judging is judged only up to `at_ms`.
+pub fn unfinished(at_ms: f64) -> String {
+    format!(
+        "the run did not finish (killed, or still running): its records end at {:.1} s",
+        at_ms / 1e3
+    )
 }
 
 /// The gist of an error message: its first line, without what the service printed (a

@@ -61,6 +61,8 @@ pub struct Run {
     /// An offline suite's batch: what it expects, its prompts file's lines and its outputs
     /// file's lines (`None`: no outputs file).
     pub offline: Option<(OfflineSpec, Vec<String>, Option<Vec<String>>)>,
+    /// A soak's settings (`None`: not a soak).
+    pub stability: Option<crate::suite::StabilitySpec>,
 }
 
 impl Run {
@@ -92,6 +94,7 @@ impl Run {
             accuracy: None,
             probes: Vec::new(),
             offline: None,
+            stability: None,
         }
         .event(0.0, What::Phase(Phase::Start { seed: 7 }))
         .event(
@@ -435,6 +438,81 @@ impl Run {
         self
     }
 
+    /// A soak that went well ([`Run::new`]): 1 s of warm-up, 3 s windows, nothing allowed to
+    /// grow, stuck after 2 s.
+    pub fn soak() -> Run {
+        let mut run = Run::new();
+        run.stability = Some(crate::suite::StabilitySpec {
+            warmup: Dur::from_secs(1),
+            sample_every: Dur::from_millis(100),
+            window: Dur::from_secs(3),
+            report_every: Dur::from_secs(60),
+            max_failures: 0,
+            memory_growth: 0,
+            gpu_memory_growth: 0,
+            fd_growth: 0.0,
+            thread_growth: 0.0,
+            latency_drift: 25.0,
+            throughput_drift: 10.0,
+            stuck_after: Dur::from_secs(2),
+            confidence: 0.99,
+            metrics: None,
+        });
+        run
+    }
+
+    /// Process samples of `main` (two processes, the second a steady 10 MiB, 4 fds, 1 thread)
+    /// every 100 ms through the load; the first's RSS, fds and threads are `f(t_ms)`.
+    pub fn procs(mut self, f: impl Fn(f64) -> (u64, u32, u32)) -> Run {
+        let mut t = LOAD_START;
+        while t < LOAD_END {
+            let (rss, fds, threads) = f(t);
+            let p = |pid, rss_bytes, fds, threads| crate::record::ProcSample {
+                pid,
+                ppid: 1,
+                cmdline: format!("proc{pid}"),
+                rss_bytes,
+                pss_bytes: Some(rss_bytes),
+                fds: Some(fds),
+                threads: Some(threads),
+            };
+            self.samples.push(Sample::Procs {
+                t_ms: t,
+                service: SERVICE.into(),
+                procs: vec![p(100, rss, fds, threads), p(101, 10 << 20, 4, 1)],
+            });
+            t += 100.0;
+        }
+        self
+    }
+
+    /// `/metrics` samples every 100 ms through the load: `f(t_ms)` is (running, tokens).
+    pub fn engine_metrics(mut self, f: impl Fn(f64) -> (f64, f64)) -> Run {
+        if let Some(st) = &mut self.stability {
+            st.metrics = Some(crate::suite::MetricsSpec {
+                path: "/metrics".into(),
+                running: Some("running".into()),
+                tokens: Some("tokens".into()),
+                extra: Vec::new(),
+            });
+        }
+        let mut t = LOAD_START;
+        while t < LOAD_END {
+            let (running, tokens) = f(t);
+            self.samples.push(Sample::Metrics {
+                t_ms: t,
+                service: SERVICE.into(),
+                values: [
+                    ("running".to_string(), running),
+                    ("tokens".to_string(), tokens),
+                ]
+                .into(),
+            });
+            t += 100.0;
+        }
+        self
+    }
+
     /// A line of `service-main.log` (`stream`: `out`, `err`, or `---` for a supervisor note).
     pub fn log(mut self, t_ms: f64, stream: &str, text: &str) -> Run {
         self.log.push(LogLine {
@@ -452,6 +530,7 @@ impl Run {
         let load = self.has_load.then(|| json!({"rate": 1000.0 / GAP}));
         let mut suite = json!({
             "meta": {"level": "L5"}, "load": load, "expect": self.expect, "accuracy": self.accuracy,
+            "stability": self.stability,
         });
         let mut events = self.events.clone();
         events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));

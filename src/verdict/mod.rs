@@ -24,6 +24,7 @@ mod offline;
 mod orphans;
 mod perf;
 mod recovery;
+pub mod stability;
 mod startup;
 mod steady;
 pub mod sweep;
@@ -34,12 +35,12 @@ use crate::record::{
     AccuracyRecord, Event, InputRecord, RequestRecord, Sample, TestRecord, Timeline, What, files,
     read_jsonl,
 };
-use crate::suite::{AccuracySpec, Expect, PerfSpec};
+use crate::suite::{AccuracySpec, Expect, PerfSpec, StabilitySpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-pub use course::{Course, Cut};
+pub use course::{Course, Cut, unfinished};
 pub use crash::Exit;
 pub use input::{CaseRow, rows as input_rows};
 pub use recovery::{Cause, Window};
@@ -158,6 +159,8 @@ pub struct RunRecords {
     pub skipped_lines: usize,
     /// A perf test's sweep and each point's metrics; `None` for other suites.
     pub perf: Option<(PerfSpec, sweep::PerfResults)>,
+    /// A soak's stability settings and thresholds; `None` for other suites.
+    pub stability: Option<StabilitySpec>,
 }
 
 impl RunRecords {
@@ -199,6 +202,10 @@ impl RunRecords {
             None => None,
         };
         requests.sort_by(|x, y| x.start_ms().total_cmp(&y.start_ms()));
+        let stability = match suite.get("stability").filter(|s| !s.is_null()) {
+            Some(s) => Some(serde_json::from_value(s.clone()).map_err(parse_err(files::SUITE))?),
+            None => None,
+        };
         let offline = match suite["meta"]["kind"].as_str() {
             Some("offline") => {
                 let spec = serde_json::from_value(suite["offline"].clone())
@@ -237,12 +244,34 @@ impl RunRecords {
             accuracy,
             probes,
             skipped_lines: a + b + c + d + e + f,
+            stability,
         })
     }
 
     /// Each event with its time, service and what happened.
     pub fn whats(&self) -> impl Iterator<Item = (&Event, &What)> + '_ {
         self.events.iter().map(|e| (e, &e.what))
+    }
+
+    /// When the records of a run that never reached judging end (killed outright, or still
+    /// running: a soak's partial report): the last instant recorded; `None` for a run that
+    /// reached its judge phase, or never started load.
+    pub fn unfinished_at(&self) -> Option<f64> {
+        let started = self
+            .events
+            .iter()
+            .any(|e| matches!(e.what, What::Phase(crate::record::Phase::Baseline { .. })));
+        let judged = self
+            .events
+            .iter()
+            .any(|e| matches!(e.what, What::Phase(crate::record::Phase::Judge)));
+        if !started || judged {
+            return None;
+        }
+        let last = self.events.iter().map(|e| e.t_ms);
+        let last = last.chain(self.requests.iter().map(|q| q.done_ms));
+        let last = last.chain(self.samples.iter().map(Sample::t_ms));
+        Some(last.fold(0.0, f64::max))
     }
 
     /// Events about fault `index` (inject, clear, error).
@@ -302,6 +331,13 @@ const CHECKS: &[Check] = &[
     sweep::saturation,
     sweep::failures,
     sweep::regression,
+    stability::failures,
+    stability::memory_growth,
+    stability::fd_growth,
+    stability::thread_growth,
+    stability::latency_drift,
+    stability::throughput_drift,
+    stability::stuck,
 ];
 
 /// Judge a run from its records.

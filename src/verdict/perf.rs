@@ -73,7 +73,7 @@ pub fn tpot(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeErr
 }
 
 /// Milliseconds of `[from, to)` that no window covers.
-fn undisturbed_ms(course: &Course, from: f64, to: f64) -> f64 {
+pub(super) fn undisturbed_ms(course: &Course, from: f64, to: f64) -> f64 {
     let mut spans: Vec<(f64, f64)> = course
         .windows
         .iter()

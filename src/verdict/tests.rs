@@ -1366,3 +1366,222 @@ fn startup_refused_fails_when_the_service_starts_and_passes_when_it_refuses_sayi
         "failed fast refusing its configuration: exit 2 after 0.0 s: error: --max-model-len must be at least 1",
     );
 }
+
+/// A soak's process samples: steady, and noisy by a seeded ±1 MiB.
+fn steady_procs(run: Run) -> Run {
+    use rand::Rng;
+    let mut rng = crate::seed::stream(9, "fixture-noise");
+    let noise: Vec<u64> = (0..200).map(|_| rng.random_range(0..2u64 << 20)).collect();
+    run.procs(move |t| (100 << 20 | noise[(t / 100.0) as usize % 200], 12, 3))
+}
+
+#[test]
+fn stability_checks_stay_off_outside_a_soak() {
+    for check in [
+        "failures",
+        "memory_growth",
+        "fd_growth",
+        "thread_growth",
+        "latency_drift",
+        "throughput_drift",
+        "stuck_after",
+    ] {
+        assert!(Run::new().verdict(check).is_none(), "{check}");
+    }
+}
+
+#[test]
+fn stability_failures_fail_past_the_budget_and_pass_within_it() {
+    Run::soak().assert(
+        "failures",
+        Pass,
+        "stability.failures",
+        "none of 100 requests failed",
+    );
+    let failing = Run::soak().outcome(5000.0, 5500.0, Outcome::Http5xx);
+    failing.assert(
+        "failures",
+        Fail,
+        "stability.failures",
+        "5 of 100 requests failed (5 Http5xx), allowed 0",
+    );
+    let mut budget = failing;
+    if let Some(st) = &mut budget.stability {
+        st.max_failures = 5;
+    }
+    budget.assert("failures", Pass, "stability.failures", "allowed 5");
+}
+
+#[test]
+fn stability_memory_growth_fails_on_a_leak_and_passes_on_noise_and_a_step() {
+    steady_procs(Run::soak()).assert(
+        "memory_growth",
+        Pass,
+        "stability.memory_growth",
+        "3 series of memory",
+    );
+    // 1 MiB per 100 ms sample: 81 MiB over the 9 s after warm-up.
+    Run::soak()
+        .procs(|t| ((100 << 20) + (((t / 100.0) as u64) << 20), 12, 3))
+        .assert(
+            "memory_growth",
+            Fail,
+            "stability.memory_growth",
+            "main (tree) grows 843.75 GiB/24h",
+        );
+    // Cache warm-up: +64 MiB once, at 3 s, then flat.
+    Run::soak()
+        .procs(|t| ((100 << 20) + if t >= 3000.0 { 64 << 20 } else { 0 }, 12, 3))
+        .assert("memory_growth", Pass, "stability.memory_growth", "steepest");
+    // No process samples after the warm-up: nothing to judge.
+    Run::soak().assert(
+        "memory_growth",
+        NotJudged,
+        "stability.memory_growth",
+        "fewer than 8 samples",
+    );
+}
+
+#[test]
+fn stability_fd_and_thread_growth_fail_on_a_leak_and_pass_when_flat() {
+    let flat = steady_procs(Run::soak());
+    flat.assert(
+        "fd_growth",
+        Pass,
+        "stability.fd_growth",
+        "3 series of open fds",
+    );
+    flat.assert(
+        "thread_growth",
+        Pass,
+        "stability.thread_growth",
+        "3 series of threads",
+    );
+    let leaking =
+        Run::soak().procs(|t| (100 << 20, 12 + (t / 100.0) as u32, 3 + (t / 500.0) as u32));
+    leaking.assert(
+        "fd_growth",
+        Fail,
+        "stability.fd_growth",
+        "main (tree) grows",
+    );
+    leaking.assert(
+        "thread_growth",
+        Fail,
+        "stability.thread_growth",
+        "main (tree) grows",
+    );
+}
+
+#[test]
+fn stability_latency_drift_fails_when_the_last_window_is_slower() {
+    Run::soak().assert(
+        "latency_drift",
+        Pass,
+        "stability.latency_drift",
+        "within 25% of the first",
+    );
+    let mut slow = Run::soak();
+    for q in slow.requests.iter_mut().filter(|q| q.start_ms() >= 8000.0) {
+        q.done_ms = q.start_ms() + 60.0;
+    }
+    slow.assert(
+        "latency_drift",
+        Fail,
+        "stability.latency_drift",
+        "p50 20.0 → 60.0 ms (+200%)",
+    );
+}
+
+#[test]
+fn stability_throughput_drift_fails_when_the_last_window_serves_less() {
+    Run::soak().assert(
+        "throughput_drift",
+        Pass,
+        "stability.throughput_drift",
+        "10.00 → 10.00 requests/s",
+    );
+    Run::soak()
+        .outcome(8000.0, 9500.0, Outcome::Http5xx)
+        .assert(
+            "throughput_drift",
+            Fail,
+            "stability.throughput_drift",
+            "(-50%), allowed -10%",
+        );
+}
+
+#[test]
+fn stability_stuck_fails_when_requests_wait_without_tokens() {
+    Run::soak().assert(
+        "stuck_after",
+        Pass,
+        "stability.stuck",
+        "by the requests' tokens",
+    );
+    // From 6 s every request times out: open, no token, until the end.
+    Run::soak()
+        .outcome(6000.0, LOAD_END, Outcome::Timeout)
+        .assert(
+            "stuck_after",
+            Fail,
+            "stability.stuck",
+            "from 6.0 s: by the requests' tokens",
+        );
+    // The engine's word: tokens advance, then stop for 3 s while a request runs.
+    Run::soak().engine_metrics(|t| (1.0, t.min(5000.0))).assert(
+        "stuck_after",
+        Fail,
+        "stability.stuck",
+        "by the engine's counters (/metrics)",
+    );
+    Run::soak()
+        .engine_metrics(|t| (if t < 5000.0 { 1.0 } else { 0.0 }, t.min(5000.0)))
+        .assert(
+            "stuck_after",
+            Pass,
+            "stability.stuck",
+            "by the engine's counters",
+        );
+}
+
+#[test]
+fn an_unfinished_soak_is_judged_up_to_its_last_record() {
+    // Killed at 8 s (or still running): no load end, no teardown, no judge phase.
+    let mut run = Run::soak().procs(|t| ((100 << 20) + (((t / 100.0) as u64) << 20), 12, 3));
+    run.events.retain(|e| e.t_ms < 8000.0);
+    run.requests.retain(|q| q.done_ms < 8000.0);
+    run.samples.retain(|s| s.t_ms() < 8000.0);
+    let records_end = run.requests.iter().map(|q| q.done_ms).fold(0.0, f64::max);
+    let dir = run.write();
+    let records = RunRecords::read(dir.path()).expect("reads");
+    assert_eq!(records.unfinished_at(), Some(records_end));
+    run.assert(
+        "memory_growth",
+        Fail,
+        "stability.memory_growth",
+        "main (tree) grows",
+    );
+    let v = run.assert(
+        "failures",
+        Pass,
+        "stability.failures",
+        "none of 70 requests failed",
+    );
+    assert_eq!(v.evidence["requests"], 70);
+    // 5.9 s after the warm-up: two windows of 3 s do not fit, so nothing is compared.
+    run.assert(
+        "throughput_drift",
+        NotJudged,
+        "stability.throughput_drift",
+        "5.9 s after the warm-up, less than two windows of 3s",
+    );
+    // A run that reached its judge phase is finished.
+    let done = Run::soak().write();
+    assert_eq!(
+        RunRecords::read(done.path())
+            .expect("reads")
+            .unfinished_at(),
+        None
+    );
+}
