@@ -643,9 +643,11 @@ impl Supervisor {
                 // with memory, descriptors and threads is written every `every`.
                 let mut next_sample = Instant::now();
                 while stop2.run_until_cancelled(tick.tick()).await.is_some() {
-                    let write = Instant::now() >= next_sample;
+                    let now = Instant::now();
+                    let write = now >= next_sample;
                     if write {
-                        next_sample += every;
+                        // From now, not from the plan: a late sample does not bring a burst.
+                        next_sample = now + every;
                     }
                     // Reading /proc is blocking work; keep it off the threads that time requests.
                     let sampled = svc2.clone();

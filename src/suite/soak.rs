@@ -160,7 +160,7 @@ fn suite_tree(top: &Tbl, t: &Tbl, test: &Field, duration: Dur) -> Res<Node> {
         val,
     };
     let mut meta: Vec<(String, Node)> = Vec::new();
-    for key in ["name", "description", "hardware", "budget", "seed"] {
+    for key in ["name", "description", "level", "hardware", "budget", "seed"] {
         if let Some(f) = t.get(key) {
             meta.push((key.into(), f.node.clone()));
         }
@@ -453,6 +453,12 @@ mod tests {
         // Every 4 h within 12 h: at 4 h and 8 h.
         let at: Vec<u64> = s.faults.iter().map(|f| f.at.0.as_secs()).collect();
         assert_eq!(at, [4 * 3600, 8 * 3600]);
+    }
+
+    #[test]
+    fn a_soak_s_own_level_and_seed_win_over_the_file_s() {
+        let s = &load(&soak(r#"{"name": "a", "level": "L4", "seed": 9}"#)).expect("loads")[0];
+        assert_eq!((s.meta.level, s.meta.seed), (crate::suite::Level::L4, 9));
     }
 
     #[test]

@@ -19,6 +19,9 @@ use std::collections::BTreeMap;
 const DAY_MS: f64 = 86_400_000.0;
 /// Fewest requests in each window for a drift to be judged.
 const MIN_WINDOW_REQUESTS: usize = 5;
+/// Fewest requests in each window for their p99 to be compared: with fewer, the p99 is the
+/// slowest request, and one request stalled by a busy machine would read as a drift.
+const MIN_P99_REQUESTS: usize = 100;
 /// Series whose evidence a growth verdict lists, steepest first.
 const SHOWN: usize = 8;
 
@@ -461,7 +464,7 @@ fn windows(r: &RunRecords, course: &Course) -> Result<Option<(StabilitySpec, Spa
 
 /// `thresholds.latency_drift`: p50 and p99 end-to-end latency of the successful requests
 /// sent in the last window after warm-up against the first, outside fault and crash
-/// windows. One pass over the requests per window, then a sort of each window's latencies.
+/// windows (the p99 only with at least [`MIN_P99_REQUESTS`] in each). One pass over the requests per window, then a sort of each window's latencies.
 pub fn latency_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeError> {
     const CHECK: &str = "latency_drift";
     const ID: &str = "stability.latency_drift";
@@ -491,10 +494,14 @@ pub fn latency_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>,
     }
     let mut worse = Vec::new();
     let mut ev = serde_json::Map::new();
+    let p99 = a.len().min(b.len()) >= MIN_P99_REQUESTS;
     for (q, name) in [(0.50, "p50"), (0.99, "p99")] {
         let (Some(x), Some(y)) = (percentile(&a, q), percentile(&b, q)) else {
             continue;
         };
+        if q > 0.5 && !p99 {
+            continue;
+        }
         let drift = (y / x.max(1e-9) - 1.0) * 100.0;
         if drift > st.latency_drift {
             worse.push(format!("{name} {x:.1} → {y:.1} ms (+{drift:.0}%)"));
@@ -506,10 +513,15 @@ pub fn latency_drift(r: &RunRecords, course: &Course) -> Result<Option<Verdict>,
     }
     let summary = if worse.is_empty() {
         format!(
-            "latency of the last window within {}% of the first ({} and {} requests)",
+            "latency of the last window within {}% of the first ({} and {} requests{})",
             st.latency_drift,
             a.len(),
-            b.len()
+            b.len(),
+            if p99 {
+                ""
+            } else {
+                "; p50 only, p99 needs 100 per window"
+            }
         )
     } else {
         format!(
