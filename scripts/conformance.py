@@ -188,7 +188,7 @@ def corpus(path):
                 if line.strip():
                     r = json.loads(line)
                     shaped = {True: "openai", False: "other", None: "-"}[r.get("error_shaped")]
-                    cases[r["case"]] = f"{r.get('status') or r.get('result')} {shaped}"
+                    cases[r["case"]] = f"{r.get('status') or '-'} {r.get('result')} {shaped}"
     return cases
 
 
