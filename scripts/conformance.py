@@ -214,7 +214,7 @@ def main():
     mc, vc = corpus(a.mock_input), corpus(a.vllm_input)
     for case in mc:
         if case in vc:
-            rows.append((f"corpus `{case}`: status, error body", mc[case], vc[case]))
+            rows.append((f"corpus `{case}`: status, result, error body", mc[case], vc[case]))
 
     diffs = [r for r in rows if str(r[1]) != str(r[2])]
     print(f"{len(rows)} aspects compared, {len(diffs)} differ.\n")
