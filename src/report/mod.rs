@@ -223,7 +223,7 @@ impl Report {
             } else {
                 String::new()
             };
-            let _ = writeln!(s, "  {tag:5}  {:width$}  {id}{}", v.check, v.summary);
+            let _ = writeln!(s, "  {tag}  {:width$}  {id}{}", v.check, v.summary);
             for line in &v.lines {
                 let _ = writeln!(s, "        {line}");
             }
