@@ -50,6 +50,18 @@ pub fn main() -> i32 {
         "process tracking: {subreaper}; cgroup v2 per service: not used ({})",
         cgroup_v2()
     );
+    // What `[suite] requires` may name, and whether each is set up here.
+    for r in crate::requires::REQUIREMENTS {
+        match r.locate() {
+            Ok(dir) => println!(
+                "{}: set up in {} (suites that require it run; `{{{}}}` is that directory)",
+                r.name,
+                dir.display(),
+                r.placeholder
+            ),
+            Err(e) => println!("{}: no, suites that require it are skipped: {e}", r.name),
+        }
+    }
     let loopback = std::net::TcpListener::bind("127.0.0.1:0").is_ok();
     println!(
         "network: loopback listen {}",

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["service", "load", "import", "metrics"],
     &["suite", "record", "proxy", "mock"],
     &["gpu"],
-    &["units", "seed", "child"],
+    &["units", "seed", "child", "requires"],
 ];
 
 /// Files that may use clap: the binary's edge.

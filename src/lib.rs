@@ -34,6 +34,8 @@ pub mod proxy;
 pub mod record;
 /// `report.json`, `junit.xml`, the terminal summary.
 pub mod report;
+/// What a suite needs set up beyond its hardware (a real engine), and where it is.
+pub mod requires;
 /// The orchestrator: phases, schedule, run directory.
 pub mod run;
 /// The one seeded random source.

@@ -145,6 +145,7 @@ const SEEDS: &[&str] = &[
     "suites/l5/reliability/mock_network_flicker.toml",
     "suites/l5/reliability/mock_resource_pressure.toml",
     "suites/l5/reliability/gpu_preempt_vllm_under_load.toml",
+    "suites/l5/reliability/vllm_cpu_engine_freeze.toml",
 ];
 
 const BIG_TOML: &str = "[suite]\nname = \"big\"\nbudget = \"168h\"\nseed = 5\n\n[service]\n\

@@ -919,3 +919,36 @@ fn accuracy_probes_are_read_and_a_bad_line_is_located_in_the_probes_file() {
         "{err}"
     );
 }
+
+#[test]
+fn a_requirement_placeholder_needs_requires() {
+    fails_at(
+        "requires_unlisted.toml",
+        "requires_unlisted.toml",
+        5,
+        12,
+        "has placeholder `{vllm_cpu}`, expected `{port}` or `{port.NAME}` with NAME one of `main` (a requirement's placeholder, such as `{vllm_cpu}`, needs `requires` in [suite])",
+    );
+}
+
+#[test]
+fn an_unknown_requirement_is_refused() {
+    fails_at(
+        "requires_unknown.toml",
+        "requires_unknown.toml",
+        3,
+        25,
+        "is \"sglang\", expected an array of requirement names, each one of `vllm-cpu`",
+    );
+}
+
+#[test]
+fn a_known_failure_needs_a_reason() {
+    fails_at(
+        "known_failure_no_reason.toml",
+        "known_failure_no_reason.toml",
+        8,
+        19,
+        "missing `reason` in a known failure",
+    );
+}

@@ -19,8 +19,10 @@ const MAX_LOGPROBS: i64 = 20;
 const MAX_SEQS: usize = 1024;
 /// Token ids (in prompts and `logit_bias`) must be below this, as a tokenizer's vocabulary.
 pub const VOCAB_SIZE: u64 = 32_000;
-/// `logit_bias` values must lie within ± this (OpenAI's range).
+/// `logit_bias` values beyond ± this are clamped to it, as vLLM's `SamplingParams` does.
 const MAX_BIAS: f64 = 100.0;
+/// vLLM's answer to a completions request whose `prompt` is `""`.
+const EMPTY_PROMPT: &str = "Either prompt or prompt_embeds must be provided and non-empty.";
 
 /// An error answered as `{"error":{"message","type","param","code"}}`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -207,6 +209,9 @@ pub struct Limits<'a> {
     pub max_model_len: u32,
     /// Bug `500-on-bad-base64`: undecodable media base64 is a 500, not a 400.
     pub base64_500: bool,
+    /// Bug `crash-on-empty-prompt`: a completions `prompt` of `""` is taken (as the vLLM of
+    /// vllm#7283 took it), not refused with a 400 (as vLLM 0.32 refuses it).
+    pub empty_prompt_taken: bool,
 }
 
 /// One sequence to generate: which choice it fills and how.
@@ -295,7 +300,12 @@ pub fn parse(endpoint: Endpoint, body: &[u8], limits: Limits<'_>) -> Result<GenR
     let model = o.string("model")?;
     let prompts = match endpoint {
         Endpoint::Chat => vec![chat_prompt(o.get("messages"), limits.base64_500)?],
-        Endpoint::Completions => completion_prompts(o.get("prompt"))?,
+        Endpoint::Completions => {
+            if !limits.empty_prompt_taken && o.get("prompt").and_then(Value::as_str) == Some("") {
+                return Err(ApiError::bad_param("prompt", EMPTY_PROMPT));
+            }
+            completion_prompts(o.get("prompt"))?
+        }
     };
     let stream = o.bool("stream")?.unwrap_or(false);
     let include_usage = match o.get("stream_options") {
@@ -469,13 +479,11 @@ fn logit_bias(v: Option<&Value>) -> Result<(), ApiError> {
                 "token_id(s) [{id}] in logit_bias contain out-of-vocab token ids. Vocabulary size: {VOCAB_SIZE}"
             )));
         }
-        match b.as_f64() {
-            Some(x) if (-MAX_BIAS..=MAX_BIAS).contains(&x) => {}
-            _ => {
-                return Err(bad(format!(
-                    "logit_bias value for token {id} must be a number in [-{MAX_BIAS}, {MAX_BIAS}], got {b}"
-                )));
-            }
+        // Any number: vLLM clamps it to ±MAX_BIAS rather than refusing it.
+        if b.as_f64().is_none() {
+            return Err(bad(format!(
+                "logit_bias value for token {id} must be a number (clamped to ±{MAX_BIAS}), got {b}"
+            )));
         }
     }
     Ok(())
@@ -663,20 +671,7 @@ fn chat_prompt(v: Option<&Value>, base64_500: bool) -> Result<Prompt, ApiError> 
             Some(_) => return Err(bad(format!("messages[{i}].role must be a string"))),
             None => return Err(bad(format!("messages[{i}].role is required"))),
         };
-        if ![
-            "system",
-            "developer",
-            "user",
-            "assistant",
-            "tool",
-            "function",
-        ]
-        .contains(&role)
-        {
-            return Err(bad(format!(
-                "messages[{i}].role `{role}` is not a known role"
-            )));
-        }
+        // Any role: vLLM hands custom roles to the chat template, which renders them.
         text.push_str(role);
         text.push(':');
         match m.get("content") {
@@ -844,6 +839,7 @@ mod tests {
         model: "m",
         max_model_len: 100,
         base64_500: false,
+        empty_prompt_taken: false,
     };
 
     fn chat(body: Value) -> Result<GenRequest, ApiError> {
@@ -1044,5 +1040,63 @@ mod tests {
         assert_eq!(g[0].spec.key, g[1].spec.key);
         assert_eq!(g[0].spec.max_tokens, 97);
         assert!(g[0].spec.natural_stop);
+    }
+}
+
+/// Where vLLM 0.32 was found to answer otherwise (docs/mock.md, "The mock held to vLLM").
+#[cfg(test)]
+mod as_vllm {
+    use super::*;
+
+    fn parse_with(
+        endpoint: Endpoint,
+        body: Value,
+        empty_prompt_taken: bool,
+    ) -> Result<GenRequest, ApiError> {
+        let limits = Limits {
+            model: "m",
+            max_model_len: 100,
+            base64_500: false,
+            empty_prompt_taken,
+        };
+        parse(endpoint, body.to_string().as_bytes(), limits)
+    }
+
+    #[test]
+    fn custom_roles_and_huge_logit_bias_are_taken() {
+        let custom = json!({"messages": [{"role": "wizard", "content": "hi"}]});
+        assert!(parse_with(Endpoint::Chat, custom, false).is_ok());
+        let huge =
+            json!({"messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 1e9}});
+        assert!(parse_with(Endpoint::Chat, huge, false).is_ok());
+        let text =
+            json!({"messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": "x"}});
+        assert_eq!(
+            parse_with(Endpoint::Chat, text, false)
+                .map(|_| ())
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("logit_bias")
+        );
+    }
+
+    #[test]
+    fn an_empty_completions_prompt_is_refused_unless_the_bug_takes_it() {
+        let empty = json!({"prompt": "", "max_tokens": 4});
+        let e = parse_with(Endpoint::Completions, empty.clone(), false)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!((e.status.as_u16(), e.message.as_str()), (400, EMPTY_PROMPT));
+        assert!(parse_with(Endpoint::Completions, empty, true).is_ok_and(|g| g.empty_prompt));
+        // Only `""`: a blank prompt has a token for vLLM.
+        assert!(
+            parse_with(
+                Endpoint::Completions,
+                json!({"prompt": " ", "max_tokens": 4}),
+                false
+            )
+            .is_ok()
+        );
     }
 }

@@ -46,12 +46,15 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// As OpenAI writes it; `skew` is added to the total (bug `bad-usage`).
+    /// As vLLM writes it (the details null, as it leaves them without prefix caching or
+    /// reasoning); `skew` is added to the total (bug `bad-usage`).
     fn json(self, skew: u64) -> Value {
         json!({
             "prompt_tokens": self.prompt,
             "completion_tokens": self.completion,
             "total_tokens": self.prompt + self.completion + skew,
+            "prompt_tokens_details": null,
+            "completion_tokens_details": null,
         })
     }
 }

@@ -342,6 +342,7 @@ async fn generate(app: Shared, endpoint: Endpoint, req: Request) -> Result<Respo
         model: &app.args.model,
         max_model_len: app.args.max_model_len,
         base64_500: app.args.has_bug(Bug::FiveHundredOnBadBase64),
+        empty_prompt_taken: app.args.has_bug(Bug::CrashOnEmptyPrompt),
     };
     let gr = api::parse(endpoint, &body, limits)?;
 

@@ -6,7 +6,6 @@ use crate::record::files;
 use crate::report::{Report, RunStatus};
 use crate::run::{RunOptions, create_fresh_dir, utc_stamp};
 use crate::suite::{Hardware, Level, Suite};
-use crate::verdict::Status;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -290,7 +289,7 @@ fn result_of(e: &Entry, r: &Report, ran: bool) -> SuiteResult {
     let mut failed: Vec<String> = r
         .verdicts
         .iter()
-        .filter(|v| v.status == Status::Fail)
+        .filter(|v| v.status.fails_run())
         .map(|v| v.id.clone())
         .collect();
     if r.error_type() == crate::report::BUDGET_EXCEEDED {

@@ -51,12 +51,13 @@ impl Counts {
         let failures = report
             .verdicts
             .iter()
-            .filter(|v| v.status == Status::Fail)
+            .filter(|v| v.status.fails_run())
             .count();
+        // A known failure is reported as pytest reports an xfail: skipped, with its reason.
         let skipped = report
             .verdicts
             .iter()
-            .filter(|v| matches!(v.status, Status::Skip | Status::NotJudged))
+            .filter(|v| matches!(v.status, Status::Skip | Status::NotJudged | Status::XFail))
             .count()
             + usize::from(report.status == RunStatus::Skipped);
         let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
@@ -144,7 +145,17 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
                     esc(&v.summary)
                 );
             }
-            Status::Fail => {
+            Status::XFail => {
+                let reason = v.lines.first().map_or("", String::as_str);
+                let _ = writeln!(
+                    x,
+                    ">\n      <skipped type=\"xfail\" message=\"{}\">[{}] {}</skipped>\n    </testcase>",
+                    esc(reason),
+                    esc(&v.id),
+                    esc(&v.summary)
+                );
+            }
+            Status::Fail | Status::XPass => {
                 let evidence = serde_json::to_string_pretty(&v.evidence).unwrap_or_default();
                 let lines: String = v.lines.iter().map(|l| format!("\n  {l}")).collect();
                 let body = format!(
@@ -152,10 +163,14 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
                     v.summary,
                     anchor(&v.id)
                 );
+                let kind = match v.status {
+                    Status::XPass => format!("xpass {}", v.id),
+                    _ => v.id.clone(),
+                };
                 let _ = writeln!(
                     x,
                     ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
-                    esc(&v.id),
+                    esc(&kind),
                     esc(&v.summary),
                     esc(&body)
                 );

@@ -133,7 +133,7 @@ impl Report {
     pub fn status_of(verdicts: &[Verdict], ended: Option<RunStatus>) -> RunStatus {
         match ended {
             Some(s) => s,
-            None if verdicts.iter().any(|v| v.status == Status::Fail) => RunStatus::Failed,
+            None if verdicts.iter().any(|v| v.status.fails_run()) => RunStatus::Failed,
             None => RunStatus::Passed,
         }
     }
@@ -221,12 +221,8 @@ impl Report {
             .max()
             .unwrap_or(0);
         for v in &self.verdicts {
-            let tag = match v.status {
-                Status::Pass => "PASS",
-                Status::Fail => "FAIL",
-                Status::Skip | Status::NotJudged => "SKIP",
-            };
-            let id = if v.status == Status::Fail {
+            let tag = v.status.tag();
+            let id = if matches!(v.status, Status::Fail | Status::XFail | Status::XPass) {
                 format!("[{}] ", v.id)
             } else {
                 String::new()
@@ -237,6 +233,14 @@ impl Report {
             }
         }
         self.input_table(&mut s);
+        let count = |st: Status| self.verdicts.iter().filter(|v| v.status == st).count();
+        let (xfail, xpass) = (count(Status::XFail), count(Status::XPass));
+        if xfail + xpass > 0 {
+            let _ = writeln!(
+                s,
+                "  known failures: {xfail} xfail (not failing the run), {xpass} xpass (failing it)"
+            );
+        }
         let mut failed: Vec<&str> = self
             .verdicts
             .iter()

@@ -90,16 +90,22 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
     }
     // Every fault is built before anything starts: a bad entry costs no service start-up.
     let mut faults = build_faults(&suite)?;
+    // What the suite requires is found before the run directory is written, so the
+    // resolved suite holds the directories it ran with.
+    let required = crate::requires::locate_all(&suite.meta.requires);
+    if let Ok(found) = &required {
+        suite.fill_requires(found);
+    }
     let mut run = Run::prepare(suite, opts)?;
-    if run.suite.meta.hardware == Hardware::Gpu
-        && let Err(e) = crate::gpu::cuda::driver_present()
-    {
-        run.journal.log(
-            None,
-            What::RunSkipped {
-                reason: e.to_string(),
-            },
-        );
+    let skip = match required {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if run.suite.meta.hardware == Hardware::Gpu => crate::gpu::cuda::driver_present()
+            .err()
+            .map(|e| e.to_string()),
+        Ok(_) => None,
+    };
+    if let Some(reason) = skip {
+        run.journal.log(None, What::RunSkipped { reason });
         return run.judge_and_report();
     }
     // GPU memory as it was before the run, to prove it comes back (only where NVML loads).

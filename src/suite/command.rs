@@ -5,7 +5,7 @@
 
 use super::check::{Field, Res, Tbl, list};
 use super::load::{self, opt};
-use super::services::{PLACEHOLDER, env};
+use super::services::{PLACEHOLDER, env, provided_hint};
 use super::{
     CheckFault, CommandSpec, Dur, FaultSpec, Kind, Meta, OfflineSpec, Parse, Suite, faults,
 };
@@ -53,7 +53,7 @@ const OFFLINE: Form = Form {
 };
 
 /// The `[expect]` keys that apply to a command; the others judge services under load.
-const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid"];
+const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid", "known_failures"];
 
 /// The tables a command suite has no place for.
 const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy", "accuracy"];
@@ -215,7 +215,7 @@ fn command(f: &Field, form: &Form, meta: &Meta, path: &Path) -> Res<CommandSpec>
         let arg = item.str(argv_expected)?;
         for cap in PLACEHOLDER.captures_iter(arg) {
             let inner = cap.get(1).map_or("", |m| m.as_str());
-            if !form.placeholders.contains(&inner) {
+            if !form.placeholders.contains(&inner) && !meta.provided().contains(&inner) {
                 let names: Vec<String> = form
                     .placeholders
                     .iter()
@@ -223,8 +223,9 @@ fn command(f: &Field, form: &Form, meta: &Meta, path: &Path) -> Res<CommandSpec>
                     .collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 return Err(item.fail(format_args!(
-                    "has placeholder `{{{inner}}}`, expected one of {}",
-                    list(&names)
+                    "has placeholder `{{{inner}}}`, expected one of {}{}",
+                    list(&names),
+                    provided_hint(&meta.provided())
                 )));
             }
             if inner == "junit" && parse == Parse::Libtest {

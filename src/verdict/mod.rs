@@ -18,6 +18,7 @@ mod hang;
 mod health;
 mod injected;
 mod input;
+mod known;
 mod logs;
 mod loss;
 mod offline;
@@ -56,6 +57,30 @@ pub enum Status {
     /// The check applies, but the run ended before what it judges happened
     /// (an interrupt, an error before load); the summary says why. Never a failure.
     NotJudged,
+    /// Failed, and the suite lists its id as a known failure: not a failure of the run.
+    #[serde(rename = "xfail")]
+    XFail,
+    /// Listed as a known failure, yet it passed: fails the run, as pytest's strict xfail.
+    #[serde(rename = "xpass")]
+    XPass,
+}
+
+impl Status {
+    /// Whether it fails the run: a failure, or a known failure that did not occur.
+    pub fn fails_run(self) -> bool {
+        matches!(self, Status::Fail | Status::XPass)
+    }
+
+    /// As the terminal summary tags it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Skip | Status::NotJudged => "SKIP",
+            Status::XFail => "XFAIL",
+            Status::XPass => "XPASS",
+        }
+    }
 }
 
 /// The judgement of one check.
@@ -347,6 +372,7 @@ pub fn judge(records: &RunRecords) -> Result<Vec<Verdict>, JudgeError> {
     for check in CHECKS {
         out.extend(check(records, &course)?);
     }
+    known::apply(&records.expect.known_failures, &mut out);
     Ok(out)
 }
 

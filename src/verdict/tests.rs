@@ -1585,3 +1585,60 @@ fn an_unfinished_soak_is_judged_up_to_its_last_record() {
         None
     );
 }
+
+// known_failures
+
+/// A known failure as a suite lists it.
+fn known(id: &str) -> crate::suite::KnownFailure {
+    crate::suite::KnownFailure {
+        id: id.into(),
+        reason: "the engine's health does not see a frozen engine".into(),
+        link: Some("https://example.invalid/issue/1".into()),
+    }
+}
+
+#[test]
+fn known_failures_turn_a_listed_failure_into_xfail_and_leave_others_failing() {
+    let mut lying = Run::new()
+        .outcome(5000.0, 9000.0, Outcome::Http5xx)
+        .health(LOAD_START, LOAD_END, 200);
+    lying.expect.known_failures = vec![known("health.lie")];
+    let v = lying.assert(
+        "health_truthful",
+        XFail,
+        "health.lie",
+        "health answered 200",
+    );
+    assert!(
+        v.lines[0].starts_with("known failure: the engine's health"),
+        "{v:#?}"
+    );
+    // Only the listed id is excused: the steady rate the 5xx broke still fails.
+    let verdicts = lying.verdicts();
+    assert!(verdicts.iter().any(|v| v.status == Fail), "{verdicts:#?}");
+    assert!(!verdicts.iter().any(|v| v.status == XPass), "{verdicts:#?}");
+}
+
+#[test]
+fn known_failures_that_do_not_occur_are_xpass() {
+    // The service told the truth: the listed lie is gone, strictly a failure of the run.
+    let mut honest = Run::new().health(LOAD_START, LOAD_END, 200);
+    honest.expect.known_failures = vec![known("health.lie"), known("no.such_id")];
+    let v = honest.assert("health_truthful", XPass, "health.lie", "did not occur");
+    assert!(v.status.fails_run());
+    honest.assert(
+        "known_failures",
+        XPass,
+        "no.such_id",
+        "reported by no check",
+    );
+    // A listed check that did not judge (no health path polled) is neither.
+    let mut unpolled = Run::new();
+    unpolled.expect.known_failures = vec![known("health.lie")];
+    unpolled.assert(
+        "health_truthful",
+        Skip,
+        "health.lie",
+        "no health path was polled",
+    );
+}
