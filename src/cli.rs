@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// With `--level`: stop at the first suite that fails or errs.
     #[arg(long, requires = "level")]
     pub fail_fast: bool,
+    /// Run only the test of this name from a configuration file (`nightly.json`,
+    /// `weekly.json`); on a suite file, its name.
+    #[arg(long, value_name = "NAME", conflicts_with = "level")]
+    pub test: Option<String>,
     /// Override the suite's seed.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -43,13 +43,20 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: a suite file is required (or --level)");
         return 2;
     };
-    let suites = match shakedown::suite::load_all(path, &shakedown::fault::check) {
+    let mut suites = match shakedown::suite::load_all(path, &shakedown::fault::check) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    if let Some(name) = &args.test {
+        suites.retain(|s| &s.meta.name == name);
+        if suites.is_empty() {
+            eprintln!("error: {} has no test named `{name}`", path.display());
+            return 2;
+        }
+    }
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,

@@ -154,7 +154,7 @@ fn the_github_actions_example_plans_per_event_and_runs_each_suite_as_a_job() {
         steps
             .iter()
             .filter_map(|s| s.get("run").and_then(Value::as_str))
-            .any(|r| r.starts_with("shakedown run \"${{ matrix.suite }}\" --out shakedown-runs")),
+            .any(|r| r.starts_with("shakedown run \"${{ matrix.suite }}\" --test \"${{ matrix.name }}\" --out shakedown-runs")),
         "{GITHUB}: no step runs the matrix suite"
     );
     assert!(

@@ -364,3 +364,32 @@ fn bad_configurations_are_located() {
         .expect("validate");
     assert_eq!(code(&shipped), 0, "{}", show(&shipped));
 }
+
+#[test]
+fn one_test_of_a_configuration_runs_by_name() {
+    let mut cfg = config(&["--ttft-ms", "1"], json!({"num_prompts": 5}), json!({}));
+    cfg["tests"] =
+        json!([{"test_name": "t", "qps_list": [50]}, {"test_name": "u", "qps_list": [50]}]);
+    let n = Nightly::new(&cfg);
+    let run = |name: &str| {
+        Command::new(bin())
+            .arg("run")
+            .arg(n.path())
+            .args(["--test", name, "--run-dir"])
+            .arg(n.run_dir())
+            .arg("--quiet")
+            .output()
+            .expect("run")
+    };
+    let out = run("u");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    // One test ran, into the run directory itself.
+    assert_eq!(read_json(&n.run_dir().join("perf.json"))["test"], "u");
+    let out = run("v");
+    assert_eq!(code(&out), 2);
+    assert!(
+        show(&out).contains("has no test named `v`"),
+        "{}",
+        show(&out)
+    );
+}

@@ -3,10 +3,6 @@
 use crate::suite::{self, Format, Suite, SuiteError};
 use std::path::{Path, PathBuf};
 
-/// Perf baselines (`nightly.baseline.json`) sit beside the suites that name them; they are
-/// read through those suites, never as suites.
-pub const BASELINE_SUFFIX: &str = ".baseline.json";
-
 /// Directories that hold fault definitions (`use = "NAME"`), not suites; never walked.
 const FAULT_LIBRARY: &str = "faults";
 
@@ -83,7 +79,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FindError>) {
             if name != FAULT_LIBRARY && !is_record(&p) {
                 walk(&p, files, errors);
             }
-        } else if Format::from_path(&p).is_some() && !name.ends_with(BASELINE_SUFFIX) {
+        } else if Format::from_path(&p).is_some() && !name.ends_with(suite::BASELINE_SUFFIX) {
             files.push(p);
         }
     }

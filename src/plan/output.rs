@@ -113,8 +113,9 @@ impl Plan {
                     (
                         "command",
                         Node::leaf(format!(
-                            "shakedown run {} --out {RUNS}",
-                            sh_quote(&e.file.display().to_string())
+                            "shakedown run {} --test {} --out {RUNS}",
+                            sh_quote(&e.file.display().to_string()),
+                            sh_quote(&e.name)
                         )),
                     ),
                     (

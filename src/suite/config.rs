@@ -22,6 +22,13 @@ enum ConfigKind {
 
 /// Every suite in `path`: one for a suite file, one per test for a configuration file.
 pub fn load_all(path: &Path, check: &CheckFault) -> Result<Vec<Suite>, SuiteError> {
+    if path.to_string_lossy().ends_with(super::BASELINE_SUFFIX) {
+        return Err(SuiteError::whole(
+            path,
+            "is a perf baseline, not a suite: it is read (and checked) through the \
+             configuration whose `baseline` names it",
+        ));
+    }
     if Format::from_path(path) != Some(Format::Json) || path.is_dir() {
         return super::load(path, check).map(|s| vec![s]);
     }

@@ -22,7 +22,7 @@ pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use config::load_all;
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
-pub use perf::{LATENCIES, STATISTICS, TOTALS, higher_is_better, is_metric};
+pub use perf::{BASELINE_SUFFIX, LATENCIES, STATISTICS, TOTALS, higher_is_better, is_metric};
 pub use services::signal;
 pub use soak::{MetricsSpec, StabilitySpec};
 pub use tree::Format;

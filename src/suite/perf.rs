@@ -13,6 +13,10 @@ use super::{
 use std::path::Path;
 use std::rc::Rc;
 
+/// Perf baselines (`nightly.baseline.json`) sit beside the configurations that name them;
+/// they are read through those, never as suites.
+pub const BASELINE_SUFFIX: &str = ".baseline.json";
+
 /// The metrics a baseline may bound, as `perf.json` names them: `<latency>_ms.<statistic>`
 /// for each latency and statistic, and these totals.
 pub const TOTALS: &[&str] = &[
