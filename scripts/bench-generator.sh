@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Benchmark shakedown's load generator against oha and wrk, side by side in one run, against
+# one `shakedown mock-server --ttft-ms 0 --itl-ms 0` on loopback (a free port), non-streamed
+# completions, 64 connections. Prints markdown tables (docs/performance.md keeps them):
+#
+#   1. completed req/s of oha, wrk, shakedown closed loop (`concurrency = 64`) and open loop
+#      (`max_in_flight = 64`, 50,000 req/s offered), the ratio to the better of oha and wrk,
+#      and CPU seconds per 1,000 requests of each client process;
+#   2. schedule lag p99 of the open loop at 2,000 req/s and up, to the first rate past 1 ms;
+#   3. RSS of shakedown over a closed-loop run of RSS_REQUESTS requests (0 skips it).
+#
+#   scripts/bench-generator.sh [SECONDS]    (default 10 s per client; builds the release binary)
+#
+# Env: LAG_RATES (the sweep, default 2000 4000 ... 30000), ROUNDS (default 1: each round runs every client once, in turn), RSS_REQUESTS
+# (default 1000000), OHA and WRK (the binaries; default from PATH), KEEP=1 keeps the work
+# directory. shakedown's CPU is its process's user + system time over the load window (from
+# the first record to `load.finished`), so start-up and judging are left out; oha's and wrk's
+# is their whole process (`/usr/bin/time`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+rounds=${ROUNDS:-1}
+rss_requests=${RSS_REQUESTS:-1000000}
+oha=${OHA:-$(command -v oha || true)}
+wrk=${WRK:-$(command -v wrk || true)}
+cargo build --release --quiet
+bin=$PWD/target/release/shakedown
+work=$(mktemp -d "${TMPDIR:-/tmp}/shakedown-bench.XXXXXX")
+mock=
+cleanup() {
+  [ -n "$mock" ] && kill "$mock" 2>/dev/null && wait "$mock" 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] && echo "work directory: $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+tck=$(getconf CLK_TCK)
+max_tokens=16
+body="{\"model\":\"mock-model\",\"prompt\":\"Say hello in one short sentence.\",\"max_tokens\":$max_tokens,\"stream\":false}"
+
+"$bin" mock-server --port 0 --ttft-ms 0 --itl-ms 0 --max-num-seqs 1024 >"$work/mock.out" 2>"$work/mock.err" &
+mock=$!
+for _ in $(seq 100); do grep -q listening "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/mock.out")
+[ -n "$port" ] || { echo "failed to start the mock: $(cat "$work/mock.err")" >&2; exit 1; }
+url="http://127.0.0.1:$port/v1/completions"
+
+# user + system seconds of a live process
+cpu_of() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
+now() { date +%s.%N; }
+
+# A suite against the mock already running: the service is a placeholder on its port.
+suite() { # NAME RATE DURATION_S LIMIT_LINE [ARRIVAL]
+  cat >"$work/$1.toml" <<EOF
+[suite]
+name = "$1"
+level = "L4"
+budget = "$(($3 + 120))s"
+seed = 1
+[service]
+command = ["sleep", "100000"]
+port = $port
+ready = { http = "/health", within = "10s" }
+[load]
+rate = $2
+arrival = "${5:-constant}"
+$4
+timeout = "10s"
+duration = "$3s"
+request = { api = "completions", stream = false, max_tokens = $max_tokens }
+EOF
+}
+
+# Run a suite; prints "OK_PER_S CPU_PER_1000 LAG_P99_MS OK" over the load window.
+shakedown_run() { # NAME
+  local dir="$work/run-$1" c0= w0= c1= w1=
+  "$bin" run "$work/$1.toml" --run-dir "$dir" --quiet >"$dir.out" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -z "$c0" ] && [ -s "$dir/requests.jsonl" ]; then c0=$(cpu_of "$pid"); w0=$(now); fi
+    if [ -n "$c0" ] && grep -q '"load.finished"' "$dir/events.jsonl" 2>/dev/null; then
+      c1=$(cpu_of "$pid"); w1=$(now); break
+    fi
+    sleep 0.01
+  done
+  wait "$pid" || true
+  [ -n "$c1" ] || { echo "failed to run $1: $(tail -3 "$dir.out")" >&2; echo "0 0 0 0"; return; }
+  jq -r --argjson c "$(echo "$c1 - $c0" | bc -l)" --argjson w "$(echo "$w1 - $w0" | bc -l)" \
+    '(.requests.by_outcome.ok // 0) as $ok
+     | "\($ok / $w) \(if $ok > 0 then $c / $ok * 1000 else 0 end) \(.requests.lag_p99_ms // 0) \($ok)"' \
+    "$dir/report.json"
+}
+
+# Run a peer under /usr/bin/time; prints "OK_PER_S CPU_PER_1000".
+peer_run() { # NAME CMD...
+  local name=$1; shift
+  /usr/bin/time -f "%e %U %S" -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 || true
+  local ok
+  case $name in
+    oha) ok=$(jq '[.statusCodeDistribution | to_entries[] | select(.key | startswith("2")) | .value] | add // 0' "$work/oha.out") ;;
+    wrk) ok=$(awk '/requests in/ { n = $1 } /Non-2xx/ { bad = $NF } END { print n - bad }' "$work/wrk.out") ;;
+  esac
+  awk -v ok="$ok" -v s="$secs" '{ printf "%f %f\n", ok / s, (ok > 0 ? ($2 + $3) / ok * 1000 : 0) }' "$work/$name.time"
+}
+
+cat >"$work/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = os.getenv("BODY")
+EOF
+
+suite closed 100000 "$secs" "concurrency = 64"
+suite open 50000 "$secs" "max_in_flight = 64"
+declare -A rate cpu
+for r in $(seq "$rounds"); do
+  if [ -n "$oha" ]; then
+    read -r rate[oha$r] cpu[oha$r] < <(peer_run oha "$oha" -c 64 -z "${secs}s" --no-tui --output-format json \
+      -m POST -H "content-type: application/json" -d "$body" "$url")
+  fi
+  if [ -n "$wrk" ]; then
+    read -r rate[wrk$r] cpu[wrk$r] < <(BODY=$body peer_run wrk "$wrk" -t 2 -c 64 -d "${secs}s" -s "$work/post.lua" "$url")
+  fi
+  read -r rate[closed$r] cpu[closed$r] _ _ < <(shakedown_run closed)
+  read -r rate[open$r] cpu[open$r] _ _ < <(shakedown_run open)
+done
+
+echo "## Throughput: 64 connections, ${secs} s per client, ${rounds} round(s), mock on port $port"
+echo
+echo "| client | round | completed req/s | ratio to the better of oha/wrk | CPU s per 1,000 requests |"
+echo "|---|---|---|---|---|"
+for r in $(seq "$rounds"); do
+  best=$(printf '%s\n' "${rate[oha$r]:-0}" "${rate[wrk$r]:-0}" | sort -g | tail -1)
+  for c in oha wrk closed open; do
+    [ -n "${rate[$c$r]:-}" ] || continue
+    case $c in
+      closed) label="shakedown closed loop (concurrency = 64)" ;;
+      open) label="shakedown open loop (50,000/s offered, max_in_flight = 64)" ;;
+      *) label=$c ;;
+    esac
+    awk -v l="$label" -v r="$r" -v x="${rate[$c$r]}" -v b="$best" -v cpu="${cpu[$c$r]}" \
+      'BEGIN { printf "| %s | %d | %.0f | %.2f | %.3f |\n", l, r, x, (b > 0 ? x / b : 0), cpu }'
+  done
+done
+
+echo
+echo "## Schedule lag, open loop (constant arrivals, max_in_flight = 1024, 5 s per rate)"
+echo
+echo "| offered req/s | completed req/s | lag p99 (ms) |"
+echo "|---|---|---|"
+for r in ${LAG_RATES:-2000 4000 6000 8000 10000 12000 14000 16000 20000 25000 30000}; do
+  suite "lag$r" "$r" 5 "max_in_flight = 1024"
+  read -r done_rate _ lag _ < <(shakedown_run "lag$r")
+  printf '| %s | %.0f | %.3f |\n' "$r" "$done_rate" "$lag"
+  if awk -v l="$lag" 'BEGIN { exit !(l > 1) }'; then break; fi
+done
+
+if [ "$rss_requests" -gt 0 ]; then
+  echo
+  echo "## Memory: closed loop (concurrency = 64) for $rss_requests requests"
+  echo
+  # At the closed loop's rate measured above, with 20 % to spare; the load stops at duration.
+  d=$(awk -v n="$rss_requests" -v x="${rate[closed1]:-10000}" 'BEGIN { printf "%d", n / x * 1.2 + 1 }')
+  cap=$(awk -v n="$rss_requests" -v d="$d" 'BEGIN { printf "%d", n / d + 1 }')
+  suite rss "$cap" "$d" "concurrency = 64"
+  dir="$work/run-rss"
+  "$bin" run "$work/rss.toml" --run-dir "$dir" --quiet >"$dir.out" 2>&1 &
+  pid=$!
+  : >"$work/rss.samples"
+  t0=$(now)
+  while kill -0 "$pid" 2>/dev/null; do
+    phase=load
+    grep -q '"load.finished"' "$dir/events.jsonl" 2>/dev/null && phase=judge
+    n=$(wc -l <"$dir/requests.jsonl" 2>/dev/null || echo 0)
+    kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$kb" ] && echo "$(echo "$(now) - $t0" | bc -l) $phase $n $kb" >>"$work/rss.samples"
+    sleep 0.5
+  done
+  wait "$pid" || true
+  echo "| phase | requests written | RSS (MB) |"
+  echo "|---|---|---|"
+  awk '$2 == "load" && $3 > 0 { n++; if (n == 1 || n % 10 == 0) printf "| load, t = %.0f s | %d | %.1f |\n", $1, $3, $4 / 1024 }
+       $2 == "judge" { if ($4 > peak) peak = $4; last = $3 }
+       END { printf "| judging (peak) | %d | %.1f |\n", last, peak / 1024 }' "$work/rss.samples"
+  jq -r '"requests: \(.requests.total), by outcome: \(.requests.by_outcome | tostring)"' "$dir/report.json"
+fi
