@@ -11,7 +11,8 @@
 #
 #   scripts/bench-generator.sh [SECONDS]    (default 10 s per client; builds the release binary)
 #
-# Env: LAG_RATES (the sweep, default 2000 4000 ... 30000), ROUNDS (default 1: each round runs every client once, in turn), RSS_REQUESTS
+# Env: BASELINE (another shakedown binary, e.g. a build before a change: its closed and open
+# loop run in each round too, for a before/after in the same run), LAG_RATES (the sweep, default 2000 4000 ... 30000; empty skips it), ROUNDS (default 1: each round runs every client once, in turn), RSS_REQUESTS
 # (default 1000000), OHA and WRK (the binaries; default from PATH), KEEP=1 keeps the work
 # directory. shakedown's CPU is its process's user + system time over the load window (from
 # the first record to `load.finished`), so start-up and judging are left out; oha's and wrk's
@@ -70,9 +71,9 @@ EOF
 }
 
 # Run a suite; prints "OK_PER_S CPU_PER_1000 LAG_P99_MS OK" over the load window.
-shakedown_run() { # NAME
-  local dir="$work/run-$1" c0= w0= c1= w1=
-  "$bin" run "$work/$1.toml" --run-dir "$dir" --quiet >"$dir.out" 2>&1 &
+shakedown_run() { # NAME [BINARY]
+  local dir="$work/run-$1-${2:+base}$RANDOM" c0= w0= c1= w1=
+  "${2:-$bin}" run "$work/$1.toml" --run-dir "$dir" --quiet >"$dir.out" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     if [ -z "$c0" ] && [ -s "$dir/requests.jsonl" ]; then c0=$(cpu_of "$pid"); w0=$(now); fi
@@ -118,8 +119,17 @@ for r in $(seq "$rounds"); do
   if [ -n "$wrk" ]; then
     read -r rate[wrk$r] cpu[wrk$r] < <(BODY=$body peer_run wrk "$wrk" -t 2 -c 64 -d "${secs}s" -s "$work/post.lua" "$url")
   fi
-  read -r rate[closed$r] cpu[closed$r] _ _ < <(shakedown_run closed)
-  read -r rate[open$r] cpu[open$r] _ _ < <(shakedown_run open)
+  # With a baseline, the two builds take turns going first, so neither always has the
+  # machine in the state the other left it.
+  for who in $( [ $((r % 2)) = 0 ] && echo "b _" || echo "_ b"); do
+    if [ "$who" = _ ]; then
+      read -r rate[closed$r] cpu[closed$r] _ _ < <(shakedown_run closed)
+      read -r rate[open$r] cpu[open$r] _ _ < <(shakedown_run open)
+    elif [ -n "${BASELINE:-}" ]; then
+      read -r rate[bclosed$r] cpu[bclosed$r] _ _ < <(shakedown_run closed "$BASELINE")
+      read -r rate[bopen$r] cpu[bopen$r] _ _ < <(shakedown_run open "$BASELINE")
+    fi
+  done
 done
 
 echo "## Throughput: 64 connections, ${secs} s per client, ${rounds} round(s), mock on port $port"
@@ -128,11 +138,13 @@ echo "| client | round | completed req/s | ratio to the better of oha/wrk | CPU 
 echo "|---|---|---|---|---|"
 for r in $(seq "$rounds"); do
   best=$(printf '%s\n' "${rate[oha$r]:-0}" "${rate[wrk$r]:-0}" | sort -g | tail -1)
-  for c in oha wrk closed open; do
+  for c in oha wrk closed open bclosed bopen; do
     [ -n "${rate[$c$r]:-}" ] || continue
     case $c in
       closed) label="shakedown closed loop (concurrency = 64)" ;;
       open) label="shakedown open loop (50,000/s offered, max_in_flight = 64)" ;;
+      bclosed) label="baseline closed loop" ;;
+      bopen) label="baseline open loop" ;;
       *) label=$c ;;
     esac
     awk -v l="$label" -v r="$r" -v x="${rate[$c$r]}" -v b="$best" -v cpu="${cpu[$c$r]}" \
@@ -145,7 +157,7 @@ echo "## Schedule lag, open loop (constant arrivals, max_in_flight = 1024, 5 s p
 echo
 echo "| offered req/s | completed req/s | lag p99 (ms) |"
 echo "|---|---|---|"
-for r in ${LAG_RATES:-2000 4000 6000 8000 10000 12000 14000 16000 20000 25000 30000}; do
+for r in ${LAG_RATES-2000 4000 6000 8000 10000 12000 14000 16000 20000 25000 30000}; do
   suite "lag$r" "$r" 5 "max_in_flight = 1024"
   read -r done_rate _ lag _ < <(shakedown_run "lag$r")
   printf '| %s | %.0f | %.3f |\n' "$r" "$done_rate" "$lag"
