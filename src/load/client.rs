@@ -58,6 +58,31 @@ impl Target {
     }
 }
 
+/// A target made ready for many requests: what every request shares is worked out once
+/// (the URL parsed, the one body serialised), not per request.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The target as given.
+    pub target: Target,
+    /// `target.url()`, parsed; `None` if it does not parse, so each request fails as before.
+    url: Option<reqwest::Url>,
+    /// The body of every request when the target has no `bodies` of its own.
+    body: bytes::Bytes,
+}
+
+impl Target {
+    /// Work out once what every request to this target shares.
+    pub fn prepare(self) -> Prepared {
+        // Serialising a `Value` cannot fail; reqwest's `.json()` writes the same bytes.
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default().into();
+        Prepared {
+            url: reqwest::Url::parse(&self.url()).ok(),
+            body,
+            target: self,
+        }
+    }
+}
+
 /// Ask `/v1/models` for the first model's id.
 pub async fn first_model(http: &reqwest::Client, base_url: &str) -> Result<String, String> {
     let url = format!("{base_url}/v1/models");
@@ -115,14 +140,15 @@ pub async fn seeded_text(
 /// Send request `id` now and record how it went. Ends by the timeout or `cancel` at the latest.
 pub async fn send(
     http: &reqwest::Client,
-    target: &Target,
+    prepared: &Prepared,
     id: u64,
     intended_ms: f64,
     clock: Clock,
     cancel: &CancellationToken,
 ) -> RequestRecord {
+    let target = &prepared.target;
     let mut rec = RequestRecord::new(id, intended_ms);
-    let work = exchange(http, target, &mut rec, clock);
+    let work = exchange(http, prepared, &mut rec, clock);
     let ended = tokio::select! {
         r = tokio::time::timeout(target.timeout, work) => Some(r),
         () = cancel.cancelled() => None,
@@ -203,20 +229,24 @@ pub async fn ask(
 /// The exchange itself; fills timings into `rec` as they happen so a timeout keeps them.
 async fn exchange(
     http: &reqwest::Client,
-    target: &Target,
+    prepared: &Prepared,
     rec: &mut RequestRecord,
     clock: Clock,
 ) -> (Outcome, Option<String>) {
-    let req = http
-        .post(target.url())
-        .header("x-request-id", format!("{}-{}", target.run_tag, rec.id));
-    let req = match &target.bodies {
-        // Serialised once, before the first request; a clone shares the bytes.
-        Some(b) if !b.is_empty() => req
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(b[rec.id as usize % b.len()].clone()),
-        _ => req.json(&target.body()),
+    let target = &prepared.target;
+    let req = match &prepared.url {
+        Some(url) => http.post(url.clone()),
+        None => http.post(target.url()),
     };
+    // Serialised once, before the first request; a clone shares the bytes.
+    let body = match &target.bodies {
+        Some(b) if !b.is_empty() => b[rec.id as usize % b.len()].clone(),
+        _ => prepared.body.clone(),
+    };
+    let req = req
+        .header("x-request-id", format!("{}-{}", target.run_tag, rec.id))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
     rec.sent_ms = Some(clock.now_ms());
     let resp = match req.send().await {
         Ok(r) => r,
@@ -503,7 +533,7 @@ mod tests {
         let http = crate::load::http_client(1).expect("http client");
         let rec = send(
             &http,
-            &target,
+            &target.prepare(),
             0,
             0.0,
             Clock::start(),

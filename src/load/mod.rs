@@ -65,7 +65,7 @@ pub async fn drive(
     out: Jsonl,
     cancel: CancellationToken,
 ) -> LoadSummary {
-    let target = Arc::new(target);
+    let target = Arc::new(target.prepare());
     let slots = Arc::new(Semaphore::new(limit.bound()));
     let mut tasks = JoinSet::new();
     let mut summary = LoadSummary::default();

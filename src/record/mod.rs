@@ -330,7 +330,9 @@ impl Jsonl {
 
     /// Append one value as one line.
     pub fn write<T: Serialize>(&self, value: &T) -> io::Result<()> {
-        let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
+        // Sized for a request record, so the line is built without growing.
+        let mut line = Vec::with_capacity(512);
+        serde_json::to_writer(&mut line, value).map_err(io::Error::other)?;
         line.push(b'\n');
         // One write call per line: a line is never interleaved with another, and a
         // crash leaves at worst a torn last line, which readers skip.
