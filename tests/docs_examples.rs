@@ -114,7 +114,12 @@ fn every_suite_example_in_the_docs_validates_and_its_commands_parse() {
                         .trim_end_matches(['&', ' ']);
                     let args = match (l.strip_prefix("shakedown "), l.split_once(" -- ")) {
                         (Some(rest), _) => rest,
-                        (None, Some((cargo, rest))) if cargo.starts_with("cargo run") => rest,
+                        // `cargo run --example X -- ARGS` runs an example, not shakedown.
+                        (None, Some((cargo, rest)))
+                            if cargo.starts_with("cargo run") && !cargo.contains("--example") =>
+                        {
+                            rest
+                        }
                         _ => continue,
                     };
                     let argv: Vec<String> = std::iter::once("shakedown")
