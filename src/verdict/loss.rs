@@ -24,6 +24,14 @@ pub fn judge(r: &RunRecords, course: &Course) -> Result<Option<Verdict>, JudgeEr
         _ => None,
     });
     let Some(finished) = finished else {
+        // Still running (a soak's partial report) or killed: in-flight requests owe nothing yet.
+        if let Some(at_ms) = r.unfinished_at() {
+            return Ok(Some(Verdict::not_judged(
+                CHECK,
+                ID,
+                &super::unfinished(at_ms),
+            )));
+        }
         if let Some(e) = &course.error {
             let why = format!("the run ended in an error before load finished: {e}");
             return Ok(Some(Verdict::not_judged(CHECK, ID, &why)));

@@ -38,6 +38,14 @@ pub fn judge(r: &RunRecords, _: &Course) -> Result<Option<Verdict>, JudgeError> 
         }
     }
     if teardowns == 0 {
+        // No teardown yet (a soak's partial report) or never (killed): nothing to prove yet.
+        if let Some(at_ms) = r.unfinished_at() {
+            return Ok(Some(Verdict::not_judged(
+                CHECK,
+                ID,
+                &super::unfinished(at_ms),
+            )));
+        }
         return Ok(Some(Verdict::new(
             CHECK,
             ID,

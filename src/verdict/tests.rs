@@ -1576,6 +1576,19 @@ fn an_unfinished_soak_is_judged_up_to_its_last_record() {
         "stability.throughput_drift",
         "5.9 s after the warm-up, less than two windows of 3s",
     );
+    // Nothing has been torn down and requests are still open: neither is a failure yet.
+    run.assert(
+        "no_lost_requests",
+        NotJudged,
+        "loss.request",
+        "the run did not finish",
+    );
+    run.assert(
+        "no_orphans",
+        NotJudged,
+        "orphan.process",
+        "the run did not finish",
+    );
     // A run that reached its judge phase is finished.
     let done = Run::soak().write();
     assert_eq!(
