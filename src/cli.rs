@@ -35,6 +35,9 @@ pub enum Command {
         /// A run directory written by `shakedown run`.
         run_dir: PathBuf,
     },
+    /// Run a run directory's suite again — the same suite, seed and schedule, from
+    /// `suite.resolved.json` — and say whether the same verdict ids fail (exit 0) or not (1).
+    Replay(ReplayArgs),
     /// Perf results: compare two runs of a perf test.
     Perf {
         #[command(subcommand)]
@@ -109,6 +112,23 @@ pub struct RunArgs {
     /// warm-up, windows and faults (`90s`, `2m`); other suites run as written.
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Duration>,
+}
+
+/// Arguments of `shakedown replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A run directory written by `shakedown run`.
+    pub run_dir: PathBuf,
+    /// Run another build of the service: this command line (words split on spaces, with the
+    /// placeholders of `[service] command`) replaces the entry service's.
+    #[arg(long, value_name = "CMD")]
+    pub against: Option<String>,
+    /// Where the replay's run directory goes.
+    #[arg(long, default_value = crate::run::DEFAULT_OUT)]
+    pub out: PathBuf,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `shakedown perf` subcommands.

@@ -258,7 +258,24 @@ impl Report {
             let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
         }
         let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
+        if self.status == RunStatus::Failed {
+            // The same suite, seed and schedule, from the run directory alone.
+            let _ = writeln!(s, "  replay: shakedown replay {}", self.run_dir.display());
+        }
         s
+    }
+
+    /// The ids of the verdicts that failed, sorted, each once.
+    pub fn failed_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::Fail)
+            .map(|v| v.id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 }
 

@@ -36,6 +36,9 @@ pub fn load_all(path: &Path, check: &CheckFault) -> Result<Vec<Suite>, SuiteErro
         .map_err(|e| SuiteError::whole(path, format!("cannot read the suite file: {e}")))?;
     let file: Rc<Path> = Rc::from(path);
     let root = tree::parse(&file, &text, Format::Json)?;
+    if root.get("meta").is_some() {
+        return resolved(path, &text).map(|s| vec![s]);
+    }
     if root.get("tests").is_none() {
         return super::load_str(path, &text, check).map(|s| vec![s]);
     }
@@ -77,6 +80,22 @@ pub fn load_all(path: &Path, check: &CheckFault) -> Result<Vec<Suite>, SuiteErro
     }
     unique_names(&tests, &suites)?;
     Ok(suites)
+}
+
+/// A suite as a run directory keeps it (`suite.resolved.json`): every default already
+/// resolved, so it is read as written, and runs again exactly as it ran.
+fn resolved(path: &Path, text: &str) -> Result<Suite, SuiteError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| SuiteError {
+        file: path.to_path_buf(),
+        line: e.inner().line(),
+        col: e.inner().column(),
+        message: format!(
+            "`{}` of a resolved suite (a run directory's `suite.resolved.json`): {}",
+            e.path(),
+            e.inner()
+        ),
+    })
 }
 
 /// `over` with every key of `under` it lacks; tables present in both merge, key by key.

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A validated suite, defaults resolved.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Suite {
     /// The `[suite]` table.
     pub meta: Meta,
@@ -51,19 +51,19 @@ pub struct Suite {
     /// The file this suite was read from.
     pub source: PathBuf,
     /// The `[command]` table of a command suite (`kind = "command"`); `None` for a service suite.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
     /// The `[accuracy]` table, its probes read; `None` when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<AccuracySpec>,
     /// What an offline suite (`kind = "offline"`) expects of its batch; its argv is `command`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<OfflineSpec>,
     /// The sweep of a perf test (`kind = "perf"`, from a `nightly.json`); `None` otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perf: Option<PerfSpec>,
     /// What a soak (`kind: "soak"` configuration) adds: warm-up, sampling, stability thresholds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<StabilitySpec>,
 }
 
@@ -111,7 +111,7 @@ impl Suite {
 }
 
 /// The `[suite]` table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Meta {
     /// Short name, used in the run directory's name.
     pub name: String,
@@ -128,7 +128,7 @@ pub struct Meta {
     /// What the suite runs: services under load and faults, or one command.
     pub kind: Kind,
     /// What it needs set up on the machine (`crate::requires`): skipped where missing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
 }
 
@@ -144,7 +144,7 @@ impl Meta {
 }
 
 /// What a suite runs (`[suite] kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Services under the supervisor, load and faults (`[service]`, `[load]`, `[[fault]]`).
@@ -158,7 +158,7 @@ pub enum Kind {
 }
 
 /// Level in the five-level test system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Level {
     L1,
     L2,
@@ -168,7 +168,7 @@ pub enum Level {
 }
 
 /// Hardware a suite needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hardware {
     Cpu,
@@ -176,7 +176,7 @@ pub enum Hardware {
 }
 
 /// One service instance under the supervisor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ServiceSpec {
     /// `main` for a bare `[service]`, else the table's name.
     pub name: String,
@@ -200,17 +200,17 @@ pub struct ServiceSpec {
     /// Time between `stop_signal` and SIGKILL at teardown.
     pub stop_grace: Dur,
     /// The signal that asks the service to stop at teardown.
-    #[serde(serialize_with = "signal_name")]
+    #[serde(serialize_with = "signal_name", deserialize_with = "signal_named")]
     pub stop_signal: nix::sys::signal::Signal,
     /// Who gets `stop_signal` at teardown.
     pub stop_mode: StopMode,
     /// Working directory; `None`: shakedown's own (set only for a command suite's command).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
 }
 
 /// Who gets the stop signal at teardown; whatever is left of the group afterwards gets SIGKILL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StopMode {
     /// The main process alone (as `docker stop` and systemd's `KillMode=mixed` do): it may
@@ -239,8 +239,16 @@ fn signal_name<S: serde::Serializer>(
     s.serialize_str(sig.as_str())
 }
 
+/// A signal named as [`signal_name`] writes it.
+fn signal_named<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<nix::sys::signal::Signal, D::Error> {
+    let name = <String as serde::Deserialize>::deserialize(d)?;
+    signal(&name).ok_or_else(|| serde::de::Error::custom(format!("no signal `{name}`")))
+}
+
 /// The `[command]` table: an argv run once under the supervisor, its test results imported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CommandSpec {
     /// Argv, never run through a shell; `{junit}` and `{run_dir}` are filled in at start.
     pub argv: Vec<String>,
@@ -302,7 +310,7 @@ pub struct OfflineSpec {
 }
 
 /// How a command's test results are read (`[command] parse`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Parse {
     /// The JUnit file if the command wrote one, else libtest's result lines in its output.
@@ -314,7 +322,7 @@ pub enum Parse {
 }
 
 /// How to tell a service is ready.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Ready {
     /// What to probe.
     pub probe: Probe,
@@ -323,7 +331,7 @@ pub struct Ready {
 }
 
 /// A readiness probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Probe {
     /// `GET path` on the service's port answers 200.
@@ -333,7 +341,7 @@ pub enum Probe {
 }
 
 /// What to do when a service exits on its own.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "policy", rename_all = "kebab-case")]
 pub enum Restart {
     /// Leave it dead.
@@ -358,7 +366,7 @@ impl Restart {
 }
 
 /// The `[load]` table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LoadSpec {
     /// Requests per second, open loop.
     pub rate: f64,
@@ -379,7 +387,7 @@ pub struct LoadSpec {
 }
 
 /// Arrival process of the open-loop load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrival {
     /// Evenly spaced.
@@ -414,7 +422,7 @@ pub enum Api {
 }
 
 /// One `[[fault]]` entry, `use` merged in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FaultSpec {
     /// The fault kind, e.g. `process.kill`.
     pub kind: String,
@@ -461,7 +469,7 @@ pub struct ParamError {
 pub type CheckFault = dyn Fn(&FaultSpec) -> Result<(), ParamError>;
 
 /// The `[proxy]` table: the Toxiproxy-compatible proxy between load and the entry service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ProxySpec {
     /// `http://HOST:PORT` of an external proxy API (a real Toxiproxy); `None`: the embedded one.
     pub server: Option<String>,
