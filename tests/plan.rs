@@ -52,7 +52,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
     assert_eq!(plan["runs"], serde_json::json!(["L1", "L2", "L3"]));
     assert_eq!(plan["hardware"], "cpu");
     let all = suites(&plan);
-    assert_eq!(all.len(), 28, "every shipped suite is listed: {plan:#}");
+    assert_eq!(all.len(), 29, "every shipped suite is listed: {plan:#}");
     // A shipped suite's level is its directory's.
     for s in all {
         let file = s["file"].as_str().unwrap();
@@ -113,7 +113,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         .filter(|l| l.starts_with("  run ") || l.starts_with("  skip "))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 28, "{text}");
+    assert_eq!(rows.len(), 29, "{text}");
     let smoke = rows
         .iter()
         .find(|r| r[2] == "mock-smoke")
@@ -131,7 +131,7 @@ fn l3_on_cpu_runs_l1_and_l2_and_says_why_not_the_rest() {
         text.contains("  L3: ") && text.contains("within the budget of 30m"),
         "{text}"
     );
-    assert!(text.contains("9 to run, 19 skipped"), "{text}");
+    assert!(text.contains("9 to run, 20 skipped"), "{text}");
 }
 
 #[test]
@@ -161,6 +161,7 @@ fn gpu_suites_are_skipped_for_their_hardware_with_the_reason() {
             "vllm-cpu-engine-kill",
             "vllm-cpu-malformed-input",
             "vllm-cpu-network-flicker",
+            "vllm-cpu-steady",
             "mock-steady",
             "mock-hourly-flicker"
         ]
@@ -246,7 +247,7 @@ fn github_matrix_has_one_job_per_suite_of_the_levels() {
     );
     // Weekly on CPU agents: GPU suites become soft jobs on a CPU runner, which records the skip.
     let rows = matrix(&["--trigger", "weekly", "--hardware", "cpu"]);
-    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), 13);
     for r in &rows {
         let gpu = r["hardware"] == "gpu";
         assert_eq!(r["soft-fail"], gpu, "{r}");
@@ -286,7 +287,7 @@ fn buildkite_pipeline_has_one_step_per_suite() {
     let text = stdout(&out);
     let v: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let steps = v["steps"].as_array().expect("steps");
-    assert_eq!(steps.len(), 12, "{text}");
+    assert_eq!(steps.len(), 13, "{text}");
     for s in steps {
         let label = s["label"].as_str().unwrap();
         let command = s["command"].as_str().unwrap();

@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "description",
     "level",
     "hardware",
+    "requires",
     "budget",
     "seed",
     "duration",
@@ -160,7 +161,15 @@ fn suite_tree(top: &Tbl, t: &Tbl, test: &Field, duration: Dur) -> Res<Node> {
         val,
     };
     let mut meta: Vec<(String, Node)> = Vec::new();
-    for key in ["name", "description", "level", "hardware", "budget", "seed"] {
+    for key in [
+        "name",
+        "description",
+        "level",
+        "hardware",
+        "requires",
+        "budget",
+        "seed",
+    ] {
         if let Some(f) = t.get(key) {
             meta.push((key.into(), f.node.clone()));
         }
