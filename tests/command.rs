@@ -6,21 +6,8 @@ mod util;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-use util::Case;
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use std::process::Command;
+use util::{Case, code, show};
 
 /// A command suite running `argv` (TOML array elements), with more `[command]` lines.
 fn command_suite(argv: &[&str], more: &str) -> String {

@@ -8,7 +8,7 @@ mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use util::Case;
+use util::{Case, show};
 
 /// The shipped online L2 suites this file runs.
 const CONFORMANCE: &[&str] = &["mock_api_conformance", "mock_api_conformance_completions"];
@@ -59,15 +59,6 @@ fn run_batch(text: &str) -> (Case, Output, Vec<String>) {
         .filter_map(|v| v["id"].as_str().map(str::to_string))
         .collect();
     (case, out, failed)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Run shipped suite `name` on the mock with `bug`; its `api_conformant` verdict.

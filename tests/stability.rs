@@ -6,7 +6,7 @@ mod util;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use util::{assert_tree_gone, bin, read_json};
+use util::{assert_tree_gone, bin, read_json, show};
 
 /// The shipped soaks.
 const WEEKLY: &str = "suites/l5/stability/weekly.json";
@@ -41,15 +41,6 @@ fn run(file: &Path, run_dir: &Path, duration: &str) -> Output {
         .arg(run_dir)
         .output()
         .expect("run shakedown")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The verdict of `check` in `dir`'s report.

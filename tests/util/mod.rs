@@ -196,10 +196,11 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-/// Both outputs of a run, for assertion messages.
+/// The exit status and both outputs of a run, for assertion messages.
 pub fn show(out: &Output) -> String {
     format!(
-        "stdout:\n{}\nstderr:\n{}",
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
