@@ -393,3 +393,44 @@ fn one_test_of_a_configuration_runs_by_name() {
         show(&out)
     );
 }
+
+#[test]
+fn a_closed_loop_keeps_its_cap_drops_nothing_and_ends_with_its_duration() {
+    // Arrivals far faster than any service: four clients back to back for one second.
+    let load = "[load]\nrate = 100000\nconcurrency = 4\nduration = \"1s\"\n\
+                request = { api = \"completions\", stream = false, max_tokens = 2 }\n";
+    let case = util::Case::new(&util::mock_suite(
+        &["--ttft-ms", "2", "--itl-ms", "1"],
+        load,
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let reqs = util::jsonl(&case.run_dir().join("requests.jsonl"));
+    assert!(reqs.len() > 20, "{} requests", reqs.len());
+    assert!(
+        reqs.iter().all(|r| r["outcome"] == "ok"),
+        "nothing dropped or failed"
+    );
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    // No more than four open at once (an end before a start at the same instant).
+    let mut edges: Vec<(f64, i32)> = reqs
+        .iter()
+        .flat_map(|r| [(f(r, "sent_ms"), 1), (f(r, "done_ms"), -1)])
+        .collect();
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let peak = edges
+        .iter()
+        .scan(0, |n, e| {
+            *n += e.1;
+            Some(*n)
+        })
+        .max();
+    assert_eq!(peak, Some(4));
+    // Every request left within the second after the first.
+    let first = reqs
+        .iter()
+        .map(|r| f(r, "sent_ms"))
+        .fold(f64::INFINITY, f64::min);
+    let last = reqs.iter().map(|r| f(r, "sent_ms")).fold(0.0, f64::max);
+    assert!(last - first < 1000.0, "sent over {} ms", last - first);
+}

@@ -38,15 +38,15 @@ pub enum Limit {
     /// A concurrency cap (vLLM's `max_concurrency`): an arrival waits for a slot, then goes.
     /// With every arrival at once this is a closed loop of that many clients.
     Wait(usize),
-    /// As `Wait`, but no arrival is taken after `end_ms` (on the run clock): a closed loop
-    /// that lasts a duration, as `oha -c N -z D` does.
-    WaitUntil(usize, f64),
+    /// As `Wait`, but no arrival is taken once this many ms have passed since the load's
+    /// start: a closed loop that lasts a duration, as `oha -c N -z D` does.
+    WaitFor(usize, f64),
 }
 
 impl Limit {
     fn bound(self) -> usize {
         match self {
-            Limit::Drop(n) | Limit::Wait(n) | Limit::WaitUntil(n, _) => n,
+            Limit::Drop(n) | Limit::Wait(n) | Limit::WaitFor(n, _) => n,
         }
     }
 }
@@ -96,7 +96,7 @@ pub async fn drive(
                     summary.dropped += 1;
                     continue;
                 }
-                Limit::Wait(_) | Limit::WaitUntil(..) => {
+                Limit::Wait(_) | Limit::WaitFor(..) => {
                     let Some(Ok(p)) = cancel
                         .run_until_cancelled(slots.clone().acquire_owned())
                         .await
@@ -104,8 +104,8 @@ pub async fn drive(
                         break;
                     };
                     let now = clock.now_ms();
-                    if let Limit::WaitUntil(_, end_ms) = limit
-                        && now >= end_ms
+                    if let Limit::WaitFor(_, duration_ms) = limit
+                        && now >= start_ms + duration_ms
                     {
                         summary.scheduled -= 1;
                         break;

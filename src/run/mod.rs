@@ -561,7 +561,7 @@ impl Run {
                     target: Some((
                         target,
                         match l.concurrency {
-                            Some(c) => load::Limit::WaitUntil(c, f64::NAN),
+                            Some(c) => load::Limit::WaitFor(c, l.duration.as_ms()),
                             None => load::Limit::Drop(l.max_in_flight),
                         },
                     )),
@@ -726,13 +726,6 @@ impl Run {
         match load.target {
             Some((target, limit)) => {
                 let probe = self.suite.expect.deterministic.then(|| target.clone());
-                // A capped load ends with its duration, counted from the start now known.
-                let limit = match limit {
-                    load::Limit::WaitUntil(c, _) => {
-                        load::Limit::WaitUntil(c, start + load.duration_ms)
-                    }
-                    other => other,
-                };
                 let summary = load::drive(
                     http.clone(),
                     target,
