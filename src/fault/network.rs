@@ -454,6 +454,7 @@ mod tests {
             at: Dur::from_secs(1),
             startup: false,
             after_load: false,
+            reinject: 0,
             duration: dur.map(|d| d.parse().expect("dur")),
             service: "main".into(),
             params: params.as_object().cloned().unwrap_or_default(),

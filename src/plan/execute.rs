@@ -58,7 +58,7 @@ pub struct LevelReport {
     pub runs: Vec<Level>,
     /// The hardware of this machine.
     pub hardware: Hardware,
-    /// The worst status of its suites (interrupted, error, failed, passed, skipped).
+    /// The worst status of its suites (interrupted, error, aborted, failed, passed, skipped).
     pub status: RunStatus,
     pub started_at: String,
     pub wall_ms: f64,
@@ -86,7 +86,8 @@ pub struct SuiteResult {
     /// Its run directory; `None` when it was not run or none could be made.
     pub run_dir: Option<PathBuf>,
     pub wall_ms: f64,
-    /// The failure ids of its failed verdicts (and `budget.exceeded` when cut at its budget).
+    /// The failure ids of its failed verdicts (and `budget.exceeded` when cut at its budget,
+    /// the guardrail's id when one aborted it).
     pub failed: Vec<String>,
     /// Why it did not pass: its error, what interrupted it, why it was skipped or not run.
     pub reason: Option<String>,
@@ -100,6 +101,7 @@ pub struct Totals {
     pub error: usize,
     pub interrupted: usize,
     pub skipped: usize,
+    pub aborted: usize,
 }
 
 impl Totals {
@@ -112,6 +114,7 @@ impl Totals {
                 RunStatus::Error => &mut t.error,
                 RunStatus::Interrupted => &mut t.interrupted,
                 RunStatus::Skipped => &mut t.skipped,
+                RunStatus::Aborted => &mut t.aborted,
             } += 1;
         }
         t
@@ -123,7 +126,7 @@ impl Totals {
 fn stop_after(e: &Entry, status: RunStatus, fail_fast: bool) -> Option<String> {
     match status {
         RunStatus::Interrupted => Some(NOT_RUN_INTERRUPTED.into()),
-        RunStatus::Failed | RunStatus::Error if fail_fast => Some(format!(
+        RunStatus::Failed | RunStatus::Aborted | RunStatus::Error if fail_fast => Some(format!(
             "not run: `{}` {} and --fail-fast stopped the level",
             e.name,
             status.word()
@@ -138,8 +141,9 @@ fn severity(s: RunStatus) -> u8 {
         RunStatus::Skipped => 0,
         RunStatus::Passed => 1,
         RunStatus::Failed => 2,
-        RunStatus::Error => 3,
-        RunStatus::Interrupted => 4,
+        RunStatus::Aborted => 3,
+        RunStatus::Error => 4,
+        RunStatus::Interrupted => 5,
     }
 }
 
@@ -292,8 +296,8 @@ fn result_of(e: &Entry, r: &Report, ran: bool) -> SuiteResult {
         .filter(|v| v.status.fails_run())
         .map(|v| v.id.clone())
         .collect();
-    if r.error_type() == crate::report::BUDGET_EXCEEDED {
-        failed.insert(0, crate::report::BUDGET_EXCEEDED.into());
+    if let Some(id) = r.ending_id() {
+        failed.insert(0, id.into());
     }
     SuiteResult {
         name: e.name.clone(),

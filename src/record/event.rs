@@ -112,6 +112,10 @@ pub enum What {
     /// The suite's budget ran out; the run is cut short.
     #[serde(rename = "budget.exceeded")]
     BudgetExceeded { budget_ms: f64 },
+    /// A guardrail of the suite tripped (`guardrail`: `error_rate`, `memory`); the run is cut
+    /// short and ends `aborted`.
+    #[serde(rename = "guardrail.tripped")]
+    GuardrailTripped { guardrail: String, reason: String },
     /// The run could not go on (a service never ready, a record that cannot be written).
     #[serde(rename = "run.error")]
     RunError { error: String },
@@ -214,6 +218,14 @@ pub enum What {
         survivors: Vec<Survivor>,
         #[serde(default)]
         escaped: Vec<Escape>,
+    },
+    /// A fault with `reinject` is about to act again (its `round`, from 1), its service having
+    /// restarted and become ready; its window begins here.
+    #[serde(rename = "fault.reinject")]
+    FaultReinject {
+        #[serde(flatten)]
+        fault: FaultRef,
+        round: u32,
     },
     /// A fault took effect; `details` are the fault's own.
     #[serde(rename = "fault.inject")]
@@ -349,6 +361,7 @@ impl What {
     pub fn fault(&self) -> Option<&FaultRef> {
         match self {
             What::FaultInject { fault, .. }
+            | What::FaultReinject { fault, .. }
             | What::FaultClear { fault, .. }
             | What::FaultError { fault, .. } => Some(fault),
             _ => None,

@@ -386,6 +386,51 @@ pub fn read_log(path: &Path) -> io::Result<Vec<LogLine>> {
     }
 }
 
+/// Follows a JSON-lines file as another task appends to it: each [`Follow::read`] returns
+/// the lines completed since the last one (a line still being written waits for its newline).
+#[derive(Debug)]
+pub struct Follow {
+    path: std::path::PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl Follow {
+    /// Follow `path` from its start (it need not exist yet).
+    pub fn new(path: &Path) -> Follow {
+        Follow {
+            path: path.to_path_buf(),
+            offset: 0,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The values of the lines completed since the last call; foreign lines are skipped.
+    pub fn read<T: DeserializeOwned>(&mut self) -> io::Result<Vec<T>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        file.seek(SeekFrom::Start(self.offset))?;
+        // What was read counts even if the read then failed, so nothing is read twice.
+        let before = self.partial.len();
+        let read = file.read_to_end(&mut self.partial);
+        self.offset += (self.partial.len() - before) as u64;
+        read?;
+        let complete = match self.partial.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None => return Ok(Vec::new()),
+        };
+        let lines: Vec<u8> = self.partial.drain(..complete).collect();
+        Ok(lines
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect())
+    }
+}
+
 /// Read every complete line of a JSON-lines file; a torn or foreign line is skipped
 /// (a crash can leave the last line half-written) and counted.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, usize)> {
@@ -557,4 +602,27 @@ pub struct GaugeCheck {
     pub settled_ms: Option<f64>,
     /// How long it was given, ms.
     pub bound_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_reads_each_completed_line_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.jsonl");
+        let mut f = Follow::new(&path);
+        assert!(f.read::<u32>().expect("missing file").is_empty());
+        std::fs::write(&path, "1\n2\n3").expect("write");
+        assert_eq!(f.read::<u32>().expect("read"), [1, 2]);
+        // The torn line waits for its newline, then reads whole.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        file.write_all(b"4\nnot json\n5\n").expect("append");
+        assert_eq!(f.read::<u32>().expect("read"), [34, 5]);
+        assert!(f.read::<u32>().expect("read").is_empty());
+    }
 }

@@ -61,13 +61,14 @@ impl Counts {
             .count()
             + usize::from(report.status == RunStatus::Skipped);
         let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
+        let aborted = report.status == RunStatus::Aborted;
         // Tests a command suite imported are testcases too, each as its runner judged it.
         let imported = |s: TestStatus| report.tests.iter().filter(|t| t.status == s).count();
         Counts {
             tests: report.verdicts.len()
                 + report.tests.len()
-                + usize::from(run_error || report.status == RunStatus::Skipped),
-            failures: failures + imported(TestStatus::Fail),
+                + usize::from(run_error || aborted || report.status == RunStatus::Skipped),
+            failures: failures + usize::from(aborted) + imported(TestStatus::Fail),
             errors: usize::from(run_error) + imported(TestStatus::Error),
             skipped: skipped + imported(TestStatus::Skip),
             secs: report.wall_ms / 1e3,
@@ -109,7 +110,8 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
     }
     let _ = writeln!(x, "    </properties>");
     let run_error = matches!(report.status, RunStatus::Error | RunStatus::Interrupted);
-    if run_error || report.status == RunStatus::Skipped {
+    let aborted = report.status == RunStatus::Aborted;
+    if run_error || aborted || report.status == RunStatus::Skipped {
         let msg = report.error.clone().unwrap_or_default();
         let _ = writeln!(
             x,
@@ -117,6 +119,15 @@ fn testsuite(report: &Report, counts: &Counts, x: &mut String) {
         );
         if report.status == RunStatus::Skipped {
             let _ = writeln!(x, "      <skipped message=\"{}\"/>", esc(&msg));
+        } else if aborted {
+            // A guardrail judged the service: a failure of the run, not of the framework.
+            let _ = writeln!(
+                x,
+                "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                esc(report.error_type()),
+                esc(&msg),
+                esc(&msg)
+            );
         } else {
             let _ = writeln!(
                 x,

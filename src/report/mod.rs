@@ -19,6 +19,10 @@ pub const FAILURES_DOC: &str = "docs/contributing/ci/failures.md";
 /// The failure id of a run cut at its budget; the run's error starts with it (`ID: ...`).
 pub const BUDGET_EXCEEDED: &str = "budget.exceeded";
 
+/// The family of a guardrail's failure id (`guardrail.error_rate`); an aborted run's error
+/// starts with the id (`ID: ...`).
+pub const GUARDRAIL: &str = "guardrail";
+
 /// How a run ended as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,6 +37,8 @@ pub enum RunStatus {
     Error,
     /// Not run on this machine (e.g. a GPU suite without a GPU).
     Skipped,
+    /// Ended early by a guardrail of the suite; verdicts judge what was recorded.
+    Aborted,
 }
 
 impl RunStatus {
@@ -40,7 +46,7 @@ impl RunStatus {
     pub fn exit_code(self) -> i32 {
         match self {
             RunStatus::Passed | RunStatus::Skipped => 0,
-            RunStatus::Failed => 1,
+            RunStatus::Failed | RunStatus::Aborted => 1,
             RunStatus::Error => 3,
             RunStatus::Interrupted => 130,
         }
@@ -54,6 +60,7 @@ impl RunStatus {
             RunStatus::Interrupted => "INTERRUPTED",
             RunStatus::Error => "ERROR",
             RunStatus::Skipped => "SKIPPED",
+            RunStatus::Aborted => "ABORTED",
         }
     }
 }
@@ -139,8 +146,9 @@ impl Report {
     }
 
     /// What kind of error ended the run, for JUnit's `<error type>`: `interrupted`,
-    /// `budget.exceeded`, or `infrastructure` (a service never ready, a record not written).
-    pub fn error_type(&self) -> &'static str {
+    /// `budget.exceeded`, the guardrail's id (`guardrail.error_rate`) of an aborted run, or
+    /// `infrastructure` (a service never ready, a record not written).
+    pub fn error_type(&self) -> &str {
         let budget = self
             .error
             .as_deref()
@@ -149,8 +157,20 @@ impl Report {
         match self.status {
             RunStatus::Interrupted => "interrupted",
             RunStatus::Error if budget => BUDGET_EXCEEDED,
+            RunStatus::Aborted => self
+                .error
+                .as_deref()
+                .and_then(|e| e.split_once(':'))
+                .map_or(GUARDRAIL, |(id, _)| id),
             _ => "infrastructure",
         }
+    }
+
+    /// The failure id of how the run ended, when that is a failure of its own: the budget
+    /// ran out, or a guardrail tripped.
+    pub fn ending_id(&self) -> Option<&str> {
+        let t = self.error_type();
+        (t == BUDGET_EXCEEDED || self.status == RunStatus::Aborted).then_some(t)
     }
 
     /// Write `report.json` and `junit.xml` into the run directory.
@@ -247,8 +267,8 @@ impl Report {
             .filter(|v| v.status == Status::Fail)
             .map(|v| v.id.as_str())
             .collect();
-        if self.error_type() == BUDGET_EXCEEDED {
-            failed.insert(0, BUDGET_EXCEEDED);
+        if let Some(id) = self.ending_id() {
+            failed.insert(0, id);
         }
         if !failed.is_empty() {
             let ids: Vec<String> = failed
@@ -258,7 +278,7 @@ impl Report {
             let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
         }
         let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
-        if self.status == RunStatus::Failed {
+        if matches!(self.status, RunStatus::Failed | RunStatus::Aborted) {
             // The same suite, seed and schedule, from the run directory alone.
             let _ = writeln!(s, "  replay: shakedown replay {}", self.run_dir.display());
         }
@@ -272,6 +292,7 @@ impl Report {
             .iter()
             .filter(|v| v.status == Status::Fail)
             .map(|v| v.id.clone())
+            .chain(self.ending_id().map(str::to_string))
             .collect();
         ids.sort();
         ids.dedup();
@@ -349,6 +370,7 @@ pub enum ReportError {
 /// error that stopped it; `None` when it ran its course.
 fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
     let (mut skipped, mut interrupted, mut budget, mut error) = (None, None, None, None);
+    let mut aborted = None;
     for e in &records.events {
         match &e.what {
             What::RunSkipped { reason } => skipped = Some(format!("skipped: {reason}")),
@@ -366,6 +388,9 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
             What::RunError { error: e } => {
                 error.get_or_insert_with(|| e.clone());
             }
+            What::GuardrailTripped { guardrail, reason } => {
+                aborted.get_or_insert_with(|| format!("{GUARDRAIL}.{guardrail}: {reason}"));
+            }
             _ => {}
         }
     }
@@ -374,6 +399,8 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
         (Some(RunStatus::Skipped), Some(s))
     } else if let Some(i) = interrupted.or(unfinished) {
         (Some(RunStatus::Interrupted), Some(i))
+    } else if let Some(a) = aborted {
+        (Some(RunStatus::Aborted), Some(a))
     } else if let Some(b) = budget {
         (Some(RunStatus::Error), Some(b))
     } else {

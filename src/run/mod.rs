@@ -5,6 +5,7 @@
 //! an interrupt or the budget cuts the middle short but never skips teardown or the report.
 
 mod command;
+mod guard;
 mod perf;
 mod probes;
 mod rundir;
@@ -332,7 +333,7 @@ impl Run {
                 let until = self.clock.instant(planned.until_ms);
                 let release = release.clone();
                 tasks.push(tokio::spawn(async move {
-                    hold_and_clear(f, &ctx, &planned, until, &release).await;
+                    hold_and_clear(&mut f, &ctx, &planned, until, &release).await;
                 }));
             }
         }
@@ -510,6 +511,8 @@ impl Run {
         );
         let watching = CancellationToken::new();
         let watcher = self.watch_soak(start, load.duration_ms, &watching);
+        let guarding = CancellationToken::new();
+        let guard = self.watch_guardrails(start, &guarding);
         let driven = self.drive_load(http.clone(), load, start).await;
         watching.cancel();
         if let Some(w) = watcher {
@@ -518,6 +521,10 @@ impl Run {
         faults_stop.cancel();
         for t in fault_tasks {
             let _ = t.await;
+        }
+        guarding.cancel();
+        if let Some(g) = guard {
+            let _ = g.await;
         }
         driven?;
         // Every fault cleared: is the service still right, not just up?
@@ -665,6 +672,7 @@ impl Run {
             let duration = self.suite.faults[index].duration;
             // `after_load = true`: the end of load does not call this fault off.
             let after_load = self.suite.faults[index].after_load;
+            let reinject = self.suite.faults[index].reinject;
             self.say(format!(
                 "  fault {index} at {:.1} s: {}",
                 (planned.at_ms - start) / 1e3,
@@ -677,11 +685,36 @@ impl Run {
                     () = stop.cancelled(), if !after_load => return,
                     () = cut.cancelled() => return,
                 }
-                if !inject(&mut f, &ctx, &planned).await {
-                    return;
-                }
-                if duration.is_some() {
-                    hold_and_clear(f, &ctx, &planned, clock.instant(planned.until_ms), &cut).await;
+                let mut planned = planned;
+                let mut ready = None;
+                for round in 0..=reinject {
+                    if round > 0 {
+                        // Again once its service has restarted and is ready (a crash loop).
+                        tokio::select! {
+                            up = ctx.service.ready_after(ready) => if !up { return },
+                            () = stop.cancelled(), if !after_load => return,
+                            () = cut.cancelled() => return,
+                        }
+                        let now = clock.now_ms();
+                        planned.until_ms = now + (planned.until_ms - planned.at_ms);
+                        planned.at_ms = now;
+                        ctx.journal.log(
+                            Some(&planned.service),
+                            What::FaultReinject {
+                                fault: planned.fault_ref(),
+                                round,
+                            },
+                        );
+                    }
+                    // Taken before the injection: a restart it causes is after it.
+                    ready = ctx.service.ready_generation();
+                    if !inject(&mut f, &ctx, &planned).await {
+                        return;
+                    }
+                    if duration.is_some() {
+                        let until = clock.instant(planned.until_ms);
+                        hold_and_clear(&mut f, &ctx, &planned, until, &cut).await;
+                    }
                 }
                 if let Some(p) = prober
                     && let Err(error) = p.after_fault(index).await
@@ -711,6 +744,28 @@ impl Run {
             progress: self.progress,
         };
         Some(soak::spawn(watch, stop.clone()))
+    }
+
+    /// The suite's guardrails, watched from load `start` until `stop` (none: no task).
+    fn watch_guardrails(&self, start: f64, stop: &CancellationToken) -> Option<JoinHandle<()>> {
+        if self.suite.guardrails.is_empty() {
+            return None;
+        }
+        let planned: Vec<(usize, f64, f64)> = self
+            .timeline
+            .faults
+            .iter()
+            .map(|p| (p.index, p.at_ms, p.until_ms))
+            .collect();
+        let guard = guard::Guard::new(&self.suite, start, &planned);
+        let watch = guard::Watch {
+            dir: self.dir.clone(),
+            clock: self.clock,
+            journal: self.journal.clone(),
+            cut: self.cut.clone(),
+            progress: self.progress,
+        };
+        Some(guard::spawn(watch, guard, stop.clone()))
     }
 
     /// Send the planned arrivals from load `start` (`requests.jsonl`); with no load, wait out
@@ -864,7 +919,7 @@ async fn inject(f: &mut Box<dyn Fault>, ctx: &FaultCtx, planned: &PlannedFault) 
 
 /// Keep an injected fault until `until` (or `early` is cancelled), then clear it and record that.
 async fn hold_and_clear(
-    mut f: Box<dyn Fault>,
+    f: &mut Box<dyn Fault>,
     ctx: &FaultCtx,
     planned: &PlannedFault,
     until: std::time::Instant,

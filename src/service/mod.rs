@@ -137,6 +137,8 @@ pub struct Service {
     /// The port `{port}` was filled with.
     pub port: u16,
     life: watch::Sender<Life>,
+    /// The last generation whose readiness probe passed.
+    ready: watch::Sender<Option<u32>>,
     shared: Mutex<Shared>,
     log: Mutex<File>,
     journal: Journal,
@@ -207,6 +209,44 @@ impl Service {
     pub async fn exited(&self) {
         let mut life = self.life.subscribe();
         let _ = life.wait_for(|l| matches!(l, Life::Dead { .. })).await;
+    }
+
+    /// The last generation that was ready (`None` before the first).
+    pub fn ready_generation(&self) -> Option<u32> {
+        *self.ready.borrow()
+    }
+
+    /// Wait until a generation after `after` is ready (a restart came up); false when no
+    /// restart is coming (the service exited for good).
+    pub async fn ready_after(&self, after: Option<u32>) -> bool {
+        let (mut ready, mut life) = (self.ready.subscribe(), self.life.subscribe());
+        loop {
+            if ready.borrow_and_update().is_some_and(|g| Some(g) > after) {
+                return true;
+            }
+            if matches!(*life.borrow_and_update(), Life::Dead { .. }) {
+                return false;
+            }
+            let changed = tokio::select! {
+                r = ready.changed() => r,
+                r = life.changed() => r,
+            };
+            if changed.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Record that generation `generation` passed its readiness probe `after` its spawn.
+    fn mark_ready(&self, generation: u32, after: Duration) {
+        self.journal.log(
+            Some(&self.spec.name),
+            What::ServiceReady {
+                after_ms: after.as_secs_f64() * 1e3,
+                generation,
+            },
+        );
+        self.ready.send_replace(Some(generation));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -458,6 +498,7 @@ impl Supervisor {
                 env,
                 port: ports[&spec.name],
                 life: watch::channel(Life::Down).0,
+                ready: watch::channel(None).0,
                 shared: Mutex::new(Shared::default()),
                 log: Mutex::new(log),
                 journal: journal.clone(),
@@ -537,13 +578,7 @@ impl Supervisor {
                 });
             }
             if probe(&self.http, svc).await {
-                svc.journal.log(
-                    Some(&svc.spec.name),
-                    What::ServiceReady {
-                        after_ms: spawned.elapsed().as_secs_f64() * 1e3,
-                        generation: 0,
-                    },
-                );
+                svc.mark_ready(0, spawned.elapsed());
                 return Ok(());
             }
             if spawned.elapsed() >= within {
@@ -980,13 +1015,7 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
                     return;
                 }
                 if probe(&http2, &svc2).await {
-                    svc2.journal.log(
-                        Some(&svc2.spec.name),
-                        What::ServiceReady {
-                            after_ms: t.elapsed().as_secs_f64() * 1e3,
-                            generation: gen2,
-                        },
-                    );
+                    svc2.mark_ready(gen2, t.elapsed());
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -117,6 +117,7 @@ pub(crate) fn suite(top: &Tbl, meta: Meta, path: &Path, check: &CheckFault) -> R
         offline,
         perf: None,
         stability: None,
+        guardrails: Default::default(),
     })
 }
 

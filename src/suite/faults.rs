@@ -2,7 +2,7 @@
 //! the [`CheckFault`] the caller passes (the fault kinds live above the suite).
 
 use super::check::{Field, Res, Tbl, list};
-use super::limits::MAX_NAME_BYTES;
+use super::limits::{MAX_NAME_BYTES, MAX_REINJECT};
 use super::load::{SuiteError, is_name, opt};
 use super::tree::{self, Format, Node, Val};
 use super::{CheckFault, FaultSpec, ServiceSpec};
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// Keys every fault has; every other key is kind-specific.
-const COMMON: &[&str] = &["kind", "at", "for", "service", "after_load"];
+const COMMON: &[&str] = &["kind", "at", "for", "service", "after_load", "reinject"];
 
 /// What bounds a fault's `at`: the end of load (when `[load]` sets `duration`) and the budget.
 pub(crate) struct Horizon {
@@ -131,6 +131,14 @@ fn fault(
         check_at(&at_f, at, after_load, horizon)?;
     }
     let duration = opt(get("for"), Field::pos_dur)?;
+    let reinject = match get("reinject") {
+        // A start-up fault meets the first start only: there is no restart before it.
+        Some(f) if startup => {
+            return Err(f.fail("is not allowed with `at = \"startup\"`; re-injection follows restarts after load starts"));
+        }
+        Some(f) => f.int(0u32, MAX_REINJECT)?,
+        None => 0,
+    };
     let service = match get("service") {
         Some(f) => {
             let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
@@ -162,6 +170,7 @@ fn fault(
         after_load,
         duration,
         service,
+        reinject,
         params,
         origin: format!("{}:{}:{}", o.file.display(), o.line, o.col),
     };

@@ -29,6 +29,9 @@ pub const MAX_PROBES: usize = 10_000;
 /// The highest `restart.max` of a service.
 pub const MAX_RESTARTS: u32 = 1_000;
 
+/// Most re-injections of one fault after restarts (`reinject`): as many as restarts.
+pub const MAX_REINJECT: u32 = MAX_RESTARTS;
+
 /// The longest `[suite] name`, in bytes (it names the run directory, whose name must fit
 /// the file system's 255 bytes with the time and seed added).
 pub const MAX_NAME_BYTES: usize = 100;

@@ -77,8 +77,16 @@ pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<
     let top = Field::root(root).table(
         "the top level",
         Some(&[
-            "suite", "service", "load", "fault", "expect", "proxy", "command", "offline",
+            "suite",
+            "service",
+            "load",
+            "fault",
+            "expect",
+            "proxy",
+            "command",
+            "offline",
             "accuracy",
+            "guardrail",
         ]),
     )?;
     let meta = meta(&top)?;
@@ -98,6 +106,11 @@ pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<
         .get("load")
         .map(|f| load_spec(&f, &faults, &expect, meta.budget))
         .transpose()?;
+    let guardrails = top
+        .get("guardrail")
+        .map(|f| super::guardrail::guardrails(&f, &services))
+        .transpose()?
+        .unwrap_or_default();
     let accuracy = top
         .get("accuracy")
         .map(|f| super::accuracy::accuracy(&f, path))
@@ -115,6 +128,7 @@ pub(crate) fn from_tree(path: &Path, root: &Node, check: &CheckFault) -> Result<
         offline: None,
         perf: None,
         stability: None,
+        guardrails,
     })
 }
 

@@ -8,6 +8,7 @@ mod check;
 mod command;
 mod config;
 mod faults;
+mod guardrail;
 pub mod limits;
 mod load;
 mod locate;
@@ -20,6 +21,7 @@ pub use crate::units::{Below, Dur, DurError};
 /// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
 pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use config::load_all;
+pub use guardrail::{ErrorRateGuard, Guardrails, MemoryGuard};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;
 pub use perf::{BASELINE_SUFFIX, LATENCIES, STATISTICS, TOTALS, higher_is_better, is_metric};
@@ -65,6 +67,9 @@ pub struct Suite {
     /// What a soak (`kind: "soak"` configuration) adds: warm-up, sampling, stability thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<StabilitySpec>,
+    /// The `[guardrail]` table: what ends the run early (status `aborted`).
+    #[serde(default, skip_serializing_if = "Guardrails::is_empty")]
+    pub guardrails: Guardrails,
 }
 
 impl Suite {
@@ -439,6 +444,10 @@ pub struct FaultSpec {
     pub duration: Option<Dur>,
     /// Which service it acts on; default the entry.
     pub service: String,
+    /// `reinject = N`: after each restart of its service (once ready again), inject it again,
+    /// at most N times (a crash loop).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reinject: u32,
     /// Kind-specific keys, checked by the fault kind itself.
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Where this entry stands, for errors found later (`file:line:col`).
@@ -779,4 +788,9 @@ pub struct Bound {
     pub min: Option<f64>,
     /// Largest allowed value.
     pub max: Option<f64>,
+}
+
+/// Serde's test for a count left out when zero.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

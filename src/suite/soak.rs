@@ -35,6 +35,7 @@ const KEYS: &[&str] = &[
     "faults",
     "expect",
     "proxy",
+    "guardrail",
     "thresholds",
     "metrics",
 ];
@@ -187,7 +188,7 @@ fn suite_tree(top: &Tbl, t: &Tbl, test: &Field, duration: Dur) -> Res<Node> {
         meta.push(("budget".into(), node(Val::Str(budget.to_string()))));
     }
     let mut entries = vec![("suite".to_string(), node(Val::Table(meta)))];
-    for key in ["service", "expect", "proxy"] {
+    for key in ["service", "expect", "proxy", "guardrail"] {
         if let Some(f) = t.get(key) {
             entries.push((key.into(), f.node.clone()));
         }

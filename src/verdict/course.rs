@@ -24,7 +24,7 @@ pub struct Course {
     pub load_start_ms: Option<f64>,
     /// Why the run ended before load, when it did.
     pub before_load: Option<String>,
-    /// The interrupt or budget that cut the run short, if one did.
+    /// The interrupt, budget or guardrail that cut the run short, if one did.
     pub cut: Option<Cut>,
     /// The error that stopped the run, its first line, if one did.
     pub error: Option<String>,
@@ -62,6 +62,15 @@ impl Course {
                             humantime::format_duration(std::time::Duration::from_millis(
                                 *budget_ms as u64
                             )),
+                            e.t_ms / 1e3
+                        ),
+                    });
+                }
+                What::GuardrailTripped { guardrail, reason } => {
+                    cut.get_or_insert_with(|| Cut {
+                        at_ms: e.t_ms,
+                        why: format!(
+                            "the guardrail {guardrail} ended the run at {:.1} s ({reason})",
                             e.t_ms / 1e3
                         ),
                     });

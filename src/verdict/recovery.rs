@@ -39,23 +39,31 @@ pub struct Window {
     pub end_ms: f64,
 }
 
-/// One window per injected fault, recovery found by the sliding window.
+/// One window per injection of a fault (a fault with `reinject` has several), recovery
+/// found by the sliding window.
 pub fn fault_windows(r: &RunRecords) -> Vec<Window> {
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for e in &r.events {
         let What::FaultInject { fault, .. } = &e.what else {
             continue;
         };
         let index = fault.index;
-        let planned = r
-            .timeline
-            .faults
-            .iter()
-            .find(|p| p.index == index)
-            .map_or(e.t_ms, |p| p.at_ms);
+        // The plan is the first injection's; a re-injection begins at its `fault.reinject`
+        // (an exit it causes may be recorded before its `fault.inject` is).
+        let planned = match r.timeline.faults.iter().find(|p| p.index == index) {
+            Some(p) if seen.insert(index) => p.at_ms,
+            _ => r
+                .fault_events(index)
+                .take_while(|x| x.t_ms <= e.t_ms)
+                .filter(|x| matches!(x.what, What::FaultReinject { .. }))
+                .last()
+                .map_or(e.t_ms, |x| x.t_ms),
+        };
+        // Its own clearing: the first after this injection.
         let cleared = r
             .fault_events(index)
-            .find(|c| matches!(c.what, What::FaultClear { .. }))
+            .find(|c| c.t_ms >= e.t_ms && matches!(c.what, What::FaultClear { .. }))
             .map(|c| c.t_ms);
         let from_ms = cleared.unwrap_or(e.t_ms);
         out.push(window(r, Cause::Fault(index), planned.min(e.t_ms), from_ms));

@@ -1655,3 +1655,93 @@ fn known_failures_that_do_not_occur_are_xpass() {
         "no health path was polled",
     );
 }
+
+// The course of a run: aborted by a guardrail.
+
+#[test]
+fn a_tripped_guardrail_aborts_the_run_and_names_its_id_once() {
+    let run = Run::new()
+        .outcome(3000.0, LOAD_END, Outcome::Http5xx)
+        .event(
+            6000.0,
+            What::GuardrailTripped {
+                guardrail: "error_rate".into(),
+                reason: "30 of 30 requests (100 %) failed in the last 3s".into(),
+            },
+        );
+    let dir = run.write();
+    let report = crate::report::judge(dir.path()).expect("judged");
+    assert_eq!(report.status, crate::report::RunStatus::Aborted);
+    assert_eq!(report.status.exit_code(), 1);
+    assert_eq!(report.ending_id(), Some("guardrail.error_rate"));
+    assert!(
+        report
+            .failed_ids()
+            .contains(&"guardrail.error_rate".to_string())
+    );
+    let summary = report.summary();
+    assert!(summary.contains("ABORTED"), "{summary}");
+    assert!(
+        summary.contains("failures.md#guardrailerror_rate"),
+        "{summary}"
+    );
+    assert!(summary.contains("replay: shakedown replay"), "{summary}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
+    assert_eq!(
+        junit
+            .matches("<failure type=\"guardrail.error_rate\"")
+            .count(),
+        1,
+        "{junit}"
+    );
+    assert!(!junit.contains("<error "), "{junit}");
+}
+
+#[test]
+fn checks_after_a_guardrail_cut_are_not_judged() {
+    // A fault planned at 8 s never came: the guardrail cut the run at 6 s.
+    Run::new()
+        .planned_fault(8000.0, 9000.0)
+        .event(
+            6000.0,
+            What::GuardrailTripped {
+                guardrail: "memory".into(),
+                reason: "the process tree of `main` held 900 MiB".into(),
+            },
+        )
+        .assert(
+            "faults_injected",
+            NotJudged,
+            "fault.not_injected",
+            "not judged: the guardrail memory ended the run at 6.0 s",
+        );
+}
+
+#[test]
+fn each_reinjection_is_a_window_of_its_own() {
+    // A kill at 2 s, re-injected at 5 s; the exit of the second lands just before its
+    // `fault.inject` is recorded, yet inside its window (it began at `fault.reinject`).
+    let run = Run::new().fault(2000.0, 2000.0);
+    let fault = run.timeline.faults[0].fault_ref();
+    let run = run
+        .event(
+            5000.0,
+            What::FaultReinject {
+                fault: fault.clone(),
+                round: 1,
+            },
+        )
+        .exit(5010.0, 137)
+        .inject(0, 5020.0)
+        .outcome(2000.0, 2500.0, Outcome::ConnectError)
+        .outcome(5000.0, 5500.0, Outcome::ConnectError);
+    let dir = run.write();
+    let records = RunRecords::read(dir.path()).expect("records");
+    let windows = super::recovery::fault_windows(&records);
+    assert_eq!(windows.len(), 2, "{windows:#?}");
+    assert_eq!(windows[0].start_ms, 2000.0);
+    assert_eq!(windows[1].start_ms, 5000.0);
+    assert_eq!(windows[1].from_ms, 5020.0);
+    let course = super::Course::of(&records);
+    assert!(course.unplanned_exits.is_empty(), "{course:#?}");
+}
