@@ -44,7 +44,11 @@ impl Run {
         gpu_before: Option<Vec<DeviceMem>>,
     ) -> Result<Report, RunError> {
         self.announce();
-        let signals = watch_signals(self.cut.clone(), self.journal.clone());
+        let signals = watch_signals(
+            self.cut.clone(),
+            self.journal.clone(),
+            self.progress.clone(),
+        );
         let service = self.command_service(&spec);
         let sup = match Supervisor::new(
             std::slice::from_ref(&service),
