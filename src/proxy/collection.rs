@@ -265,6 +265,7 @@ impl Collection {
             proxy.start(self.seed, self.links.clone())?;
         }
         let out = proxy.to_json();
+        tracing::info!(proxy = %out, "proxy created");
         proxies.insert(input.name, proxy);
         Ok(out)
     }
@@ -342,7 +343,9 @@ impl Collection {
         } else if !enabled && proxy.enabled {
             proxy.stop().await;
         }
-        Ok(proxy.to_json())
+        let out = proxy.to_json();
+        tracing::info!(proxy = %out, "proxy updated");
+        Ok(out)
     }
 
     /// `DELETE /proxies/{name}`: closes its listener and every connection.
@@ -353,6 +356,7 @@ impl Collection {
             .remove(name)
             .ok_or_else(ApiError::proxy_not_found)?;
         p.stop().await;
+        tracing::info!(proxy = name, "proxy deleted");
         Ok(())
     }
 

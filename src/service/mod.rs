@@ -857,7 +857,7 @@ impl Supervisor {
                 escaped: escapes,
             },
         );
-        tracing::info!(service = name, seen = seen.len(), survivors = ?named, "teardown proof");
+        tracing::info!(service = %name, seen = seen.len(), survivors = ?named, "teardown proof");
         // Named in the record; now make sure they do not outlive the run either.
         for (id, _) in &survivors {
             if proctree::alive(*id) {
