@@ -11,6 +11,10 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "shakedown", version, about)]
 pub struct Cli {
+    /// Show the framework's own diagnostics on stderr (supervisor, proxy, faults, load):
+    /// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -14,6 +14,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = Cli::parse();
+    diagnostics(cli.verbose);
     let code = match cli.command {
         Command::Run(args) => match args.level {
             Some(level) => run_level(level, args),
@@ -42,6 +43,40 @@ fn main() {
         Command::Reaper => shakedown::service::reaper::main(),
     };
     std::process::exit(code);
+}
+
+/// The framework's own diagnostics (`tracing`) on stderr: warnings only, unless `-v` (info),
+/// `-vv` (debug), `-vvv` (trace) for shakedown, or `RUST_LOG` says otherwise. No colour where
+/// stderr is not a terminal or `NO_COLOR` is set.
+fn diagnostics(verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "warn,shakedown=info",
+        2 => "warn,shakedown=debug",
+        _ => "warn,shakedown=trace",
+    };
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| EnvFilter::try_new(&v).map_err(|e| (v, e)));
+    let filter = match from_env {
+        Some(Ok(f)) => f,
+        Some(Err((v, e))) => {
+            eprintln!("shakedown: ignoring RUST_LOG={v}: {e}");
+            EnvFilter::new(level)
+        }
+        None => EnvFilter::new(level),
+    };
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .init();
 }
 
 fn run(args: RunArgs) -> i32 {

@@ -10,7 +10,7 @@ pub mod conform;
 pub mod sse;
 pub mod workload;
 
-use crate::record::{Clock, Jsonl, Outcome, RequestRecord};
+use crate::record::{Clock, Jsonl, Live, Outcome, RequestRecord};
 use client::Target;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ impl Limit {
 
 /// Send one request at each of `arrivals` (ms after `start_ms` on `clock`, in order, taken
 /// one at a time as they come due), write each record to `out` as it ends, and return once
-/// every request has ended.
+/// every request has ended; each ended request is counted in `live`.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive(
     http: reqwest::Client,
@@ -64,7 +64,9 @@ pub async fn drive(
     clock: Clock,
     out: Jsonl,
     cancel: CancellationToken,
+    live: Arc<Live>,
 ) -> LoadSummary {
+    tracing::info!(target = %target.base_url, ?limit, "load starts");
     let target = Arc::new(target.prepare());
     let slots = Arc::new(Semaphore::new(limit.bound()));
     let mut tasks = JoinSet::new();
@@ -92,7 +94,9 @@ pub async fn drive(
                     rec.done_ms = clock.now_ms();
                     rec.outcome = Outcome::Dropped;
                     rec.error = Some(format!("{max_in_flight} requests already in flight"));
+                    tracing::debug!(id, max_in_flight, "arrival dropped");
                     write(&out, &rec);
+                    live.request(false);
                     summary.dropped += 1;
                     continue;
                 }
@@ -115,13 +119,19 @@ pub async fn drive(
             },
         };
         summary.sent += 1;
-        let (http, target, out, cancel) =
-            (http.clone(), target.clone(), out.clone(), cancel.clone());
+        let (http, target, out, cancel, live) = (
+            http.clone(),
+            target.clone(),
+            out.clone(),
+            cancel.clone(),
+            live.clone(),
+        );
         tasks.spawn(async move {
             let mut rec = client::send(&http, &target, id as u64, intended, clock, &cancel).await;
             drop(permit);
             rec.slot_ms = slot_ms;
             write(&out, &rec);
+            live.request(rec.outcome == Outcome::Ok);
             rec.outcome
         });
     }
@@ -129,6 +139,7 @@ pub async fn drive(
         tally(done, &mut counts);
     }
     summary.aborted = counts.get(&Outcome::Aborted).copied().unwrap_or(0);
+    tracing::info!(?summary, "load ends");
     summary
 }
 
@@ -152,6 +163,6 @@ fn tally(done: Result<Outcome, tokio::task::JoinError>, counts: &mut BTreeMap<Ou
 
 fn write(out: &Jsonl, rec: &RequestRecord) {
     if let Err(e) = out.write(rec) {
-        eprintln!("shakedown: failed to write request record {}: {e}", rec.id);
+        tracing::warn!("failed to write request record {}: {e}", rec.id);
     }
 }

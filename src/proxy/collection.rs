@@ -148,8 +148,13 @@ impl Proxy {
                         c = tokio::net::TcpStream::connect(&upstream) => c,
                     };
                     // Upstream refused: close the client at once, as Toxiproxy does.
-                    let Ok(up) = connect else { return };
+                    let Ok(up) = connect else {
+                        tracing::debug!(link = n, %upstream, "upstream refused; client closed");
+                        return;
+                    };
+                    tracing::debug!(link = n, %upstream, "connection open");
                     link::run(client, up, toxics, kill, seed).await;
+                    tracing::debug!(link = n, "connection closed");
                 });
             }
         });
@@ -260,6 +265,7 @@ impl Collection {
             proxy.start(self.seed, self.links.clone())?;
         }
         let out = proxy.to_json();
+        tracing::info!(proxy = %out, "proxy created");
         proxies.insert(input.name, proxy);
         Ok(out)
     }
@@ -337,7 +343,9 @@ impl Collection {
         } else if !enabled && proxy.enabled {
             proxy.stop().await;
         }
-        Ok(proxy.to_json())
+        let out = proxy.to_json();
+        tracing::info!(proxy = %out, "proxy updated");
+        Ok(out)
     }
 
     /// `DELETE /proxies/{name}`: closes its listener and every connection.
@@ -348,6 +356,7 @@ impl Collection {
             .remove(name)
             .ok_or_else(ApiError::proxy_not_found)?;
         p.stop().await;
+        tracing::info!(proxy = name, "proxy deleted");
         Ok(())
     }
 
@@ -396,6 +405,7 @@ impl Collection {
             .map_err(ApiError::bad_body)?;
         let toxic = Toxic::new(name, stream, input.toxicity.unwrap_or(1.0), effect);
         let out = toxic.to_json();
+        tracing::info!(proxy, toxic = %out, "toxic added");
         p.toxics.send_modify(|list| Arc::make_mut(list).push(toxic));
         Ok(out)
     }
@@ -443,6 +453,7 @@ impl Collection {
         let proxies = self.lock().await;
         let p = proxies.get(proxy).ok_or_else(ApiError::proxy_not_found)?;
         p.find(toxic).ok_or_else(ApiError::toxic_not_found)?;
+        tracing::info!(proxy, toxic, "toxic removed");
         p.toxics
             .send_modify(|list| Arc::make_mut(list).retain(|t| t.name != toxic));
         Ok(())

@@ -391,6 +391,8 @@ impl What {
 pub struct Journal {
     file: super::Jsonl,
     clock: Clock,
+    /// What the live display shows, kept up to date by every event logged.
+    live: std::sync::Arc<super::Live>,
 }
 
 impl Journal {
@@ -399,7 +401,13 @@ impl Journal {
         Ok(Journal {
             file: super::Jsonl::create(path)?,
             clock,
+            live: Default::default(),
         })
+    }
+
+    /// The run's live state, which every event logged here updates.
+    pub fn live(&self) -> std::sync::Arc<super::Live> {
+        self.live.clone()
     }
 
     /// The run clock.
@@ -414,9 +422,10 @@ impl Journal {
             service: service.map(str::to_string),
             what,
         };
+        self.live.see(event.t_ms, &event.what);
         // A journal that cannot be written is not worth stopping a teardown for.
         if let Err(e) = self.file.write(&event) {
-            eprintln!("shakedown: failed to write an event: {e}");
+            tracing::warn!("failed to write an event: {e}");
         }
     }
 }

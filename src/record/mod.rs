@@ -10,9 +10,11 @@
 //! Times are milliseconds since the run's origin (`t0` in `timeline.json`), from a monotonic clock.
 
 pub mod event;
+mod live;
 mod testcase;
 
 pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
+pub use live::{Live, Status};
 pub use testcase::{TestRecord, TestStatus};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};

@@ -44,7 +44,16 @@ impl Run {
         gpu_before: Option<Vec<DeviceMem>>,
     ) -> Result<Report, RunError> {
         self.announce();
-        let signals = watch_signals(self.cut.clone(), self.journal.clone());
+        let signals = watch_signals(
+            self.cut.clone(),
+            self.journal.clone(),
+            self.progress.clone(),
+        );
+        let budget = self.suite.meta.budget.0;
+        let status = self
+            .progress
+            .spawn(self.journal.live(), self.clock, budget, true);
+        let stop_status = || status.iter().for_each(tokio::task::JoinHandle::abort);
         let service = self.command_service(&spec);
         let sup = match Supervisor::new(
             std::slice::from_ref(&service),
@@ -54,6 +63,7 @@ impl Run {
             Ok(s) => s,
             Err(e) => {
                 signals.abort();
+                stop_status();
                 self.journal.log(
                     None,
                     What::RunError {
@@ -93,6 +103,7 @@ impl Run {
         };
         drop(sup);
         signals.abort();
+        stop_status();
         self.journal.log(None, What::Phase(Phase::Judge));
         if let Some(error) = error {
             self.journal.log(None, What::RunError { error });

@@ -210,8 +210,8 @@ pub(super) struct Watch {
     pub journal: Journal,
     /// Cancelled when a guardrail trips.
     pub cut: CancellationToken,
-    /// Say so on stderr when one trips.
-    pub progress: bool,
+    /// Where to say that one tripped.
+    pub progress: super::progress::Progress,
 }
 
 /// Watch the run's records until `stop`, feeding `guard`; on a trip, record it and cut the run.
@@ -232,12 +232,10 @@ pub(super) fn spawn(w: Watch, mut guard: Guard, stop: CancellationToken) -> Join
             guard.requests(&requests.read::<RequestRecord>().unwrap_or_default());
             guard.samples(&samples.read::<Sample>().unwrap_or_default());
             if let Some(trip) = guard.check(w.clock.now_ms()) {
-                if w.progress {
-                    eprintln!(
-                        "shakedown: guardrail {} tripped ({}); ending the run",
-                        trip.guardrail, trip.reason
-                    );
-                }
+                w.progress.say(&format!(
+                    "shakedown: guardrail {} tripped ({}); ending the run",
+                    trip.guardrail, trip.reason
+                ));
                 w.journal.log(
                     None,
                     What::GuardrailTripped {

@@ -8,10 +8,12 @@ mod command;
 mod guard;
 mod perf;
 mod probes;
+mod progress;
 mod rundir;
 mod soak;
 
 use crate::proxy::{self, ProxyHandle};
+use progress::Progress;
 
 use crate::fault::{self, Fault, FaultCtx};
 use crate::gpu::nvml::{DeviceMem, Gpus};
@@ -191,8 +193,8 @@ struct Run {
     timeline: Timeline,
     /// Fires when the middle of the run is cut short (the journal says what cut it).
     cut: CancellationToken,
-    /// Print progress lines to stderr.
-    progress: bool,
+    /// Where progress lines and the live status go.
+    progress: Progress,
 }
 
 /// The tasks holding start-up faults until their end or their release.
@@ -259,28 +261,34 @@ impl Run {
             journal,
             timeline,
             cut: CancellationToken::new(),
-            progress: opts.progress,
+            progress: Progress::new(opts.progress),
         })
     }
 
     /// A progress line, when asked for.
     fn say(&self, line: String) {
-        if self.progress {
-            eprintln!("{line}");
-        }
+        self.progress.say(&line);
     }
 
     /// Announce the start and watch for interrupts and the budget from here on.
     fn begin(&self) -> Vec<JoinHandle<()>> {
         self.announce();
-        vec![
-            watch_signals(self.cut.clone(), self.journal.clone()),
-            watch_budget(
+        let budget = self.suite.meta.budget.0;
+        // A soak prints its own periodic line.
+        let periodic = self.suite.stability.is_none();
+        let status = self
+            .progress
+            .spawn(self.journal.live(), self.clock, budget, periodic);
+        let mut watchers = vec![
+            watch_signals(
                 self.cut.clone(),
                 self.journal.clone(),
-                self.suite.meta.budget.0,
+                self.progress.clone(),
             ),
-        ]
+            watch_budget(self.cut.clone(), self.journal.clone(), budget),
+        ];
+        watchers.extend(status);
+        watchers
     }
 
     /// Say the run starts, and mark it in the journal.
@@ -680,6 +688,7 @@ impl Run {
             ));
             tasks.push(tokio::spawn(async move {
                 let when = tokio::time::Instant::from_std(clock.instant(planned.at_ms));
+                tracing::debug!(index, at_ms = planned.at_ms, "fault waits for its instant");
                 tokio::select! {
                     () = tokio::time::sleep_until(when) => {}
                     () = stop.cancelled(), if !after_load => return,
@@ -741,7 +750,7 @@ impl Run {
             duration_ms,
             service: self.suite.entry().name.clone(),
             report_every: st.report_every.0,
-            progress: self.progress,
+            progress: self.progress.clone(),
         };
         Some(soak::spawn(watch, stop.clone()))
     }
@@ -763,7 +772,7 @@ impl Run {
             clock: self.clock,
             journal: self.journal.clone(),
             cut: self.cut.clone(),
-            progress: self.progress,
+            progress: self.progress.clone(),
         };
         Some(guard::spawn(watch, guard, stop.clone()))
     }
@@ -790,6 +799,7 @@ impl Run {
                     self.clock,
                     requests,
                     self.cut.clone(),
+                    self.journal.live(),
                 )
                 .await;
                 self.journal.log(None, What::LoadFinished(summary));
@@ -866,6 +876,7 @@ impl Run {
 
     /// Judge the run from its directory and write its reports.
     fn judge_and_report(&self) -> Result<Report, RunError> {
+        self.progress.finish();
         crate::report::judge(&self.dir).map_err(|e| match e {
             ReportError::Judge(e) => RunError::Judge(e),
             ReportError::Write(source) => RunError::Write {
@@ -893,6 +904,7 @@ fn plan(index: usize, spec: &crate::suite::FaultSpec, f: &dyn Fault, at_ms: f64)
 /// Inject `f` and record the outcome; true if it took effect.
 async fn inject(f: &mut Box<dyn Fault>, ctx: &FaultCtx, planned: &PlannedFault) -> bool {
     let service = ctx.service.spec.name.clone();
+    tracing::info!(index = planned.index, kind = %planned.kind, %service, "injecting a fault");
     match f.inject(ctx).await {
         Ok(d) => {
             ctx.journal.log(
@@ -925,12 +937,18 @@ async fn hold_and_clear(
     until: std::time::Instant,
     early: &CancellationToken,
 ) {
+    let live = ctx.journal.live();
+    live.fault_held(planned.index, &planned.kind);
+    tracing::debug!(index = planned.index, "holding a fault until its end");
     let cut_short = tokio::select! {
         () = tokio::time::sleep_until(until.into()) => false,
         () = early.cancelled() => true,
     };
     let service = ctx.service.spec.name.clone();
-    match f.clear(ctx).await {
+    tracing::info!(index = planned.index, cut_short, "clearing a fault");
+    let cleared = f.clear(ctx).await;
+    live.fault_cleared(planned.index);
+    match cleared {
         Ok(c) => {
             let mut details = What::map(c);
             details.insert("early".into(), cut_short.into());
@@ -1065,7 +1083,7 @@ impl RunProxy {
 
 /// Turn SIGINT/SIGTERM into a cut of the run; a second signal exits at once (the reaper then
 /// kills every service group).
-fn watch_signals(c: CancellationToken, j: Journal) -> JoinHandle<()> {
+fn watch_signals(c: CancellationToken, j: Journal, progress: Progress) -> JoinHandle<()> {
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
@@ -1080,7 +1098,7 @@ fn watch_signals(c: CancellationToken, j: Journal) -> JoinHandle<()> {
                 _ = term.recv() => "SIGTERM",
             };
             if n > 0 {
-                eprintln!("shakedown: second {name}, exiting now");
+                progress.notice(&format!("shakedown: second {name}, exiting now"));
                 std::process::exit(130);
             }
             j.log(
@@ -1089,7 +1107,9 @@ fn watch_signals(c: CancellationToken, j: Journal) -> JoinHandle<()> {
                     signal: name.into(),
                 },
             );
-            eprintln!("shakedown: {name} received, tearing down (again to exit at once)");
+            progress.notice(&format!(
+                "shakedown: {name} received, tearing down (again to exit at once)"
+            ));
             c.cancel();
         }
     })

@@ -84,6 +84,7 @@ impl Run {
                     self.clock,
                     out,
                     self.cut.clone(),
+                    self.journal.live(),
                 )
             };
             if spec.num_warmups > 0 {

@@ -28,7 +28,7 @@ pub(super) struct Prober {
     path: PathBuf,
     clock: Clock,
     cut: CancellationToken,
-    progress: bool,
+    progress: super::Progress,
     /// How long a fault's round waits for the service to answer again.
     recover_within: Duration,
 }
@@ -62,7 +62,7 @@ impl Run {
             path: self.dir.join(files::ACCURACY),
             clock: self.clock,
             cut: self.cut.clone(),
-            progress: self.progress,
+            progress: self.progress.clone(),
             recover_within: self
                 .suite
                 .expect
@@ -154,13 +154,11 @@ impl Prober {
             out.write(&rec)
                 .map_err(|e| format!("failed to write {}: {e}", self.path.display()))?;
         }
-        if self.progress {
-            eprintln!(
-                "  accuracy: {answered} of {} probe(s) answered {}",
-                self.acc.probes.len(),
-                round.when()
-            );
-        }
+        self.progress.say(&format!(
+            "  accuracy: {answered} of {} probe(s) answered {}",
+            self.acc.probes.len(),
+            round.when()
+        ));
         Ok(())
     }
 }

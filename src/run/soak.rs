@@ -28,8 +28,8 @@ pub(super) struct Watch {
     /// The entry service, whose tree's memory the line shows.
     pub service: String,
     pub report_every: Duration,
-    /// Print progress lines to stderr.
-    pub progress: bool,
+    /// Where the progress line goes.
+    pub progress: super::Progress,
 }
 
 /// Until `stop`: a partial report every `report_every`, and (when asked) a progress line
@@ -46,7 +46,7 @@ pub(super) fn spawn(w: Watch, stop: CancellationToken) -> JoinHandle<()> {
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                _ = lines.tick(), if w.progress => {
+                _ = lines.tick(), if w.progress.on() => {
                     let Some(mut t) = tail.take() else { continue };
                     let (now, start, total) = (w.clock.now_ms(), w.start_ms, w.duration_ms);
                     // Reading files is blocking work: off the threads that time requests.
@@ -56,7 +56,7 @@ pub(super) fn spawn(w: Watch, stop: CancellationToken) -> JoinHandle<()> {
                     })
                     .await
                     {
-                        eprintln!("{line}");
+                        w.progress.say(&line);
                         tail = Some(t);
                     }
                 }

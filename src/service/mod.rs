@@ -287,6 +287,7 @@ impl Service {
         if self.lock().adopted.insert(root.id(), root.pgid).is_some() {
             return;
         }
+        tracing::info!(service = %self.spec.name, pid = root.pid, pgid = root.pgid, by, "adopted an orphan");
         self.journal.log(
             Some(&self.spec.name),
             What::ServiceAdopted {
@@ -441,9 +442,7 @@ impl Supervisor {
         let reaper = match Reaper::start() {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
-                eprintln!(
-                    "shakedown: warning: failed to start the reaper ({e}); services may outlive a crash"
-                );
+                tracing::warn!("failed to start the reaper ({e}); services may outlive a crash");
                 None
             }
         };
@@ -454,8 +453,8 @@ impl Supervisor {
                 error: None,
             },
             Err(e) => {
-                eprintln!(
-                    "shakedown: warning: failed to become a child subreaper ({e}); a process that escapes a service's tree goes unseen"
+                tracing::warn!(
+                    "failed to become a child subreaper ({e}); a process that escapes a service's tree goes unseen"
                 );
                 What::ServiceTracking {
                     mode: "samples".into(),
@@ -578,9 +577,11 @@ impl Supervisor {
                 });
             }
             if probe(&self.http, svc).await {
+                tracing::info!(service = %svc.spec.name, after = ?spawned.elapsed(), "ready");
                 svc.mark_ready(0, spawned.elapsed());
                 return Ok(());
             }
+            tracing::debug!(service = %svc.spec.name, after = ?spawned.elapsed(), "not ready yet");
             if spawned.elapsed() >= within {
                 svc.journal.log(
                     Some(&svc.spec.name),
@@ -804,6 +805,7 @@ impl Supervisor {
                     grace_ms: grace.as_secs_f64() * 1e3,
                 },
             );
+            tracing::info!(service = name, pid = ?main, signal = sig.as_str(), mode = mode.word(), ?grace, escaped = escaped.len(), "stop signal");
             if let Some(pid) = main {
                 let _ = match mode {
                     StopMode::Main => kill(Pid::from_raw(pid), sig),
@@ -833,6 +835,7 @@ impl Supervisor {
                         members: main.map(group_members).unwrap_or_default(),
                     },
                 );
+                tracing::info!(service = name, pid = ?main, main_exited = exited, "SIGKILL to what is left");
                 signal_all(main, &escaped, Signal::SIGKILL);
                 wait_gone(main, &escaped, Duration::from_secs(1)).await;
             }
@@ -889,6 +892,7 @@ impl Supervisor {
                 escaped: escapes,
             },
         );
+        tracing::info!(service = %name, seen = seen.len(), survivors = ?named, "teardown proof");
         // Named in the record; now make sure they do not outlive the run either.
         for (id, _) in &survivors {
             if proctree::alive(*id) {
@@ -922,6 +926,7 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
                 argv: svc.argv.clone(),
             },
         );
+        tracing::info!(service = %name, pid, generation, argv = ?svc.argv, "spawned");
         svc.log_line(
             "---",
             &format!("spawned generation {generation} as pid {pid}"),
@@ -962,6 +967,7 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             Ok(s) => crate::child::describe(*s),
             Err(e) => format!("wait failed: {e}"),
         };
+        tracing::info!(service = %name, pid, generation, status = %words, during_teardown = stopping, "exited");
         svc.log_line("---", &format!("generation {generation} exited: {words}"));
         {
             let mut shared = svc.lock();
@@ -973,6 +979,7 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
         let restart = (!stopping)
             .then(|| svc.spec.restart.after_exit(failed, svc.restarts()))
             .flatten();
+        tracing::debug!(service = %name, failed, stopping, restarts = svc.restarts(), restart = ?restart, "restart decision");
         let Some(backoff) = restart.map(|d| d.0) else {
             svc.life.send_replace(Life::Dead { generation });
             return;
@@ -998,6 +1005,7 @@ async fn supervise(svc: Arc<Service>, mut child: Child, http: reqwest::Client) {
             }
         };
         svc.lock().restarts += 1;
+        tracing::info!(service = %name, generation, ?backoff, "restarted");
         svc.journal.log(
             Some(&name),
             What::ServiceRestart {

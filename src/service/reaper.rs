@@ -32,6 +32,7 @@ impl Reaper {
             // Own group: a terminal's Ctrl-C must not kill the reaper before it has done its job.
             .process_group(0);
         let mut child = cmd.spawn()?;
+        tracing::debug!(pid = child.id(), "reaper started");
         let pipe = child
             .stdin
             .take()
@@ -63,6 +64,7 @@ impl Reaper {
     }
 
     fn say(&self, line: &str) {
+        tracing::debug!(line, "to the reaper");
         let mut pipe = self.pipe.lock().unwrap_or_else(|p| p.into_inner());
         // A reaper that died early cannot be helped; teardown still runs in-process.
         if let Some(pipe) = pipe.as_mut() {

@@ -54,7 +54,8 @@ pub fn service_of(pid: i32) -> Option<String> {
 /// Collect `pid`, a re-parented process that has exited. Only that pid: `waitpid(-1)` would
 /// take the exits of the children tokio waits for.
 pub fn reap(pid: i32) {
-    let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+    let r = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+    tracing::debug!(pid, reaped = ?r, "reaped a re-parented process");
 }
 
 #[cfg(test)]
