@@ -18,6 +18,7 @@ pub struct Facts {
     /// `loaded`, or why the CUDA driver library could not be loaded.
     pub cuda_driver: String,
     /// NVML's versions and devices, or why it could not be opened.
+    #[serde(with = "either")]
     pub nvml: Result<Nvml, String>,
     /// Cores available to this process.
     pub cores: usize,
@@ -49,8 +50,33 @@ pub struct Requirement {
     pub name: String,
     /// Its placeholder (`vllm_cpu`, written `{vllm_cpu}`).
     pub placeholder: String,
-    /// Its directory, or why it is not set up.
+    /// Its directory (`ok`), or why it is not set up (`error`).
+    #[serde(with = "either")]
     pub found: Result<PathBuf, String>,
+}
+
+/// A result as `{"ok": VALUE}` or `{"error": "why"}`, which reads better than serde's
+/// `Ok`/`Err` in a certificate.
+mod either {
+    use serde::{Serialize, Serializer};
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Either<'a, T> {
+        Ok(&'a T),
+        Error(&'a str),
+    }
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        r: &Result<T, String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match r {
+            Ok(v) => Either::Ok(v),
+            Err(e) => Either::Error(e),
+        }
+        .serialize(s)
+    }
 }
 
 impl Facts {
