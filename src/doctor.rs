@@ -94,9 +94,7 @@ impl Facts {
             .map_err(|e| e.to_string());
         let process_tracking = match crate::service::subreaper::become_subreaper() {
             Ok(()) if crate::service::subreaper::is_subreaper() => "subreaper".to_string(),
-            Ok(()) => {
-                "process-tree samples only (the subreaper setting did not hold)".to_string()
-            }
+            Ok(()) => "process-tree samples only (the subreaper setting did not hold)".to_string(),
             Err(e) => {
                 format!("process-tree samples only (failed to become a child subreaper: {e})")
             }

@@ -298,7 +298,10 @@ fn certify(args: CertifyArgs) -> i32 {
     if let Some(cert) = &args.verify {
         return match shakedown::certify::verify(cert, &args.root) {
             Ok(bad) if bad.is_empty() => {
-                println!("shakedown certify --verify: every hash of {} holds", cert.display());
+                println!(
+                    "shakedown certify --verify: every hash of {} holds",
+                    cert.display()
+                );
                 0
             }
             Ok(bad) => {

@@ -231,8 +231,8 @@ async fn run_levels(opts: &CertifyOptions, out: &Path) -> Result<Vec<PathBuf>, C
                 eprint!("{}", r.summary());
             }
         })
-            .await
-            .map_err(|e| CertifyError::Infra(e.to_string()))?;
+        .await
+        .map_err(|e| CertifyError::Infra(e.to_string()))?;
         if report.status == RunStatus::Interrupted {
             return Err(CertifyError::Infra(format!(
                 "level {} was interrupted: no certificate",
@@ -378,11 +378,7 @@ fn build(
                         None if !failed.is_empty() => format!(": {}", failed.join(", ")),
                         None => String::new(),
                     };
-                    reasons.push(format!(
-                        "{level} {}: {}{detail}",
-                        r.suite,
-                        r.status.word()
-                    ));
+                    reasons.push(format!("{level} {}: {}{detail}", r.suite, r.status.word()));
                 }
             }
             if !suites
@@ -391,8 +387,10 @@ fn build(
             {
                 reasons.push(format!("{level}: no suite ran"));
             }
-            let mut verdicts: Vec<String> =
-                suites.iter().flat_map(|r| r.cells.keys().cloned()).collect();
+            let mut verdicts: Vec<String> = suites
+                .iter()
+                .flat_map(|r| r.cells.keys().cloned())
+                .collect();
             verdicts.sort();
             verdicts.dedup();
             LevelMatrix {
@@ -422,11 +420,14 @@ fn build(
 /// directory), so the links hold wherever the pair is copied; else as given.
 fn relative_to(out: &Path, path: &str) -> String {
     let canon = |p: &Path| std::fs::canonicalize(p).ok();
-    let (Some(out), Some(target)) = (canon(out), canon(Path::new(path)).or_else(|| {
-        // report.html may not be there (yet): its directory is.
-        let p = Path::new(path);
-        Some(canon(p.parent()?)?.join(p.file_name()?))
-    })) else {
+    let (Some(out), Some(target)) = (
+        canon(out),
+        canon(Path::new(path)).or_else(|| {
+            // report.html may not be there (yet): its directory is.
+            let p = Path::new(path);
+            Some(canon(p.parent()?)?.join(p.file_name()?))
+        }),
+    ) else {
         return path.to_string();
     };
     // Climb from `out` to the nearest common ancestor, then descend.
@@ -453,9 +454,8 @@ fn write(cert: &Certificate, out: &Path) -> Result<(), CertifyError> {
         (CERTIFICATE_JUNIT, junit::render(cert).into_bytes()),
     ] {
         let path = out.join(name);
-        std::fs::write(&path, bytes).map_err(|e| {
-            CertifyError::Infra(format!("failed to write {}: {e}", path.display()))
-        })?;
+        std::fs::write(&path, bytes)
+            .map_err(|e| CertifyError::Infra(format!("failed to write {}: {e}", path.display())))?;
     }
     Ok(())
 }
