@@ -67,7 +67,7 @@ impl Hasher {
     /// A hasher with the running binary already hashed.
     pub fn new(root: &Path) -> Hasher {
         let cwd = std::env::current_dir().unwrap_or_default();
-        let root = std::fs::canonicalize(cwd.join(root)).unwrap_or_else(|_| cwd.join(root));
+        let root = normalize(&cwd.join(root));
         let mut h = Hasher {
             root,
             cwd,
@@ -165,13 +165,29 @@ impl Hasher {
 
     /// `path` relative to the root where it lies under it, else absolute.
     fn shown(&self, path: &Path) -> String {
-        let abs = self.cwd.join(path);
-        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+        let abs = normalize(&self.cwd.join(path));
         abs.strip_prefix(&self.root)
             .unwrap_or(&abs)
             .display()
             .to_string()
     }
+}
+
+/// `path` without `.` and with each `..` taken back, as written: links are not followed, so a
+/// file reached through a linked directory of the checkout is recorded under the checkout.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Where a program runs from, as `which` finds it: `shakedown` is this binary (as the
@@ -237,5 +253,13 @@ mod tests {
         assert!(resolve_program("sh", None).is_some());
         assert!(resolve_program("no-such-program-shakedown-xyz", None).is_none());
         assert!(resolve_program("./no/such/file", None).is_none());
+    }
+
+    #[test]
+    fn paths_normalize_as_written() {
+        assert_eq!(
+            normalize(Path::new("/a/./b/../c/d.toml")),
+            PathBuf::from("/a/c/d.toml")
+        );
     }
 }
