@@ -37,6 +37,15 @@ fn checkout() -> tempfile::TempDir {
     tmp
 }
 
+/// The failing suite with its failures listed as known: it passes, its cells `xfail`.
+fn known(name: &str) -> String {
+    format!(
+        "{}known_failures = [\n  {{ id = \"loss.request\", reason = \"drops streams\" }},\n  \
+         {{ id = \"steady.success_rate\", reason = \"drops streams\" }},\n]\n",
+        suite(name, true)
+    )
+}
+
 /// `shakedown ARGS` in `dir`.
 fn shakedown(dir: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -75,6 +84,7 @@ fn suite_row<'a>(cert: &'a Value, level: &str, name: &str) -> &'a Value {
 fn a_level_run_here_is_certified_and_a_level_without_suites_fails_it() {
     let tmp = checkout();
     let dir = tmp.path();
+    std::fs::write(dir.join("suites/known.toml"), known("known")).expect("write");
     let out = shakedown(
         dir,
         &[
@@ -105,6 +115,11 @@ fn a_level_run_here_is_certified_and_a_level_without_suites_fails_it() {
     assert!(reasons.contains("L3 fail: FAILED"), "{reasons}");
     assert!(reasons.contains("L4: no suite ran"), "{reasons}");
     assert!(!reasons.contains("pass"), "{reasons}");
+    // A known failure does not fail the certificate.
+    assert!(!reasons.contains("known"), "{reasons}");
+    let known = suite_row(&cert, "L3", "known");
+    assert_eq!(known["status"], "passed");
+    assert_eq!(known["cells"]["loss.request"], "xfail");
     // The matrix: suites × verdict ids, each cell the verdict's status.
     let pass = suite_row(&cert, "L3", "pass");
     assert_eq!(pass["status"], "passed");
@@ -132,7 +147,7 @@ fn a_level_run_here_is_certified_and_a_level_without_suites_fails_it() {
     // JUnit: one testsuite per level, one testcase per suite.
     let junit = std::fs::read_to_string(cert_dir.join("certificate.junit.xml")).expect("junit");
     assert!(
-        junit.contains("<testsuite name=\"L3\" tests=\"2\" failures=\"1\""),
+        junit.contains("<testsuite name=\"L3\" tests=\"3\" failures=\"1\""),
         "{junit}"
     );
     assert!(junit.contains("<testsuite name=\"L4\""), "{junit}");
