@@ -42,6 +42,10 @@ pub enum Command {
     /// Run a run directory's suite again — the same suite, seed and schedule, from
     /// `suite.resolved.json` — and say whether the same verdict ids fail (exit 0) or not (1).
     Replay(ReplayArgs),
+    /// Certify a release: run levels here (`--level`) or collect run and level directories,
+    /// and write one certificate (JSON, HTML, JUnit) with an overall PASS (exit 0) or FAIL (1);
+    /// `--verify CERT` checks its hashes against a checkout.
+    Certify(CertifyArgs),
     /// Perf results: compare two runs of a perf test.
     Perf {
         #[command(subcommand)]
@@ -116,6 +120,51 @@ pub struct RunArgs {
     /// warm-up, windows and faults (`90s`, `2m`); other suites run as written.
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Duration>,
+}
+
+/// Arguments of `shakedown certify`.
+#[derive(Debug, Clone, Args)]
+pub struct CertifyArgs {
+    /// The release certified (`v1.4.0`).
+    #[arg(long, required_unless_present = "verify", conflicts_with = "verify")]
+    pub release: Option<String>,
+    /// Run this level's own suites here (repeatable); without it, DIRs are run directories
+    /// or level directories to collect.
+    #[arg(long, value_parser = crate::plan::level::parse, conflicts_with = "verify")]
+    pub level: Vec<crate::suite::Level>,
+    /// With `--level`: where suites are found (default `suites`); else the run and level
+    /// directories to collect.
+    #[arg(value_name = "DIR", conflicts_with = "verify")]
+    pub dirs: Vec<PathBuf>,
+    /// The certificate's directory (default: shakedown-runs/certify-<release>-<utc>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The checkout root: hashed paths are recorded, and verified, relative to it.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Check the hashes of this certificate.json against the checkout instead.
+    #[arg(long, value_name = "CERT")]
+    pub verify: Option<PathBuf>,
+    /// Override every suite's seed (with `--level`).
+    #[arg(long, requires = "level")]
+    pub seed: Option<u64>,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl From<CertifyArgs> for crate::certify::CertifyOptions {
+    fn from(a: CertifyArgs) -> Self {
+        crate::certify::CertifyOptions {
+            release: a.release.unwrap_or_default(),
+            levels: a.level,
+            dirs: a.dirs,
+            out: a.out,
+            root: a.root,
+            seed: a.seed,
+            progress: !a.quiet,
+        }
+    }
 }
 
 /// Arguments of `shakedown replay`.

@@ -16,8 +16,9 @@ struct Edge {
 
 /// The layers, top first, as `docs/architecture.md` draws them (`main.rs` is above them all).
 const LAYERS: &[&[&str]] = &[
-    &["cli", "doctor"],
-    &["plan"],
+    &["cli"],
+    &["certify"],
+    &["doctor", "plan"],
     &["run"],
     &["fault", "report"],
     &["hog", "verdict"],

@@ -3,6 +3,8 @@
 //! A run flows `suite` → `run` (which drives `service`, `load` and `fault`, writing
 //! `record`s) → `verdict` → `report`. `docs/architecture.md` has the map and invariants.
 
+/// `shakedown certify`: a release's certificate across levels (matrix, hashes, hardware).
+pub mod certify;
 /// Child processes: tied to their parent's life, their exits in words.
 pub mod child;
 /// Command-line definitions (the thin `main.rs` calls into the library).

@@ -2,7 +2,7 @@
 //! exit code (0 passed, 1 a verdict failed, 2 usage or suite error, 3 infrastructure, 130 interrupted).
 
 use clap::Parser;
-use shakedown::cli::{Cli, Command, PerfCommand, PlanArgs, ReplayArgs, RunArgs};
+use shakedown::cli::{CertifyArgs, Cli, Command, PerfCommand, PlanArgs, ReplayArgs, RunArgs};
 use shakedown::plan::{self, Ask};
 use shakedown::suite::{Level, Suite};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ fn main() {
         Command::Validate { files } => validate(&files),
         Command::Report { run_dir } => report(&run_dir),
         Command::Replay(args) => replay(args),
+        Command::Certify(args) => certify(args),
         Command::Perf {
             command:
                 PerfCommand::Compare {
@@ -323,6 +324,51 @@ fn replay(args: ReplayArgs) -> i32 {
             list(&now)
         );
         1
+    }
+}
+
+/// `certify`: exit 0 on PASS, 1 on FAIL, 2 usage, 3 infrastructure; `--verify`: 0 when every
+/// hash holds, 1 when one does not, 2 when the certificate cannot be read.
+fn certify(args: CertifyArgs) -> i32 {
+    if let Some(cert) = &args.verify {
+        return match shakedown::certify::verify(cert, &args.root) {
+            Ok(bad) if bad.is_empty() => {
+                println!(
+                    "shakedown certify --verify: every hash of {} holds",
+                    cert.display()
+                );
+                0
+            }
+            Ok(bad) => {
+                for line in &bad {
+                    println!("{line}");
+                }
+                println!("shakedown certify --verify: {} file(s) differ", bad.len());
+                1
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+    }
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let opts = shakedown::certify::CertifyOptions::from(args);
+    match runtime.block_on(shakedown::certify::certify(&opts)) {
+        Ok((cert, out)) => {
+            print!("{}", cert.summary(&out));
+            match cert.overall {
+                shakedown::certify::Overall::Pass => 0,
+                shakedown::certify::Overall::Fail => 1,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
     }
 }
 

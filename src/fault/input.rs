@@ -67,6 +67,34 @@ pub struct Malformed {
     within: Option<Duration>,
 }
 
+/// The corpora a fault's `cases` names (`builtin:openai` when it names none).
+fn sources_of(cases: Option<Sources>) -> Vec<String> {
+    match cases {
+        None => vec!["builtin:openai".to_string()],
+        Some(Sources::One(s)) => vec![s],
+        Some(Sources::Many(v)) => v,
+    }
+}
+
+/// The corpora an `input.malformed` fault reads, each with the file it names (`None` for
+/// `builtin:openai`); a fault of another kind or with bad parameters reads none.
+pub fn corpora(spec: &FaultSpec) -> Vec<(String, Option<PathBuf>)> {
+    if spec.kind != "input.malformed" {
+        return Vec::new();
+    }
+    let Ok(p) = params::<Params>(spec) else {
+        return Vec::new();
+    };
+    let dir = suite_dir(&spec.origin);
+    sources_of(p.cases)
+        .into_iter()
+        .map(|s| {
+            let file = corpus::file_of(&s, dir.as_deref());
+            (s, file)
+        })
+        .collect()
+}
+
 /// The suite file's directory, from an origin such as `suites/x.toml:12:1`.
 fn suite_dir(origin: &str) -> Option<PathBuf> {
     let mut parts = origin.rsplitn(3, ':');
@@ -77,11 +105,7 @@ fn suite_dir(origin: &str) -> Option<PathBuf> {
 impl Malformed {
     pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, ParamError> {
         let p: Params = params(spec)?;
-        let sources = match p.cases {
-            None => vec!["builtin:openai".to_string()],
-            Some(Sources::One(s)) => vec![s],
-            Some(Sources::Many(v)) => v,
-        };
+        let sources = sources_of(p.cases);
         let err = |message: String| ParamError {
             key: vec!["cases".into()],
             message,

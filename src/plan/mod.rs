@@ -11,7 +11,7 @@ mod output;
 mod yaml;
 
 pub use discover::{FindError, discover};
-pub use execute::{LevelOptions, LevelReport, SuiteResult, run_level};
+pub use execute::{LEVEL_JSON, LevelOptions, LevelReport, SuiteResult, run_level};
 pub use output::Format;
 
 use crate::suite::{Hardware, Level, Suite};

@@ -241,8 +241,8 @@ fn imported_case(x: &mut String, t: &TestRecord, suite: &str) {
     let _ = writeln!(x, "\n    </testcase>");
 }
 
-/// Escape text for XML attributes and content; drop characters XML 1.0 cannot carry.
-fn esc(s: &str) -> String {
+/// Escape text for XML (and HTML) attributes and content; drop characters XML 1.0 cannot carry.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

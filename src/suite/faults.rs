@@ -220,6 +220,33 @@ fn param_node<'n>(
 
 /// `<dir>/faults/NAME.toml` for the suite's directory and each ancestor, nearest first: the first
 /// that exists, or every path tried.
+/// The fault files a suite file's `[[fault]]` entries use (`use = "NAME"`), in file order, found
+/// as loading finds them; a file that cannot be read or parsed, or names none, gives none.
+pub fn used_fault_files(suite: &Path) -> Vec<PathBuf> {
+    let Some(format) = Format::from_path(suite) else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(suite) else {
+        return Vec::new();
+    };
+    let Ok(root) = tree::parse(&Rc::from(suite), &text, format) else {
+        return Vec::new();
+    };
+    let Some(Val::Array(entries)) = root.get("fault").map(|f| &f.val) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    for e in entries {
+        if let Some(Val::Str(name)) = e.get("use").map(|u| &u.val)
+            && let Ok(path) = find_fault_file(suite, name)
+            && !out.contains(&path)
+        {
+            out.push(path);
+        }
+    }
+    out
+}
+
 fn find_fault_file(suite: &Path, name: &str) -> Result<PathBuf, Vec<PathBuf>> {
     let dir = suite
         .parent()

@@ -21,6 +21,7 @@ pub use crate::units::{Below, Dur, DurError};
 /// The duration type of every suite key that takes one (it lives in the leaf [`crate::units`]).
 pub use accuracy::{AccuracyProbe, AccuracySpec, Answer};
 pub use config::load_all;
+pub use faults::used_fault_files;
 pub use guardrail::{ErrorRateGuard, Guardrails, MemoryGuard};
 pub use load::{SuiteError, load, load_str};
 pub use locate::locate;

@@ -228,19 +228,27 @@ pub fn load(spec: &str, suite_dir: Option<&Path>) -> Result<Vec<Case>, CorpusErr
     if spec == "builtin:openai" {
         return parse(spec, BUILTIN_OPENAI);
     }
-    let Some(file) = spec.strip_prefix("file:") else {
-        return Err(CorpusError::Unknown(spec.into()));
-    };
-    let given = PathBuf::from(file);
-    let path = match suite_dir {
-        Some(dir) if given.is_relative() && !given.exists() => dir.join(&given),
-        _ => given,
-    };
+    let path = file_of(spec, suite_dir).ok_or_else(|| CorpusError::Unknown(spec.into()))?;
     let text = std::fs::read_to_string(&path).map_err(|e| CorpusError::Read {
         path: path.clone(),
         reason: e.to_string(),
     })?;
     parse(&path.display().to_string(), &text)
+}
+
+/// The file a `file:PATH` spec names: a relative `PATH` in the working directory if it is
+/// there, else in `suite_dir`; `None` for any other spec.
+pub fn file_of(spec: &str, suite_dir: Option<&Path>) -> Option<PathBuf> {
+    let given = PathBuf::from(spec.strip_prefix("file:")?);
+    Some(match suite_dir {
+        Some(dir) if given.is_relative() && !given.exists() => dir.join(&given),
+        _ => given,
+    })
+}
+
+/// The built-in corpus's text and the checkout file it is compiled from.
+pub fn builtin_openai() -> (&'static str, &'static str) {
+    (BUILTIN_OPENAI, "corpora/openai.jsonl")
 }
 
 /// Parse a corpus: one case per non-empty line (`#` lines are comments); names must be unique.
