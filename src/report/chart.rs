@@ -344,6 +344,7 @@ pub fn health(r: &RunRecords, axis: &Axis) -> Option<String> {
         bottom + BOTTOM,
         "health polls over time",
         |s| {
+            axis.draw(s, TOP, bottom);
             for (row, (service, cells)) in by.iter().enumerate() {
                 let y = TOP + row as f64 * STRIP_H;
                 let _ = write!(
@@ -371,7 +372,6 @@ pub fn health(r: &RunRecords, axis: &Axis) -> Option<String> {
                     c += run;
                 }
             }
-            axis.draw(s, TOP, bottom);
         },
     ))
 }

@@ -31,7 +31,7 @@ h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em;border-bott
 .xfail{background:#8d6e63}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dl.meta dt{color:#666}dl.meta dd{margin:0}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f5f5f5}td{overflow-wrap:anywhere}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.row-fail td,tr.row-xpass td{background:#ffebee}tr.row-xfail td{background:#efebe9}
 td .status{font-size:.85em}td pre{white-space:pre-wrap;word-break:break-word}pre{background:#f7f7f7;padding:.5em;overflow-x:auto;margin:.3em 0}
 code{background:#f3f3f3;padding:0 .2em}
@@ -291,9 +291,9 @@ fn requests(p: &mut String, r: &Report) {
         q.total
     );
     let ms = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.1} ms"));
-    let _ = write!(
+    let _ = writeln!(
         p,
-        "<p>Successful requests: E2E p50 {}, p99 {}; TTFT p50 {}. Schedule lag p50 {}, p99 {}.</p></section>\n",
+        "<p>Successful requests: E2E p50 {}, p99 {}; TTFT p50 {}. Schedule lag p50 {}, p99 {}.</p></section>",
         ms(q.ok_latency_p50_ms),
         ms(q.ok_latency_p99_ms),
         ms(q.ttft_p50_ms),
@@ -337,12 +337,26 @@ fn charts(p: &mut String, r: &RunRecords, course: &Course) {
             .iter()
             .filter(|w| matches!(w.cause, crate::verdict::Cause::Fault(_)))
             .count();
-        let crashes = course.windows.len() - faults;
-        let restarts = chart::restarts(r).len();
-        let _ = write!(
-            p,
-            r#"<li><span class="swatch fault"></span>fault until recovery ({faults}; the dark bar: the fault in force)</li><li><span class="swatch crash"></span>unplanned exit until recovery ({crashes})</li><li><span class="swatch restart"></span>service restart ({restarts})</li></ul>"#
-        );
+        let marks = [
+            (
+                "fault",
+                faults,
+                "fault until recovery (the dark bar: the fault in force)",
+            ),
+            (
+                "crash",
+                course.windows.len() - faults,
+                "unplanned exit until recovery",
+            ),
+            ("restart", chart::restarts(r).len(), "service restart"),
+        ];
+        for (class, n, what) in marks.into_iter().filter(|m| m.1 > 0) {
+            let _ = write!(
+                p,
+                r#"<li><span class="swatch {class}"></span>{what} ({n})</li>"#
+            );
+        }
+        p.push_str("</ul>");
     }
     if let Some(svg) = health {
         p.push_str("<h3>Health polls</h3>");
