@@ -220,8 +220,17 @@ fn verdicts(p: &mut String, r: &Report, explained: &[(String, &str)]) {
     p.push_str(
         r#"<section id="verdicts"><h2>Verdicts</h2><table class="verdicts"><thead><tr><th>status</th><th>check</th><th>id</th><th>what was seen</th></tr></thead><tbody>"#,
     );
+    let mut seen: Vec<&str> = Vec::new();
     for v in &r.verdicts {
         let class = verdict_class(v.status);
+        // A row's anchor is its check (`#check-recover_within`), numbered when a check repeats.
+        let n = seen.iter().filter(|c| **c == v.check).count();
+        seen.push(&v.check);
+        let row = if n == 0 {
+            format!("check-{}", v.check)
+        } else {
+            format!("check-{}-{}", v.check, n + 1)
+        };
         let id = if explained.iter().any(|(id, _)| *id == v.id) {
             format!(
                 r##"<a href="#{}">{}</a>"##,
@@ -233,8 +242,8 @@ fn verdicts(p: &mut String, r: &Report, explained: &[(String, &str)]) {
         };
         let _ = write!(
             p,
-            r#"<tr class="row-{class}" id="check-{}"><td><span class="status {class}">{}</span></td><td>{}</td><td>{id}</td><td>{}"#,
-            escape(&v.check),
+            r#"<tr class="row-{class}" id="{}"><td><span class="status {class}">{}</span></td><td>{}</td><td>{id}</td><td>{}"#,
+            escape(&row),
             v.status.tag(),
             escape(&v.check),
             escape(&v.summary)
@@ -553,7 +562,8 @@ fn markdown(text: &str) -> String {
             if fence(line) {
                 let _ = write!(out, "<pre><code>{}</code></pre>", escape(&lines.join("\n")));
                 code = None;
-            } else {
+            } else if !line.starts_with("# shakedown:doctest") {
+                // The docs' test directives mean nothing to a reader.
                 lines.push(line);
             }
         } else if fence(line) {
@@ -582,33 +592,45 @@ fn markdown(text: &str) -> String {
     out
 }
 
-/// Inline Markdown: `code`, *emphasis*, and `[text](target)` as its text.
+/// Inline Markdown: `code`, *emphasis* (which may span code), and `[text](target)` as its
+/// text.
 fn inline(text: &str) -> String {
+    let parts: Vec<String> = text
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                part.to_string()
+            } else {
+                links(part)
+            }
+        })
+        .collect();
+    // Stars pair up in order; an odd last one stays a star.
+    let stars: usize = parts
+        .iter()
+        .step_by(2)
+        .map(|p| p.matches('*').count())
+        .sum();
+    let mut toggles = stars - stars % 2;
+    let mut em = false;
     let mut out = String::new();
-    for (i, part) in text.split('`').enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         if i % 2 == 1 {
             let _ = write!(out, "<code>{}</code>", escape(part));
             continue;
         }
-        let plain = links(part);
-        let mut pieces = plain.split('*').peekable();
-        let mut em = false;
-        let mut first = true;
-        while let Some(piece) = pieces.next() {
-            if !first {
-                // A lone `*` (no closing one after it) stays a star.
-                if !em && pieces.peek().is_none() {
-                    out.push('*');
-                } else {
+        for (k, piece) in part.split('*').enumerate() {
+            if k > 0 {
+                if toggles > 0 {
                     out.push_str(if em { "</em>" } else { "<em>" });
                     em = !em;
+                    toggles -= 1;
+                } else {
+                    out.push('*');
                 }
             }
-            first = false;
             out.push_str(&escape(piece));
-        }
-        if em {
-            out.push_str("</em>");
         }
     }
     out
@@ -862,6 +884,10 @@ mod tests {
         assert_eq!(
             markdown(a),
             "<p>Text <code>x</code> <em>y</em> m.</p><pre><code># not a heading</code></pre>"
+        );
+        assert_eq!(
+            inline("*Check `a`, on.* 2 * 3 <b>"),
+            "<em>Check <code>a</code>, on.</em> 2 * 3 &lt;b&gt;"
         );
     }
 
