@@ -189,6 +189,10 @@ fn junit_files_in_pytest_and_nextest_dialects_are_imported() {
         junit.contains("<skipped type=\"pytest.skip\" message=\"not on this machine\">"),
         "{junit}"
     );
+    // The page lists the failing tests, their messages escaped.
+    let html = std::fs::read_to_string(case.run_dir().join("report.html")).expect("report.html");
+    assert!(html.contains(r#"<section id="tests">"#), "{html}");
+    assert!(html.contains("a should be 2 &amp; not &lt;1&gt;"), "{html}");
     // The run directory keeps the file it imported.
     assert!(case.run_dir().join("command-junit.xml").is_file());
     // pytest's own exit 1 is explained by its failing tests.

@@ -157,6 +157,8 @@ fn the_meter_measures_the_mocks_latencies_back() {
     let perf = read_json(&n.run_dir().join("perf.json"));
     assert_eq!(perf["points"][0]["name"], "qps_40");
     assert!(n.run_dir().join("perf.md").exists());
+    let html = std::fs::read_to_string(n.run_dir().join("report.html")).expect("report.html");
+    assert!(html.contains(r#"<table class="perf">"#) && html.contains("<td>qps_40"));
     assert_eq!(
         status(&n.verdict("max_schedule_lag_p99")).1,
         "client.saturated"

@@ -185,6 +185,8 @@ pub mod files {
     pub const REPORT: &str = "report.json";
     /// The report for CI systems.
     pub const JUNIT: &str = "junit.xml";
+    /// The report for a person: one self-contained page, opened from the run directory.
+    pub const REPORT_HTML: &str = "report.html";
     /// One line per test a command suite's command ran ([`super::TestRecord`]).
     pub const TESTS: &str = "tests.jsonl";
     /// Where `{junit}` points a command suite's command; a `junit = PATH` file is copied here.

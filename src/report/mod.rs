@@ -1,5 +1,7 @@
-//! Reports of a judged run: `report.json`, `junit.xml`, and the terminal summary.
+//! Reports of a judged run: `report.json`, `junit.xml`, `report.html`, and the terminal summary.
 
+pub mod chart;
+pub mod html;
 pub mod junit;
 pub mod perf;
 pub mod plot;
@@ -278,11 +280,17 @@ impl Report {
             let _ = writeln!(s, "  what a failure means: {}", ids.join(" "));
         }
         let _ = writeln!(s, "  run directory: {}", self.run_dir.display());
-        if matches!(self.status, RunStatus::Failed | RunStatus::Aborted) {
-            // The same suite, seed and schedule, from the run directory alone.
-            let _ = writeln!(s, "  replay: shakedown replay {}", self.run_dir.display());
+        if let Some(cmd) = self.replay_command() {
+            let _ = writeln!(s, "  replay: {cmd}");
         }
         s
+    }
+
+    /// The command that runs a failing run again: the same suite, seed and schedule, from
+    /// the run directory alone; `None` unless the run failed.
+    pub fn replay_command(&self) -> Option<String> {
+        matches!(self.status, RunStatus::Failed | RunStatus::Aborted)
+            .then(|| format!("shakedown replay {}", self.run_dir.display()))
     }
 
     /// The ids of the verdicts that failed, sorted, each once.
@@ -408,7 +416,8 @@ fn ending(records: &RunRecords) -> (Option<RunStatus>, Option<String>) {
     }
 }
 
-/// Judge a run directory from its records and write `report.json` and `junit.xml`: the one
+/// Judge a run directory from its records and write `report.json`, `junit.xml` and
+/// `report.html`: the one
 /// way a report comes to be, at the end of `shakedown run` as in `shakedown report DIR`.
 /// Works on a directory whose run crashed before reporting, too.
 pub fn judge(dir: &Path) -> Result<Report, ReportError> {
@@ -448,5 +457,6 @@ pub fn judge(dir: &Path) -> Result<Report, ReportError> {
         perf::write(dir, spec, results)?;
     }
     report.write(dir)?;
+    html::write(dir, &report, &records, &course)?;
     Ok(report)
 }

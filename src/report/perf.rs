@@ -52,7 +52,8 @@ const COLUMNS: &[(&str, &str)] = &[
     ("failed", "failed"),
 ];
 
-fn rows(results: &PerfResults) -> Vec<Vec<String>> {
+/// One row per point: its name, then each column's cell.
+pub fn rows(results: &PerfResults) -> Vec<Vec<String>> {
     results
         .points
         .iter()
@@ -85,7 +86,8 @@ fn cell(m: Option<&PointMetrics>, metric: &str) -> String {
     }
 }
 
-fn header() -> Vec<&'static str> {
+/// The perf table's column headers.
+pub fn header() -> Vec<&'static str> {
     std::iter::once("point")
         .chain(COLUMNS.iter().map(|(h, _)| *h))
         .chain(["RSS MiB"])

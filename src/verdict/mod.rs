@@ -12,7 +12,7 @@ mod crash;
 mod determinism;
 mod fail_fast;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod gpu;
 mod hang;
 mod health;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: write a suite, run the binary, read its records.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod docs;
 pub mod toxiproxy;
 
