@@ -17,7 +17,7 @@ struct Edge {
 /// The layers, top first, as `docs/architecture.md` draws them (`main.rs` is above them all).
 const LAYERS: &[&[&str]] = &[
     &["cli", "doctor"],
-    &["plan"],
+    &["plan", "replay"],
     &["run"],
     &["fault", "report"],
     &["hog", "verdict"],

@@ -10,9 +10,13 @@
 //! Times are milliseconds since the run's origin (`t0` in `timeline.json`), from a monotonic clock.
 
 pub mod event;
+mod schedule;
 mod testcase;
 
 pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
+pub use schedule::{
+    LinkRolls, PlannedArrivals, PlannedService, Schedule, ScheduledFault, Toxicity,
+};
 pub use testcase::{TestRecord, TestStatus};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -169,6 +173,8 @@ pub mod files {
     pub const SUITE: &str = "suite.resolved.json";
     /// The plan: load window, arrivals, faults ([`super::Timeline`]).
     pub const TIMELINE: &str = "timeline.json";
+    /// The exact planned schedule, written before load ([`super::Schedule`]).
+    pub const SCHEDULE: &str = "schedule.json";
     /// The journal ([`super::Event`]).
     pub const EVENTS: &str = "events.jsonl";
     /// One line per request ([`super::RequestRecord`]).
