@@ -16,6 +16,7 @@ mod testcase;
 pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
 pub use schedule::{
     LinkRolls, PlannedArrivals, PlannedService, Schedule, ScheduledFault, Toxicity,
+    first_difference_json,
 };
 pub use testcase::{TestRecord, TestStatus};
 

@@ -116,14 +116,27 @@ impl PlannedArrivals {
 }
 
 impl Schedule {
-    /// The path of the first field where `self` and `other` differ (`faults[2].at_ms`), or
-    /// `None` when they are the same.
+    /// The path of the first field (keys in alphabetical order) where `self` and `other`
+    /// differ (`faults[2].at_ms`), or `None` when they are the same.
     pub fn first_difference(&self, other: &Schedule) -> Option<String> {
-        let (a, b) = (serde_json::to_value(self), serde_json::to_value(other));
+        let (a, b) = (serde_json::to_vec(self), serde_json::to_vec(other));
         match (a, b) {
-            (Ok(a), Ok(b)) => first_difference(&a, &b, ""),
-            _ => Some(String::new()),
+            (Ok(a), Ok(b)) => first_difference_json(&a, &b),
+            _ => Some(".".into()),
         }
+    }
+}
+
+/// The first differing field of two schedules as JSON text (`schedule.json`'s bytes). Both
+/// are read the same way, so a number compares as written, not as a float read back (which
+/// may differ from the one written in its last bit).
+pub fn first_difference_json(a: &[u8], b: &[u8]) -> Option<String> {
+    match (
+        serde_json::from_slice::<Value>(a),
+        serde_json::from_slice::<Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => first_difference(&a, &b, ""),
+        _ => Some(".".into()),
     }
 }
 

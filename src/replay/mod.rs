@@ -5,7 +5,7 @@
 pub mod ddmin;
 pub mod shrink;
 
-use crate::record::{Schedule, files};
+use crate::record::{Schedule, files, first_difference_json};
 use crate::report::Report;
 use crate::run::{self, RunError, RunOptions};
 use crate::suite::{Suite, SuiteError};
@@ -216,10 +216,12 @@ fn compare(dir: &Path, suite: &Suite, against: bool) -> Result<ScheduleCheck, Re
         Err(_) => return Ok(ScheduleCheck::Differs(".".into())),
     };
     if against {
-        now.services = recorded.services.clone();
+        now.services = recorded.services;
     }
-    Ok(match recorded.first_difference(&now) {
-        None => ScheduleCheck::Same,
-        Some(field) => ScheduleCheck::Differs(field),
-    })
+    Ok(
+        match first_difference_json(&bytes, &run::schedule::to_json(&now)) {
+            None => ScheduleCheck::Same,
+            Some(field) => ScheduleCheck::Differs(field),
+        },
+    )
 }
