@@ -38,54 +38,9 @@ fn run_file(file: &Path, dir: &Path) -> Output {
         .expect("run shakedown")
 }
 
-/// Five faults against a mock that hangs once its engine dies: four that pass on their own
-/// (two short latencies, a 100 ms pause, two malformed cases), one engine kill that hangs it.
-const FIVE_FAULTS: &str = r#"[load]
-rate = 20
-arrival = "constant"
-timeout = "1500ms"
-duration = "1500ms"
-request = { api = "chat", stream = true, max_tokens = 4 }
-
-[[fault]]
-kind = "network.latency"
-at = "100ms"
-for = "200ms"
-latency = "10ms"
-
-[[fault]]
-kind = "process.pause"
-match = "shakedown::engine"
-at = "150ms"
-for = "100ms"
-
-[[fault]]
-kind = "process.kill"
-match = "shakedown::engine"
-at = "400ms"
-
-[[fault]]
-kind = "input.malformed"
-at = "100ms"
-only = ["values.temperature_negative", "values.top_p_zero"]
-
-[[fault]]
-kind = "network.latency"
-at = "200ms"
-for = "200ms"
-latency = "5ms"
-stream = "upstream"
-
-[expect]
-fail_fast = "1s"
-"#;
-
 #[test]
 fn five_faults_shrink_to_the_engine_kill_that_hangs_the_service() {
-    let case = Case::new(&mock_suite(
-        &["--engine", "process", "--bug", "hang-on-engine-death"],
-        FIVE_FAULTS,
-    ));
+    let case = Case::new(include_str!("../examples/shrink/five_faults.toml"));
     let out = case.run();
     assert_eq!(code(&out), 1, "{}", show(&out));
     assert!(case.failed_ids().contains(&"degrade.hang".to_string()));
@@ -94,7 +49,7 @@ fn five_faults_shrink_to_the_engine_kill_that_hangs_the_service() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     let text = show(&out);
     assert!(
-        text.contains("degrade.hang still fails with 1 of 5 faults"),
+        text.contains("degrade.hang still fails with 1 of 5 fault(s)"),
         "{text}"
     );
     assert!(text.contains("fails 1 of 1 runs"), "{text}");

@@ -110,7 +110,8 @@ impl Minimal {
     fn lines(&self) -> String {
         let secs = |ms: f64| format!("{} s", ms / 1e3);
         let load = match self.load_ms {
-            Some((a, b)) => format!(", load {} (was {})", secs(b), secs(a)),
+            Some((a, b)) if a != b => format!(", load {} (was {})", secs(b), secs(a)),
+            Some((_, b)) => format!(", load {}", secs(b)),
             None => String::new(),
         };
         let cases = match self.cases {
@@ -123,7 +124,7 @@ impl Minimal {
             ""
         };
         format!(
-            "shrink: {} still fails with {} of {} faults{load}{cases}: fails {} of {} runs\n\
+            "shrink: {} still fails with {} of {} fault(s){load}{cases}: fails {} of {} runs\n\
              shrink: {} runs{stopped}, each in {}\n\
              shrink: minimal suite: {}\n  \
              replay: shakedown replay {}\n  \
@@ -307,7 +308,7 @@ impl Tester {
             .as_ref()
             .map_or(String::new(), |l| format!(", load {}", l.duration));
         eprintln!(
-            "shrink: run {:>3}: {what}: {} faults{load}: {} {} of {} runs",
+            "shrink: run {:>3}: {what}: {} fault(s){load}: {} {} of {} runs",
             self.runs,
             suite.faults.len(),
             if t.fails == t.runs && t.runs > 0 {
