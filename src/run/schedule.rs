@@ -145,7 +145,7 @@ at = "2s"
             .as_array()
             .expect("intervals");
         let total: f64 = intervals.iter().filter_map(|v| v.as_f64()).sum();
-        assert!(total >= 2000.0 && total < 2400.0, "{intervals:?}");
+        assert!((2000.0..2400.0).contains(&total), "{intervals:?}");
         assert!(
             s.faults[1].draws["case_order"]
                 .as_array()
