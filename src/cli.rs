@@ -46,6 +46,9 @@ pub enum Command {
     /// and write one certificate (JSON, HTML, JUnit) with an overall PASS (exit 0) or FAIL (1);
     /// `--verify CERT` checks its hashes against a checkout.
     Certify(CertifyArgs),
+    /// Shrink a failing run: the smallest suite (fewer faults, earlier and shorter, fewer
+    /// malformed-input cases, shorter load) that still fails with its verdict id.
+    Shrink(ShrinkArgs),
     /// Perf results: compare two runs of a perf test.
     Perf {
         #[command(subcommand)]
@@ -182,6 +185,53 @@ pub struct ReplayArgs {
     /// Print only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl From<ReplayArgs> for crate::replay::ReplayOptions {
+    fn from(a: ReplayArgs) -> Self {
+        crate::replay::ReplayOptions {
+            run_dir: a.run_dir,
+            against: a.against,
+            out: a.out,
+            progress: !a.quiet,
+        }
+    }
+}
+
+/// Arguments of `shakedown shrink`.
+#[derive(Debug, Clone, Args)]
+pub struct ShrinkArgs {
+    /// A failing run directory written by `shakedown run`.
+    pub run_dir: PathBuf,
+    /// Runs per candidate; a candidate fails only if every run fails with the id.
+    #[arg(short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub k: u32,
+    /// The verdict id that must keep failing (default: the run's first failing id).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Where the candidates' run directories and `shrunk.json` go, an empty or new
+    /// directory (default: `RUN_DIR-shrink` beside the run).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Runs at most; past them the smallest failing suite so far is written.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_runs: u64,
+    /// Print only the result.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl From<ShrinkArgs> for crate::replay::ShrinkOptions {
+    fn from(a: ShrinkArgs) -> Self {
+        crate::replay::ShrinkOptions {
+            run_dir: a.run_dir,
+            id: a.id,
+            k: a.k,
+            out: a.out,
+            max_runs: a.max_runs as usize,
+            progress: !a.quiet,
+        }
+    }
 }
 
 /// `shakedown perf` subcommands.

@@ -18,7 +18,7 @@ struct Edge {
 const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["certify"],
-    &["doctor", "plan"],
+    &["doctor", "plan", "replay"],
     &["run"],
     &["fault", "report"],
     &["hog", "verdict"],

@@ -34,6 +34,8 @@ pub mod plan;
 pub mod proxy;
 /// What a run writes: requests, events, samples (JSON lines), and its clock.
 pub mod record;
+/// Reproduce a run: replay it with its seed and schedule, shrink it to a minimal failing suite.
+pub mod replay;
 /// `report.json`, `junit.xml`, the terminal summary.
 pub mod report;
 /// What a suite needs set up beyond its hardware (a real engine), and where it is.

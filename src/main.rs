@@ -2,7 +2,9 @@
 //! exit code (0 passed, 1 a verdict failed, 2 usage or suite error, 3 infrastructure, 130 interrupted).
 
 use clap::Parser;
-use shakedown::cli::{CertifyArgs, Cli, Command, PerfCommand, PlanArgs, ReplayArgs, RunArgs};
+use shakedown::cli::{
+    CertifyArgs, Cli, Command, PerfCommand, PlanArgs, ReplayArgs, RunArgs, ShrinkArgs,
+};
 use shakedown::plan::{self, Ask};
 use shakedown::suite::{Level, Suite};
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ fn main() {
         Command::Report { run_dir } => report(&run_dir),
         Command::Replay(args) => replay(args),
         Command::Certify(args) => certify(args),
+        Command::Shrink(args) => shrink(args),
         Command::Perf {
             command:
                 PerfCommand::Compare {
@@ -247,83 +250,36 @@ fn report(dir: &Path) -> i32 {
 /// `replay`: run the run directory's resolved suite again and compare the failing ids;
 /// exit 0 when they are the same, 1 when not, 2 or 3 when the replay cannot run.
 fn replay(args: ReplayArgs) -> i32 {
-    let dir = &args.run_dir;
-    let resolved = dir.join(shakedown::record::files::SUITE);
-    let mut suite = match shakedown::suite::load_all(&resolved, &shakedown::fault::check) {
-        Ok(mut s) if s.len() == 1 => s.remove(0),
-        Ok(_) => {
-            eprintln!("error: {} holds no single suite", resolved.display());
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let before = match std::fs::read(dir.join(shakedown::record::files::REPORT))
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            serde_json::from_slice::<shakedown::report::Report>(&b).map_err(|e| e.to_string())
-        }) {
-        Ok(r) => r.failed_ids(),
-        Err(e) => {
-            eprintln!("error: failed to read the report of {}: {e}", dir.display());
-            return 2;
-        }
-    };
-    if let Some(cmd) = &args.against {
-        let argv: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
-        if argv.is_empty() {
-            eprintln!("error: --against is empty, expected a command line");
-            return 2;
-        }
-        let entry = suite.entry().name.clone();
-        if let Some(s) = suite.services.iter_mut().find(|s| s.name == entry) {
-            s.command = argv;
-        }
-    }
-    let opts = shakedown::run::RunOptions {
-        seed: None,
-        out: args.out,
-        run_dir: None,
-        progress: !args.quiet,
-        duration: None,
-    };
+    let opts: shakedown::replay::ReplayOptions = args.into();
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let report = match runtime.block_on(shakedown::run::run(suite, &opts)) {
-        Ok(r) => r,
+    match runtime.block_on(shakedown::replay::replay(&opts)) {
+        Ok(r) => {
+            print!("{}", r.report.summary());
+            print!("{}", r.lines(&opts.run_dir));
+            if r.same() { 0 } else { 1 }
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            return e.exit_code();
+            e.exit_code()
         }
-    };
-    print!("{}", report.summary());
-    let now = report.failed_ids();
-    let list = |ids: &[String]| {
-        if ids.is_empty() {
-            "none".to_string()
-        } else {
-            ids.join(", ")
+    }
+}
+
+/// `shrink`: exit 0 with a minimal suite written, 1 when the failure does not reproduce,
+/// 2 or 3 when the shrink cannot run.
+fn shrink(args: ShrinkArgs) -> i32 {
+    match shakedown::replay::shrink(&args.into()) {
+        Ok(s) => {
+            print!("{}", s.lines());
+            s.exit_code()
         }
-    };
-    if now == before {
-        println!(
-            "replay: the same verdict ids fail as in {}: {}",
-            dir.display(),
-            list(&now)
-        );
-        0
-    } else {
-        println!(
-            "replay: other verdict ids fail than in {}: before {}, now {}",
-            dir.display(),
-            list(&before),
-            list(&now)
-        );
-        1
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
     }
 }
 

@@ -60,6 +60,11 @@ fn a_failing_run_replays_to_the_same_failure_and_not_against_a_fixed_service() {
         "{}",
         show(&same)
     );
+    assert!(
+        show(&same).contains("replay: the planned schedule is the recorded one"),
+        "{}",
+        show(&same)
+    );
     // The same build fixed: nothing fails any more, which is a different outcome.
     let fixed = replay(Some("shakedown mock-server --port {port}"));
     assert_eq!(code(&fixed), 1, "{}", show(&fixed));
@@ -76,4 +81,77 @@ fn a_directory_without_a_run_says_so() {
         .expect("replay");
     assert_eq!(code(&out), 2);
     assert!(show(&out).contains("suite.resolved.json"), "{}", show(&out));
+}
+
+#[test]
+fn two_runs_with_one_seed_plan_the_same_schedule_byte_for_byte() {
+    // Every seeded draw: Poisson arrivals, flicker intervals, corpus order, toxicity rolls.
+    let load = "[load]\nrate = 20\narrival = \"poisson\"\nduration = \"1s\"\n\
+                request = { api = \"chat\", stream = true, max_tokens = 4 }\n\n\
+                [[fault]]\nkind = \"network.flicker\"\nat = \"200ms\"\nfor = \"600ms\"\n\
+                down = [\"100ms\", \"200ms\"]\nup = [\"100ms\", \"200ms\"]\n\n\
+                [[fault]]\nkind = \"input.malformed\"\nat = \"100ms\"\ncategories = [\"values\"]\n";
+    let case = Case::new(&mock_suite(&[], load));
+    let first = case.run();
+    assert!(code(&first) <= 1, "{}", show(&first));
+    let second_dir = case.tmp.path().join("run2");
+    let second = Command::new(bin())
+        .arg("run")
+        .arg(&case.suite)
+        .arg("--run-dir")
+        .arg(&second_dir)
+        .arg("--quiet")
+        .output()
+        .expect("run");
+    assert!(code(&second) <= 1, "{}", show(&second));
+    let read = |d: &Path| std::fs::read(d.join("schedule.json")).expect("schedule.json");
+    let (a, b) = (read(&case.run_dir()), read(&second_dir));
+    assert_eq!(a, b, "two runs with one seed planned different schedules");
+    let plan: serde_json::Value = serde_json::from_slice(&a).expect("JSON");
+    assert!(
+        plan["arrivals"]["count"].as_u64().is_some_and(|n| n > 5),
+        "{plan:#}"
+    );
+    assert!(
+        plan["faults"][0]["draws"]["intervals_ms"].is_array(),
+        "{plan:#}"
+    );
+    assert!(
+        plan["faults"][1]["draws"]["case_order"].is_array(),
+        "{plan:#}"
+    );
+    assert!(plan["toxicity"]["links"].is_array(), "{plan:#}");
+    // Another seed plans another schedule.
+    let third_dir = case.tmp.path().join("run3");
+    let third = Command::new(bin())
+        .args(["run", "--seed", "4", "--quiet", "--run-dir"])
+        .arg(&third_dir)
+        .arg(&case.suite)
+        .output()
+        .expect("run");
+    assert!(code(&third) <= 1, "{}", show(&third));
+    assert_ne!(a, read(&third_dir));
+
+    // A recorded schedule that differs (another build planned it) is named in a warning.
+    let tampered = String::from_utf8_lossy(&a).replacen(
+        &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"version\": \"0.0.0-other\"",
+        1,
+    );
+    std::fs::write(case.run_dir().join("schedule.json"), tampered).expect("write");
+    let replay = Command::new(bin())
+        .arg("replay")
+        .arg(case.run_dir())
+        .arg("--out")
+        .arg(case.tmp.path().join("replays"))
+        .arg("--quiet")
+        .output()
+        .expect("replay");
+    assert!(
+        show(&replay).contains(
+            "warning: the planned schedule differs from the recorded one, first at `version`"
+        ),
+        "{}",
+        show(&replay)
+    );
 }

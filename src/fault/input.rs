@@ -42,6 +42,8 @@ struct Params {
     #[serde(default)]
     categories: Option<Vec<Category>>,
     #[serde(default)]
+    only: Option<Vec<String>>,
+    #[serde(default)]
     answer_within: Option<Dur>,
     #[serde(default)]
     leak_within: Option<Dur>,
@@ -123,6 +125,16 @@ impl Malformed {
         if let Some(cats) = &p.categories {
             cases.retain(|c| cats.contains(&c.category));
         }
+        if let Some(only) = &p.only {
+            // A subset named case by case (what `shakedown shrink` narrows a corpus to).
+            if let Some(missing) = only.iter().find(|n| !cases.iter().any(|c| &c.name == *n)) {
+                return Err(ParamError {
+                    key: vec!["only".into()],
+                    message: format!("no case named `{missing}` in the corpus"),
+                });
+            }
+            cases.retain(|c| only.contains(&c.name));
+        }
         if cases.is_empty() {
             return Err(ParamError {
                 key: vec!["categories".into()],
@@ -140,6 +152,17 @@ impl Malformed {
             model: p.model,
             within: spec.duration.map(|d| d.0),
         }))
+    }
+
+    /// The order a run with `seed` sends the cases in (a seeded Fisher–Yates shuffle).
+    fn order(&self, seed: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.cases.len()).collect();
+        let mut rng = Rng::fork(seed, "corpus");
+        for i in (1..order.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        order
     }
 
     /// Run every case; returns how many were sent and why it stopped early, if it did.
@@ -174,12 +197,7 @@ impl Malformed {
             model,
             answer_within: self.answer_within,
         };
-        let mut order: Vec<usize> = (0..self.cases.len()).collect();
-        let mut rng = Rng::fork(ctx.seed, "corpus");
-        for i in (1..order.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
+        let order = self.order(ctx.seed);
         let started = Instant::now();
         let mut sent = 0;
         let mut stopped = None;
@@ -466,6 +484,15 @@ impl Fault for Malformed {
 
     fn clear<'a>(&'a mut self, _ctx: &'a FaultCtx) -> BoxFuture<'a, Result<Value, FaultError>> {
         Box::pin(async { Ok(Value::Null) })
+    }
+
+    fn draws(&self, seed: u64, _duration: Option<Duration>) -> Value {
+        let order: Vec<&str> = self
+            .order(seed)
+            .into_iter()
+            .map(|i| self.cases[i].name.as_str())
+            .collect();
+        json!({ "case_order": order })
     }
 }
 

@@ -26,6 +26,11 @@ pub trait Fault: Send + Sync {
     /// Undo it (for instant faults, nothing). Called at the end of `for`, and at teardown
     /// for a fault still active, so a run never leaves a fault behind.
     fn clear<'a>(&'a mut self, ctx: &'a FaultCtx) -> BoxFuture<'a, Result<Value, FaultError>>;
+    /// What it will draw from the run's `seed` over `duration` (for `schedule.json`); the
+    /// same draws `inject` makes. `null` for a kind that draws nothing.
+    fn draws(&self, _seed: u64, _duration: Option<std::time::Duration>) -> Value {
+        Value::Null
+    }
 }
 
 /// What a fault may act on.

@@ -356,8 +356,34 @@ impl Flicker {
     }
 }
 
-fn draw(rng: &mut Rng, (lo, hi): (Duration, Duration)) -> Duration {
-    Duration::from_secs_f64(rng.range(lo.as_secs_f64(), hi.as_secs_f64()))
+/// A flicker's seeded intervals, down first, then up, down, … (one sequence for the run and
+/// for `schedule.json`).
+struct Intervals {
+    rng: Rng,
+    down: (Duration, Duration),
+    up: (Duration, Duration),
+    next_down: bool,
+}
+
+impl Intervals {
+    /// The next interval, alternating down and up.
+    fn draw(&mut self) -> Duration {
+        let (lo, hi) = if self.next_down { self.down } else { self.up };
+        self.next_down = !self.next_down;
+        Duration::from_secs_f64(self.rng.range(lo.as_secs_f64(), hi.as_secs_f64()))
+    }
+}
+
+impl Flicker {
+    /// The intervals a run with `seed` draws.
+    fn intervals(&self, seed: u64) -> Intervals {
+        Intervals {
+            rng: Rng::fork(seed, &self.purpose),
+            down: self.down,
+            up: self.up,
+            next_down: true,
+        }
+    }
 }
 
 impl Fault for Flicker {
@@ -373,8 +399,8 @@ impl Fault for Flicker {
             let h = handle(ctx)?.clone();
             // The first down happens now, so a failure to reach the proxy is the inject's error.
             set_enabled(&h, false).await?;
-            let mut rng = Rng::fork(ctx.seed, &self.purpose);
-            let first = draw(&mut rng, self.down);
+            let mut intervals = self.intervals(ctx.seed);
+            let first = intervals.draw();
             ctx.journal.log(
                 Some(&ctx.service.spec.name),
                 What::NetworkDown(Flip {
@@ -384,11 +410,10 @@ impl Fault for Flicker {
                 }),
             );
             let stop = CancellationToken::new();
-            let (token, journal, service, (down, up)) = (
+            let (token, journal, service) = (
                 stop.clone(),
                 ctx.journal.clone(),
                 ctx.service.spec.name.clone(),
-                (self.down, self.up),
             );
             let task = tokio::spawn(async move {
                 let mut cycles = 1;
@@ -403,7 +428,7 @@ impl Fault for Flicker {
                         return cycles;
                     }
                     is_down = !is_down;
-                    wait = draw(&mut rng, if is_down { down } else { up });
+                    wait = intervals.draw();
                     let mut flip = Flip {
                         proxy: h.name.clone(),
                         ..Flip::default()
@@ -440,6 +465,17 @@ impl Fault for Flicker {
             set_enabled(h, true).await?;
             Ok(json!({"proxy": h.name, "down_cycles": cycles}))
         })
+    }
+
+    fn draws(&self, seed: u64, duration: Option<Duration>) -> Value {
+        // The intervals that fit in `for`, and the one it cuts short.
+        let (mut intervals, mut total, mut out) = (self.intervals(seed), Duration::ZERO, vec![]);
+        while total < duration.unwrap_or_default() {
+            let d = intervals.draw();
+            total += d;
+            out.push(d.as_secs_f64() * 1e3);
+        }
+        json!({"intervals_ms": out, "first": "down"})
     }
 }
 

@@ -120,11 +120,7 @@ impl Proxy {
             .map_err(|e| ApiError::new(format!("listen tcp {}: {e}", self.listen), 500))?;
         self.listen = addr.to_string();
         let stop = CancellationToken::new();
-        let (toxics, upstream, name) = (
-            self.toxics.subscribe(),
-            self.upstream.clone(),
-            self.name.clone(),
-        );
+        let (toxics, upstream) = (self.toxics.subscribe(), self.upstream.clone());
         let token = stop.clone();
         let accepting = tokio::spawn(async move {
             loop {
@@ -139,9 +135,8 @@ impl Proxy {
                 };
                 let (toxics, upstream, kill) =
                     (toxics.clone(), upstream.clone(), token.child_token());
-                // Each link draws its toxicity rolls from its own seeded stream.
+                // Each link draws its toxicity rolls from its own seeded stream (`link::rolls`).
                 let n = links.fetch_add(1, Ordering::Relaxed);
-                let seed = crate::seed::Rng::fork(seed, &format!("{name}/{n}")).next_u64();
                 tokio::spawn(async move {
                     let connect = tokio::select! {
                         () = kill.cancelled() => return,
@@ -153,7 +148,7 @@ impl Proxy {
                         return;
                     };
                     tracing::debug!(link = n, %upstream, "connection open");
-                    link::run(client, up, toxics, kill, seed).await;
+                    link::run(client, up, toxics, kill, (seed, n)).await;
                     tracing::debug!(link = n, "connection closed");
                 });
             }

@@ -35,13 +35,27 @@ struct Held {
 /// The toxic list every link of a proxy watches.
 pub type Toxics = watch::Receiver<Arc<Vec<Toxic>>>;
 
+/// The toxicity rolls of one direction of link `n` (numbered in accept order across the
+/// server) of a server seeded with `seed`: one stream per link and direction, so the rolls
+/// depend on the seed and the link's number alone, never on the proxy's name.
+pub fn rolls(seed: u64, n: u64, stream: Stream) -> Rng {
+    let link = Rng::fork(seed, &format!("link/{n}")).next_u64();
+    Rng::fork(
+        link,
+        match stream {
+            Stream::Upstream => "upstream",
+            Stream::Downstream => "downstream",
+        },
+    )
+}
+
 /// Run one connection until both directions end or `kill` fires; the sockets close on return.
 pub async fn run(
     client: TcpStream,
     upstream: TcpStream,
     toxics: Toxics,
     kill: CancellationToken,
-    seed: u64,
+    (seed, n): (u64, u64),
 ) {
     // Small writes must not wait for Nagle: the proxy should add no delay of its own.
     let _ = client.set_nodelay(true);
@@ -55,7 +69,7 @@ pub async fn run(
         client: client.clone(),
         toxics: toxics.clone(),
         kill: kill.clone(),
-        rng: Rng::fork(seed, "upstream"),
+        rng: rolls(seed, n, Stream::Upstream),
         seen: HashMap::new(),
         pipe: None,
     };
@@ -66,7 +80,7 @@ pub async fn run(
         client: client.clone(),
         toxics,
         kill: kill.clone(),
-        rng: Rng::fork(seed, "downstream"),
+        rng: rolls(seed, n, Stream::Downstream),
         seen: HashMap::new(),
         pipe: None,
     };

@@ -21,6 +21,7 @@ mod toxic;
 pub use api::{VERSION, router};
 pub use client::{Client, ClientError, ProxyInfo};
 pub use collection::{ApiError, Collection};
+pub use link::rolls;
 pub use toxic::{Effect, Stream, TYPES, Toxic};
 
 use std::net::SocketAddr;

@@ -11,10 +11,15 @@
 
 pub mod event;
 mod live;
+mod schedule;
 mod testcase;
 
 pub use event::{Escape, Event, FaultRef, Flip, Journal, LoadSummary, Phase, Survivor, What};
 pub use live::{Live, Status};
+pub use schedule::{
+    LinkRolls, PlannedArrivals, PlannedService, Schedule, ScheduledFault, Toxicity,
+    first_difference_json,
+};
 pub use testcase::{TestRecord, TestStatus};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -171,6 +176,8 @@ pub mod files {
     pub const SUITE: &str = "suite.resolved.json";
     /// The plan: load window, arrivals, faults ([`super::Timeline`]).
     pub const TIMELINE: &str = "timeline.json";
+    /// The exact planned schedule, written before load ([`super::Schedule`]).
+    pub const SCHEDULE: &str = "schedule.json";
     /// The journal ([`super::Event`]).
     pub const EVENTS: &str = "events.jsonl";
     /// One line per request ([`super::RequestRecord`]).

@@ -893,11 +893,15 @@ mod tests {
     }
 
     /// Every failure id a check can report (the string constants of `src/verdict/`), and
-    /// `budget.exceeded`, has its section in `failures.md`, so the page can explain it.
+    /// `budget.exceeded` and the guardrails' ids, has its section in `failures.md`, so the page can explain it.
     #[test]
     fn every_failure_id_has_a_section() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/verdict");
-        let mut ids = vec![BUDGET_EXCEEDED.to_string()];
+        // The run's own ending ids: the budget, and each guardrail.
+        let mut ids = vec![crate::report::BUDGET_EXCEEDED.to_string()];
+        for g in ["error_rate", "memory"] {
+            ids.push(format!("{}.{g}", crate::report::GUARDRAIL));
+        }
         for entry in std::fs::read_dir(&dir).expect("src/verdict reads") {
             let path = entry.expect("an entry").path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

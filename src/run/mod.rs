@@ -10,6 +10,7 @@ mod perf;
 mod probes;
 mod progress;
 mod rundir;
+pub mod schedule;
 mod soak;
 
 use crate::proxy::{self, ProxyHandle};
@@ -100,6 +101,9 @@ pub async fn run(mut suite: Suite, opts: &RunOptions) -> Result<Report, RunError
         suite.fill_requires(found);
     }
     let mut run = Run::prepare(suite, opts)?;
+    // The exact plan, before anything starts: what a replay holds itself to.
+    let planned = schedule::to_json(&schedule::of(&run.suite, &faults));
+    write_file(&run.dir, files::SCHEDULE, planned)?;
     let skip = match required {
         Err(e) => Some(e.to_string()),
         Ok(_) if run.suite.meta.hardware == Hardware::Gpu => crate::gpu::cuda::driver_present()
