@@ -258,6 +258,9 @@ fn replay(args: ReplayArgs) -> i32 {
     match runtime.block_on(shakedown::replay::replay(&opts)) {
         Ok(r) => {
             print!("{}", r.report.summary());
+            if r.report.status == shakedown::report::RunStatus::Interrupted {
+                return INTERRUPTED;
+            }
             print!("{}", r.lines(&opts.run_dir));
             if r.same() { 0 } else { 1 }
         }

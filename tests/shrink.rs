@@ -5,8 +5,9 @@ mod util;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-use util::{Case, bin, code, mock_suite, read_json, show};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+use util::{Case, bin, code, mock_suite, read_json, show, wait_for};
 
 /// Shrink `case`'s run into `case.tmp/shrink` (quiet, `extra` flags added).
 fn shrink(case: &Case, extra: &[&str]) -> Output {
@@ -136,4 +137,45 @@ fn a_run_that_passed_has_nothing_to_shrink() {
     let out = shrink(&case, &[]);
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(show(&out).contains("no failing verdict"), "{}", show(&out));
+}
+
+#[test]
+fn ctrl_c_ends_the_search_with_the_smallest_failing_suite_so_far() {
+    let case = Case::new(include_str!("../examples/shrink/five_faults.toml"));
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+
+    let out_dir = case.tmp.path().join("shrink");
+    let child = Command::new(bin())
+        .arg("shrink")
+        .arg(case.run_dir())
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--quiet")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shakedown shrink");
+    // The original failed again; the first candidate is running.
+    let requests = out_dir.join("002").join("requests.jsonl");
+    wait_for(
+        Duration::from_secs(30),
+        "the first candidate's requests",
+        || std::fs::read_to_string(&requests).is_ok_and(|s| s.lines().count() >= 2),
+    );
+    util::sigint(child.id());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(code(&out), 130, "{}", show(&out));
+    let text = show(&out);
+    assert!(text.contains("(interrupted: smaller may exist)"), "{text}");
+    // The answer so far is the original: a suite `shakedown run` takes.
+    let suite = shrunk(&case);
+    assert_eq!(
+        suite["faults"].as_array().map(Vec::len),
+        Some(5),
+        "{suite:#}"
+    );
+    let report = read_json(&out_dir.join("002").join("report.json"));
+    assert_eq!(report["status"], "interrupted", "{report:#}");
+    util::assert_tree_gone(&out_dir.join("002"));
 }

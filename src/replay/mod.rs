@@ -34,6 +34,8 @@ pub enum ReplayError {
     Run(#[from] RunError),
     #[error("{0}")]
     Usage(String),
+    #[error("interrupted before the failure was confirmed")]
+    Interrupted,
 }
 
 impl ReplayError {
@@ -43,6 +45,7 @@ impl ReplayError {
         match self {
             ReplayError::Run(e) => e.exit_code(),
             ReplayError::Write { .. } => 3,
+            ReplayError::Interrupted => 130,
             _ => 2,
         }
     }
@@ -175,9 +178,10 @@ fn read_report(dir: &Path) -> Result<Report, ReplayError> {
     serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
 }
 
-/// The ids of the failed verdicts, in report order, each once.
+/// The ids of the failed verdicts, in report order, each once; first the run's own ending
+/// id when it has one (the budget ran out, a guardrail tripped), as `Report::failed_ids`.
 fn failed_in_order(report: &Report) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
+    let mut ids: Vec<String> = report.ending_id().map(str::to_string).into_iter().collect();
     for v in report.verdicts.iter().filter(|v| v.status == Status::Fail) {
         if !ids.contains(&v.id) {
             ids.push(v.id.clone());

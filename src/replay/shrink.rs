@@ -7,6 +7,7 @@
 
 use super::ddmin::{Tally, ddmin, every_time, halve};
 use super::{ReplayError, failed_in_order, read_report, resolved_suite};
+use crate::report::RunStatus;
 use crate::run::{self, RunOptions, create_fresh_dir, create_run_dir};
 use crate::suite::Suite;
 use crate::units::Dur;
@@ -80,6 +81,8 @@ pub struct Minimal {
     pub cases: (usize, usize),
     /// Whether `max_runs` stopped the search before it was done.
     pub exhausted: bool,
+    /// Whether Ctrl-C stopped it.
+    pub interrupted: bool,
 }
 
 impl Shrunk {
@@ -97,10 +100,12 @@ impl Shrunk {
         }
     }
 
-    /// Exit code: 0 when a minimal suite was written, 1 when the failure does not reproduce.
+    /// Exit code: 0 when a minimal suite was written, 1 when the failure does not reproduce,
+    /// 130 when Ctrl-C ended the search (the smallest suite so far is still written).
     pub fn exit_code(&self) -> i32 {
         match self {
             Shrunk::NotReproduced { .. } => 1,
+            Shrunk::Minimal(m) if m.interrupted => 130,
             Shrunk::Minimal(_) => 0,
         }
     }
@@ -118,7 +123,9 @@ impl Minimal {
             (0, _) => String::new(),
             (a, b) => format!(", {b} of {a} input cases"),
         };
-        let stopped = if self.exhausted {
+        let stopped = if self.interrupted {
+            " (interrupted: smaller may exist)"
+        } else if self.exhausted {
             " (stopped at --max-runs: smaller may exist)"
         } else {
             ""
@@ -169,11 +176,15 @@ pub fn shrink(opts: &ShrinkOptions) -> Result<Shrunk, ReplayError> {
             source,
         })?,
         runs: 0,
+        interrupted: false,
         last_failing: None,
         tally: Tally::default(),
         exhausted: false,
     };
     let tally = t.confirm(&original);
+    if t.interrupted {
+        return Err(ReplayError::Interrupted);
+    }
     if tally.fails < tally.runs || tally.runs == 0 {
         return Ok(Shrunk::NotReproduced { id, tally, dir });
     }
@@ -205,6 +216,7 @@ pub fn shrink(opts: &ShrinkOptions) -> Result<Shrunk, ReplayError> {
         load_ms,
         cases: (case_count(&original), case_count(&best)),
         exhausted: t.exhausted,
+        interrupted: t.interrupted,
     })))
 }
 
@@ -233,6 +245,8 @@ struct Tester {
     progress: bool,
     rt: tokio::runtime::Runtime,
     runs: usize,
+    /// A candidate run was interrupted: no more runs.
+    interrupted: bool,
     /// The last run of the last candidate that failed every time.
     last_failing: Option<PathBuf>,
     /// That candidate's tally.
@@ -279,7 +293,7 @@ impl Tester {
     /// `max_runs` is spent and nothing ran).
     fn once(&mut self, suite: &Suite) -> (bool, Option<PathBuf>) {
         if self.runs >= self.max_runs {
-            self.exhausted = true;
+            self.exhausted = !self.interrupted;
             return (false, None);
         }
         self.runs += 1;
@@ -292,6 +306,12 @@ impl Tester {
             duration: None,
         };
         let hit = match self.rt.block_on(run::run(suite.clone(), &opts)) {
+            // Ctrl-C ends the search: the smallest failing suite so far is the answer.
+            Ok(report) if report.status == RunStatus::Interrupted => {
+                self.interrupted = true;
+                self.max_runs = self.runs;
+                false
+            }
             Ok(report) => failed_in_order(&report).contains(&self.id),
             // A candidate that cannot run (a fault that no longer builds) does not fail.
             Err(_) => false,
