@@ -54,12 +54,7 @@ fn case(x: &mut String, level: &str, r: &Row) {
         esc(&r.suite)
     );
     let reason = esc(r.reason.as_deref().unwrap_or_default());
-    let failed: Vec<&str> = r
-        .cells
-        .iter()
-        .filter(|(_, s)| s.fails_run())
-        .map(|(id, _)| id.as_str())
-        .collect();
+    let failed = r.failed_ids();
     let _ = match r.status {
         RunStatus::Passed => writeln!(x, "/>"),
         RunStatus::Skipped => writeln!(

@@ -125,6 +125,17 @@ pub struct Row {
     pub cells: BTreeMap<String, Status>,
 }
 
+impl Row {
+    /// The verdict ids whose cells fail the run.
+    pub fn failed_ids(&self) -> Vec<&str> {
+        self.cells
+            .iter()
+            .filter(|(_, s)| s.fails_run())
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
 /// A suite found in a directory to collect: its report, or only its line in `level.json`.
 struct Found {
     level: String,
@@ -370,12 +381,7 @@ fn build(
                         | RunStatus::Interrupted
                 ) {
                     let why = r.reason.as_deref().and_then(|e| e.lines().next());
-                    let failed: Vec<&str> = r
-                        .cells
-                        .iter()
-                        .filter(|(_, s)| s.fails_run())
-                        .map(|(id, _)| id.as_str())
-                        .collect();
+                    let failed = r.failed_ids();
                     let detail = match why {
                         Some(w) => format!(": {w}"),
                         None if !failed.is_empty() => format!(": {}", failed.join(", ")),

@@ -7,7 +7,7 @@
 //! outcome ([`MAX_REQUESTS`], [`MAX_DOTS`]), health polls merge into at most one mark per pixel
 //! column, memory lines keep at most [`MAX_POINTS`] bucket medians.
 
-use super::html::escape;
+use super::junit::esc;
 use crate::metrics::trend;
 use crate::record::{Outcome, RequestRecord, Sample, What};
 use crate::verdict::stability::{self, Quantity};
@@ -105,6 +105,32 @@ impl Axis {
     }
 }
 
+/// Grid lines and tick labels of a y axis at `values` (`y` maps a value to its pixel), and
+/// its `unit` at the top left.
+fn y_axis(
+    svg: &mut String,
+    values: impl IntoIterator<Item = f64>,
+    y: &dyn Fn(f64) -> f64,
+    unit: &str,
+) {
+    for v in values {
+        let yv = y(v);
+        let _ = write!(
+            svg,
+            r#"<line class="grid" x1="{LEFT}" y1="{yv:.1}" x2="{:.1}" y2="{yv:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            WIDTH - RIGHT,
+            LEFT - 4.0,
+            yv + 4.0,
+            number(v)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="label" x="4" y="{:.1}">{unit}</text>"#,
+        TOP + 10.0
+    );
+}
+
 /// About ten round ticks (1, 2 or 5 times a power of ten apart) within `lo..=hi`.
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = (hi - lo) / 8.0;
@@ -136,7 +162,7 @@ fn number(v: f64) -> String {
 fn svg(class: &str, height: f64, label: &str, body: impl FnOnce(&mut String)) -> String {
     let mut s = format!(
         r#"<svg class="{class}" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}">"#,
-        escape(label)
+        esc(label)
     );
     body(&mut s);
     s.push_str("</svg>");
@@ -208,30 +234,15 @@ pub fn requests(r: &RunRecords, course: &Course, axis: &Axis) -> Option<String> 
                     s,
                     r#"<rect class="window {class}" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{PLOT_H}"><title>{}: {}</title></rect>"#,
                     (x1 - x0).max(1.0),
-                    escape(&title),
-                    escape(&recovered)
+                    esc(&title),
+                    esc(&recovered)
                 );
                 if let Cause::Fault(i) = w.cause {
                     in_force(s, r, axis, i);
                 }
             }
-            for d in (lo as i64)..=(hi as i64) {
-                let v = 10f64.powi(d as i32);
-                let yv = y(v);
-                let _ = write!(
-                    s,
-                    r#"<line class="grid" x1="{LEFT}" y1="{yv:.1}" x2="{:.1}" y2="{yv:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                    WIDTH - RIGHT,
-                    LEFT - 4.0,
-                    yv + 4.0,
-                    number(v)
-                );
-            }
-            let _ = write!(
-                s,
-                r#"<text class="label" x="4" y="{:.1}">ms</text>"#,
-                TOP + 10.0
-            );
+            let decades = ((lo as i64)..=(hi as i64)).map(|d| 10f64.powi(d as i32));
+            y_axis(s, decades, &y, "ms");
             axis.draw(s, TOP, bottom);
             for (o, (drawn, _)) in thin(&r.requests) {
                 let _ = write!(s, r#"<path class="dots {}" d=""#, outcome_class(o));
@@ -245,7 +256,7 @@ pub fn requests(r: &RunRecords, course: &Course, axis: &Axis) -> Option<String> 
                 let _ = write!(
                     s,
                     r#"<line class="restart" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{bottom:.1}"><title>{} restarted at {:.1} s (generation {generation})</title></line>"#,
-                    escape(service),
+                    esc(service),
                     (t - axis.t0_ms) / 1e3
                 );
             }
@@ -352,7 +363,7 @@ pub fn health(r: &RunRecords, axis: &Axis) -> Option<String> {
                     r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
                     LEFT - 4.0,
                     y + STRIP_H - 4.0,
-                    escape(service)
+                    esc(service)
                 );
                 let mut c = 0;
                 while c < cells.len() {
@@ -406,22 +417,7 @@ pub fn memory(r: &RunRecords, axis: &Axis) -> Option<(String, Vec<String>)> {
         bottom + BOTTOM,
         "process-tree memory over time",
         |s| {
-            for v in ticks(0.0, max) {
-                let yv = y(v);
-                let _ = write!(
-                    s,
-                    r#"<line class="grid" x1="{LEFT}" y1="{yv:.1}" x2="{:.1}" y2="{yv:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                    WIDTH - RIGHT,
-                    LEFT - 4.0,
-                    yv + 4.0,
-                    number(v)
-                );
-            }
-            let _ = write!(
-                s,
-                r#"<text class="label" x="4" y="{:.1}">MiB</text>"#,
-                TOP + 10.0
-            );
+            y_axis(s, ticks(0.0, max), &y, "MiB");
             axis.draw(s, TOP, bottom);
             for (i, (_, points)) in trees.iter().enumerate() {
                 let _ = write!(s, r#"<polyline class="line line-{}" points=""#, i % 6);

@@ -9,6 +9,7 @@
 //! links to. A part with no data is left out. The markup is XHTML-compatible (every element
 //! closed, attributes quoted) so tests parse it as XML.
 
+use super::junit::esc;
 use super::{FAILURES_DOC, Report, RunStatus, chart};
 use crate::record::{TestStatus, files};
 use crate::verdict::{Course, RunRecords, Status, Verdict};
@@ -58,22 +59,6 @@ svg .line{fill:none;stroke-width:1.5}
 footer{margin-top:2em;color:#777;font-size:.9em}
 "#;
 
-/// Escape text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The anchor of a failure id's section in the page (`failure-service.crash`).
 pub fn anchor(id: &str) -> String {
     format!("failure-{id}")
@@ -111,7 +96,7 @@ pub fn render(
 <html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width"/>
 <title>{status}: {} (shakedown)</title><style>{STYLE}</style></head><body>
 "#,
-        escape(&report.suite)
+        esc(&report.suite)
     );
     header(&mut p, report);
     let failures = failure_ids(report);
@@ -134,8 +119,8 @@ pub fn render(
         p,
         "<footer>Written by shakedown {} from the run directory <code>{}</code>; \
          <code>shakedown report DIR</code> judges it again and rewrites this page.</footer>\n</body></html>\n",
-        escape(&report.shakedown),
-        escape(&report.run_dir.display().to_string())
+        esc(&report.shakedown),
+        esc(&report.run_dir.display().to_string())
     );
     p
 }
@@ -145,12 +130,12 @@ fn header(p: &mut String, r: &Report) {
     let _ = write!(
         p,
         r#"<header><h1>{} <span class="status {}">{}</span></h1><dl class="meta">"#,
-        escape(&r.suite),
+        esc(&r.suite),
         status_class(r.status),
         r.status.word()
     );
     let mut item = |k: &str, v: &str| {
-        let _ = write!(p, "<dt>{k}</dt><dd>{}</dd>", escape(v));
+        let _ = write!(p, "<dt>{k}</dt><dd>{}</dd>", esc(v));
     };
     item("level", &r.level);
     item("seed", &r.seed.to_string());
@@ -160,13 +145,13 @@ fn header(p: &mut String, r: &Report) {
     item("shakedown", &r.shakedown);
     p.push_str("</dl>");
     if let Some(e) = &r.error {
-        let _ = write!(p, r#"<pre class="run-error">{}</pre>"#, escape(e));
+        let _ = write!(p, r#"<pre class="run-error">{}</pre>"#, esc(e));
     }
     if let Some(cmd) = r.replay_command() {
         let _ = write!(
             p,
             r#"<p>Replay (the same suite, seed and schedule): </p><pre class="replay"><code>{}</code></pre>"#,
-            escape(&cmd)
+            esc(&cmd)
         );
     }
     p.push_str("</header>\n");
@@ -233,24 +218,20 @@ fn verdicts(p: &mut String, r: &Report, explained: &[(String, &str)]) {
             format!("check-{}-{}", v.check, n + 1)
         };
         let id = if explained.iter().any(|(id, _)| *id == v.id) {
-            format!(
-                r##"<a href="#{}">{}</a>"##,
-                escape(&anchor(&v.id)),
-                escape(&v.id)
-            )
+            format!(r##"<a href="#{}">{}</a>"##, esc(&anchor(&v.id)), esc(&v.id))
         } else {
-            escape(&v.id)
+            esc(&v.id)
         };
         let _ = write!(
             p,
             r#"<tr class="row-{class}" id="{}"><td><span class="status {class}">{}</span></td><td>{}</td><td>{id}</td><td>{}"#,
-            escape(&row),
+            esc(&row),
             v.status.tag(),
-            escape(&v.check),
-            escape(&v.summary)
+            esc(&v.check),
+            esc(&v.summary)
         );
         if !v.lines.is_empty() {
-            let _ = write!(p, "<pre>{}</pre>", escape(&v.lines.join("\n")));
+            let _ = write!(p, "<pre>{}</pre>", esc(&v.lines.join("\n")));
         }
         evidence(p, v);
         p.push_str("</td></tr>");
@@ -273,7 +254,7 @@ fn evidence(p: &mut String, v: &Verdict) {
     let _ = write!(
         p,
         "<details><summary>evidence</summary><pre>{}</pre></details>",
-        escape(&json)
+        esc(&json)
     );
 }
 
@@ -382,7 +363,7 @@ fn charts(p: &mut String, r: &RunRecords, course: &Course) {
                 p,
                 r#"<li><span class="swatch line-{}"></span>{}</li>"#,
                 i % 6,
-                escape(name)
+                esc(name)
             );
         }
         p.push_str("</ul>");
@@ -407,13 +388,13 @@ fn cases(p: &mut String, r: &Report) {
         let _ = write!(
             p,
             r#"<tr class="row-{class}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{:.1} ms</td><td>{}</td><td>{}</td></tr>"#,
-            escape(&c.case),
-            escape(&c.category),
-            escape(&c.expect),
-            escape(&c.status),
+            esc(&c.case),
+            esc(&c.category),
+            esc(&c.expect),
+            esc(&c.status),
             c.time_ms,
-            escape(&c.verdict),
-            escape(&c.evidence)
+            esc(&c.verdict),
+            esc(&c.evidence)
         );
     }
     p.push_str("</tbody></table></section>\n");
@@ -446,15 +427,15 @@ fn tests(p: &mut String, r: &Report) {
             let _ = write!(
                 p,
                 r#"<tr class="row-fail"><td>{}</td><td>{}</td><td>{}"#,
-                escape(&t.full_name()),
-                escape(&status),
-                escape(t.message.as_deref().unwrap_or(""))
+                esc(&t.full_name()),
+                esc(&status),
+                esc(t.message.as_deref().unwrap_or(""))
             );
             if let Some(text) = &t.text {
                 let _ = write!(
                     p,
                     "<details><summary>output</summary><pre>{}</pre></details>",
-                    escape(text)
+                    esc(text)
                 );
             }
             p.push_str("</td></tr>");
@@ -476,14 +457,14 @@ fn perf(p: &mut String, r: &Report) {
     let Some(results) = &r.perf else { return };
     p.push_str(r#"<section id="perf"><h2>Performance (latencies in ms)</h2><table class="perf"><thead><tr>"#);
     for h in super::perf::header() {
-        let _ = write!(p, "<th>{}</th>", escape(h));
+        let _ = write!(p, "<th>{}</th>", esc(h));
     }
     p.push_str("</tr></thead><tbody>");
     for row in super::perf::rows(results) {
         p.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
             let class = if i == 0 { "" } else { r#" class="num""# };
-            let _ = write!(p, "<td{class}>{}</td>", escape(cell));
+            let _ = write!(p, "<td{class}>{}</td>", esc(cell));
         }
         p.push_str("</tr>");
     }
@@ -503,8 +484,8 @@ fn explanations(p: &mut String, explained: &[(String, &str)]) {
         let _ = write!(
             p,
             r#"<section class="failure" id="{}"><h3>{}</h3>{}</section>"#,
-            escape(&anchor(id)),
-            escape(id),
+            esc(&anchor(id)),
+            esc(id),
             markdown(text)
         );
     }
@@ -561,7 +542,7 @@ fn markdown(text: &str) -> String {
     for line in text.lines() {
         if let Some(lines) = &mut code {
             if fence(line) {
-                let _ = write!(out, "<pre><code>{}</code></pre>", escape(&lines.join("\n")));
+                let _ = write!(out, "<pre><code>{}</code></pre>", esc(&lines.join("\n")));
                 code = None;
             } else if !line.starts_with("# shakedown:doctest") {
                 // The docs' test directives mean nothing to a reader.
@@ -587,7 +568,7 @@ fn markdown(text: &str) -> String {
         }
     }
     if let Some(lines) = code {
-        let _ = write!(out, "<pre><code>{}</code></pre>", escape(&lines.join("\n")));
+        let _ = write!(out, "<pre><code>{}</code></pre>", esc(&lines.join("\n")));
     }
     flush(&mut out, &mut para, &mut list);
     out
@@ -618,7 +599,7 @@ fn inline(text: &str) -> String {
     let mut out = String::new();
     for (i, part) in parts.iter().enumerate() {
         if i % 2 == 1 {
-            let _ = write!(out, "<code>{}</code>", escape(part));
+            let _ = write!(out, "<code>{}</code>", esc(part));
             continue;
         }
         for (k, piece) in part.split('*').enumerate() {
@@ -631,7 +612,7 @@ fn inline(text: &str) -> String {
                     out.push('*');
                 }
             }
-            out.push_str(&escape(piece));
+            out.push_str(&esc(piece));
         }
     }
     out
@@ -773,7 +754,7 @@ mod tests {
         }
         // The replay line of a failing run.
         let replay = report.replay_command().expect("a failing run replays");
-        assert!(html.contains(&escape(&replay)));
+        assert!(html.contains(&esc(&replay)));
         // One shaded window per fault and per crash, one line per restart.
         let course = Course::of(&RunRecords::read(run.write().path()).expect("reads"));
         let faults = course

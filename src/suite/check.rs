@@ -96,6 +96,17 @@ impl<'n> Field<'n> {
         }
     }
 
+    /// The name of one of `services`.
+    pub fn service_name(&self, services: &[super::ServiceSpec]) -> Res<String> {
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        let expected = format!("the name of a service: {}", list(&names));
+        let s = self.str(&expected)?;
+        if !names.contains(&s) {
+            return Err(self.expected(expected));
+        }
+        Ok(s.to_string())
+    }
+
     /// A boolean.
     pub fn bool(&self) -> Res<bool> {
         match self.node.val {

@@ -1,7 +1,7 @@
 //! The `[[fault]]` entries: `use = "NAME"` merging, the common keys, and kind-specific keys judged by
 //! the [`CheckFault`] the caller passes (the fault kinds live above the suite).
 
-use super::check::{Field, Res, Tbl, list};
+use super::check::{Field, Res, Tbl};
 use super::limits::{MAX_NAME_BYTES, MAX_REINJECT};
 use super::load::{SuiteError, is_name, opt};
 use super::tree::{self, Format, Node, Val};
@@ -140,15 +140,7 @@ fn fault(
         None => 0,
     };
     let service = match get("service") {
-        Some(f) => {
-            let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-            let expected = format!("the name of a service: {}", list(&names));
-            let s = f.str(&expected)?;
-            if !names.contains(&s) {
-                return Err(f.expected(expected));
-            }
-            s.to_string()
-        }
+        Some(f) => f.service_name(services)?,
         None => services
             .iter()
             .find(|s| s.entry)

@@ -1,8 +1,8 @@
 //! The `[guardrail]` table: conditions that end a run early, with status `aborted`, instead
 //! of letting a service that is plainly broken burn the rest of its budget.
 
+use super::ServiceSpec;
 use super::check::{Field, Res};
-use super::{ServiceSpec, check::list};
 use crate::units::{Dur, parse_bytes};
 use serde::{Deserialize, Serialize};
 
@@ -74,15 +74,7 @@ pub(crate) fn guardrails(f: &Field, services: &[ServiceSpec]) -> Res<Guardrails>
             return Err(above.expected(format_args!("{expected}, more than zero")));
         }
         let service = match t.get("service") {
-            Some(f) => {
-                let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-                let expected = format!("the name of a service: {}", list(&names));
-                let s = f.str(&expected)?;
-                if !names.contains(&s) {
-                    return Err(f.expected(expected));
-                }
-                Some(s.to_string())
-            }
+            Some(f) => Some(f.service_name(services)?),
             None => None,
         };
         g.memory = Some(MemoryGuard {
