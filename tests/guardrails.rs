@@ -3,6 +3,7 @@
 
 mod util;
 
+use serde_json::Value;
 use util::{Case, code, jsonl, mock_suite, show};
 
 /// Streaming load for `secs` seconds at 20 req/s, with a short timeout.
@@ -12,11 +13,22 @@ fn load(secs: u32) -> String {
     )
 }
 
-fn events(case: &Case, kind: &str) -> Vec<serde_json::Value> {
-    jsonl(&case.run_dir().join("events.jsonl"))
-        .into_iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
+/// Run `case` to its guardrail's end: exit 1, status `aborted` with the guardrail's id,
+/// long before its 30 s of load. Returns the report and the output.
+fn aborted(case: &Case, guardrail: &str) -> (Value, String) {
+    let out = case.run();
+    let text = show(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    let report = case.report();
+    assert_eq!(report["status"], "aborted", "{text}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with(&format!("{guardrail}: ")), "{error}");
+    // Ended long before the 30 s of load: a prefix, judged.
+    assert!(
+        report["wall_ms"].as_f64().unwrap_or(f64::MAX) < 20_000.0,
+        "{report:#}"
+    );
+    (report, text)
 }
 
 #[test]
@@ -30,23 +42,13 @@ fn a_service_failing_outside_faults_trips_the_error_rate_guardrail() {
         ),
     );
     let case = Case::new(&suite);
-    let out = case.run();
-    assert_eq!(code(&out), 1, "{}", show(&out));
-    let report = case.report();
-    assert_eq!(report["status"], "aborted", "{}", show(&out));
+    let (report, text) = aborted(&case, "guardrail.error_rate");
     let error = report["error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("guardrail.error_rate: "), "{error}");
     assert!(error.contains("outside fault windows"), "{error}");
-    // Ended long before the 30 s of load: a prefix, judged.
-    assert!(
-        report["wall_ms"].as_f64().unwrap_or(f64::MAX) < 20_000.0,
-        "{report:#}"
-    );
-    let text = show(&out);
     assert!(text.contains("ABORTED"), "{text}");
     assert!(text.contains("guardrail.error_rate"), "{text}");
     assert!(text.contains("replay: shakedown replay"), "{text}");
-    assert_eq!(events(&case, "guardrail.tripped").len(), 1, "{text}");
+    assert_eq!(case.events("guardrail.tripped").len(), 1, "{text}");
     let junit = std::fs::read_to_string(case.run_dir().join("junit.xml")).expect("junit");
     assert!(
         junit.contains("<failure type=\"guardrail.error_rate\""),
@@ -74,7 +76,7 @@ fn a_healthy_service_and_errors_inside_a_fault_window_trip_nothing() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(case.report()["status"], "passed", "{}", show(&out));
     assert!(
-        events(&case, "guardrail.tripped").is_empty(),
+        case.events("guardrail.tripped").is_empty(),
         "{}",
         show(&out)
     );
@@ -96,17 +98,9 @@ fn a_process_tree_above_the_memory_bound_trips_the_memory_guardrail() {
         ),
     );
     let case = Case::new(&suite);
-    let out = case.run();
-    assert_eq!(code(&out), 1, "{}", show(&out));
-    let report = case.report();
-    assert_eq!(report["status"], "aborted", "{}", show(&out));
+    let (report, _) = aborted(&case, "guardrail.memory");
     let error = report["error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("guardrail.memory: "), "{error}");
     assert!(error.contains("the process tree of `main` held"), "{error}");
-    assert!(
-        report["wall_ms"].as_f64().unwrap_or(f64::MAX) < 20_000.0,
-        "{report:#}"
-    );
 }
 
 #[test]
@@ -124,13 +118,14 @@ fn a_reinjected_kill_acts_after_each_restart_and_each_is_a_window() {
     let out = case.run();
     let text = show(&out);
     assert_eq!(code(&out), 0, "{text}");
-    assert_eq!(events(&case, "fault.inject").len(), 3, "{text}");
-    let rounds: Vec<u64> = events(&case, "fault.reinject")
+    assert_eq!(case.events("fault.inject").len(), 3, "{text}");
+    let rounds: Vec<u64> = case
+        .events("fault.reinject")
         .iter()
         .filter_map(|e| e["round"].as_u64())
         .collect();
     assert_eq!(rounds, [1, 2], "{text}");
-    assert!(events(&case, "service.restart").len() >= 3, "{text}");
+    assert!(case.events("service.restart").len() >= 3, "{text}");
     // Each kill's exit lies in its own window: no crash nobody planned.
     assert!(case.failed_ids().is_empty(), "{text}");
     let recovery = case.verdict("recover_within");
