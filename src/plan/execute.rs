@@ -10,7 +10,6 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
-use tokio_util::sync::CancellationToken;
 
 /// The level summary in a level directory.
 pub const LEVEL_JSON: &str = "level.json";
@@ -167,7 +166,7 @@ pub async fn run_level(
     let dir = create_fresh_dir(&opts.out, &format!("level-{id}-{}", utc_stamp(now)))
         .map_err(|(path, source)| LevelError::Dir { path, source })?;
     let started = Instant::now();
-    let interrupted = watch_interrupts();
+    let interrupted = crate::run::watch_interrupts();
     let run_opts = RunOptions {
         seed: opts.seed,
         out: dir.clone(),
@@ -240,30 +239,6 @@ pub async fn run_level(
 fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<(), LevelError> {
     let path = dir.join(name);
     std::fs::write(&path, bytes).map_err(|source| LevelError::Write { path, source })
-}
-
-/// A token cancelled at the first SIGINT or SIGTERM, between runs as during one (each run
-/// also hears it and tears down).
-fn watch_interrupts() -> CancellationToken {
-    use tokio::signal::unix::{SignalKind, signal};
-    let token = CancellationToken::new();
-    let t = token.clone();
-    // Registered before the task starts, so no signal falls between.
-    let signals = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    );
-    tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = signals else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        t.cancel();
-    });
-    token
 }
 
 /// The report of a suite that was not run (`skipped`), or whose run could not start

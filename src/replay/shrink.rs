@@ -14,6 +14,7 @@ use crate::units::Dur;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The minimal suite's file, in the shrink directory.
 pub const SHRUNK: &str = "shrunk.json";
@@ -165,16 +166,22 @@ pub fn shrink(opts: &ShrinkOptions) -> Result<Shrunk, ReplayError> {
         })?,
     };
     let dir = shrink_dir(opts)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|source| ReplayError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let stop = {
+        let _in = rt.enter();
+        run::watch_interrupts()
+    };
     let mut t = Tester {
         id: id.clone(),
         k: opts.k.max(1),
         max_runs: opts.max_runs,
         dir: dir.clone(),
         progress: opts.progress,
-        rt: tokio::runtime::Runtime::new().map_err(|source| ReplayError::Write {
-            path: dir.clone(),
-            source,
-        })?,
+        rt,
+        stop,
         runs: 0,
         interrupted: false,
         last_failing: None,
@@ -244,6 +251,8 @@ struct Tester {
     dir: PathBuf,
     progress: bool,
     rt: tokio::runtime::Runtime,
+    /// Cancelled by Ctrl-C, between runs as during one.
+    stop: CancellationToken,
     runs: usize,
     /// A candidate run was interrupted: no more runs.
     interrupted: bool,
@@ -292,6 +301,10 @@ impl Tester {
     /// One run of `suite`: whether it failed with the id, and its directory (`None` when
     /// `max_runs` is spent and nothing ran).
     fn once(&mut self, suite: &Suite) -> (bool, Option<PathBuf>) {
+        if self.stop.is_cancelled() {
+            self.interrupted = true;
+            self.max_runs = self.runs;
+        }
         if self.runs >= self.max_runs {
             self.exhausted = !self.interrupted;
             return (false, None);

@@ -1085,6 +1085,31 @@ impl RunProxy {
     }
 }
 
+/// A token cancelled at the first SIGINT or SIGTERM, for a caller that makes several runs
+/// (a level, a shrink): it hears a signal between runs as during one (each run also hears it
+/// and tears down). Call it inside a runtime.
+pub fn watch_interrupts() -> CancellationToken {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    let t = token.clone();
+    // Registered before the task starts, so no signal falls between.
+    let signals = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    );
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = signals else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        t.cancel();
+    });
+    token
+}
+
 /// Turn SIGINT/SIGTERM into a cut of the run; a second signal exits at once (the reaper then
 /// kills every service group).
 fn watch_signals(c: CancellationToken, j: Journal, progress: Progress) -> JoinHandle<()> {
