@@ -258,11 +258,10 @@ fn replay(args: ReplayArgs) -> i32 {
     match runtime.block_on(shakedown::replay::replay(&opts)) {
         Ok(r) => {
             print!("{}", r.report.summary());
-            if r.report.status == shakedown::report::RunStatus::Interrupted {
-                return INTERRUPTED;
+            if r.report.status != shakedown::report::RunStatus::Interrupted {
+                print!("{}", r.lines(&opts.run_dir));
             }
-            print!("{}", r.lines(&opts.run_dir));
-            if r.same() { 0 } else { 1 }
+            r.exit_code()
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -3,6 +3,7 @@
 
 mod util;
 
+use serde_json::{Value, json};
 use shakedown::suite;
 use std::path::Path;
 use std::process::Command;
@@ -154,4 +155,112 @@ fn two_runs_with_one_seed_plan_the_same_schedule_byte_for_byte() {
         "{}",
         show(&replay)
     );
+}
+
+#[test]
+fn a_hand_edited_resolved_suite_is_refused_where_a_run_would_break() {
+    let case = Case::new(&mock_suite(
+        &[],
+        "[load]\nrate = 5\nduration = \"1s\"\n\n[[fault]]\nkind = \"process.kill\"\nat = \"200ms\"\n",
+    ));
+    let suites = suite::load_all(&case.suite, &shakedown::fault::check).expect("loads");
+    let resolved = serde_json::to_value(&suites[0]).expect("serialises");
+    let path = case.tmp.path().join("suite.resolved.json");
+    let edits: [(fn(&mut Value), &str); 4] = [
+        (
+            |s| s["services"] = json!([]),
+            "`services` of a resolved suite (a run directory's `suite.resolved.json`) is empty",
+        ),
+        (
+            |s| s["load"]["rate"] = json!(1e12),
+            "`load.rate` of a resolved suite",
+        ),
+        (
+            |s| s["load"]["duration"] = json!("1000000h"),
+            "`load.duration` of a resolved suite",
+        ),
+        (
+            |s| s["faults"][0]["service"] = json!("nope"),
+            "`faults[0].service` of a resolved suite (a run directory's `suite.resolved.json`) \
+             is `nope`, expected the name of a service: `main`",
+        ),
+    ];
+    for (edit, needle) in edits {
+        let mut edited = resolved.clone();
+        edit(&mut edited);
+        std::fs::write(&path, serde_json::to_vec(&edited).expect("json")).expect("write");
+        let err = match suite::load_all(&path, &shakedown::fault::check) {
+            Ok(_) => panic!("taken: {needle}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(needle), "{needle}\n{err}");
+        // `shakedown replay` of the directory says it the same way, as a suite error.
+        let out = Command::new(bin())
+            .arg("replay")
+            .arg(case.tmp.path())
+            .output()
+            .expect("replay");
+        assert_eq!(code(&out), 2, "{}", show(&out));
+        assert!(show(&out).contains(needle), "{}", show(&out));
+    }
+}
+
+#[test]
+fn a_replay_that_reaches_no_verdict_has_nothing_to_compare() {
+    let case = Case::new(&mock_suite(&[], "[load]\nrate = 5\nduration = \"500ms\"\n"));
+    let out = case.run();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    // A build that cannot start: an error, not "the same ids (none) fail".
+    let out = Command::new(bin())
+        .arg("replay")
+        .arg(case.run_dir())
+        .arg("--out")
+        .arg(case.tmp.path().join("replays"))
+        .args(["--against", "/nonexistent/server --port {port}"])
+        .arg("--quiet")
+        .output()
+        .expect("replay");
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    assert!(
+        show(&out).contains("replay: ended ERROR before any verdict, nothing to compare"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn against_replaces_a_command_suites_command() {
+    let case = Case::new("");
+    let script = |name: &str, body: &str| {
+        let path = case.tmp.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        path.display().to_string()
+    };
+    let failing = script("failing.sh", "echo 'test a ... FAILED'; exit 101");
+    let fixed = script("fixed.sh", "echo 'test a ... ok'");
+    std::fs::write(
+        &case.suite,
+        format!(
+            "[suite]\nname = \"t\"\nkind = \"command\"\nbudget = \"1m\"\n\n\
+             [command]\nargv = [\"{failing}\"]\n"
+        ),
+    )
+    .expect("write suite");
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let before = case.failed_ids();
+    assert!(!before.is_empty(), "{}", show(&out));
+    let out = Command::new(bin())
+        .arg("replay")
+        .arg(case.run_dir())
+        .arg("--out")
+        .arg(case.tmp.path().join("replays"))
+        .args(["--against", &fixed])
+        .arg("--quiet")
+        .output()
+        .expect("replay");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(show(&out).contains(", now none"), "{}", show(&out));
 }

@@ -179,3 +179,33 @@ fn ctrl_c_ends_the_search_with_the_smallest_failing_suite_so_far() {
     assert_eq!(report["status"], "interrupted", "{report:#}");
     util::assert_tree_gone(&out_dir.join("002"));
 }
+
+#[test]
+fn an_id_that_did_not_fail_or_too_few_runs_is_a_usage_error() {
+    let case = Case::new(&mock_suite(
+        &["--bug", "drop-stream"],
+        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"chat\", stream = true, max_tokens = 4 }\n",
+    ));
+    let out = case.run();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let failed = case.failed_ids();
+
+    let out = shrink(&case, &["--id", "service.crash"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let expected = format!(
+        "`service.crash` did not fail in {}, expected one of its failing ids: {}",
+        case.run_dir().display(),
+        failed.join(", ")
+    );
+    assert!(show(&out).contains(&expected), "{}", show(&out));
+
+    let out = shrink(&case, &["-k", "3", "--max-runs", "2"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        show(&out).contains("--max-runs 2 is below -k 3"),
+        "{}",
+        show(&out)
+    );
+    // Nothing ran.
+    assert!(!case.tmp.path().join("shrink").join("001").exists());
+}

@@ -6,7 +6,7 @@ pub mod ddmin;
 pub mod shrink;
 
 use crate::record::{Schedule, files, first_difference_json};
-use crate::report::Report;
+use crate::report::{Report, RunStatus};
 use crate::run::{self, RunError, RunOptions};
 use crate::suite::{Suite, SuiteError};
 use crate::verdict::Status;
@@ -94,6 +94,27 @@ impl Replayed {
         self.before == self.now
     }
 
+    /// Whether the replay got as far as verdicts to compare: not an error without an id of
+    /// its own (a service that never started), not a skip (a requirement missing here).
+    pub fn judged(&self) -> bool {
+        !matches!(self.report.status, RunStatus::Error | RunStatus::Skipped)
+            || self.report.ending_id().is_some()
+    }
+
+    /// Exit code: 0 the same ids fail, 1 others do, 3 the replay reached no verdict, 130
+    /// interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if self.report.status == RunStatus::Interrupted {
+            130
+        } else if !self.judged() {
+            3
+        } else if self.same() {
+            0
+        } else {
+            1
+        }
+    }
+
     /// The lines that close a replay's output: the schedule, then the verdict ids.
     pub fn lines(&self, dir: &Path) -> String {
         let list = |ids: &[String]| {
@@ -114,7 +135,13 @@ impl Replayed {
                 files::SCHEDULE
             ),
         };
-        let ids = if self.same() {
+        let ids = if !self.judged() {
+            format!(
+                "replay: ended {} before any verdict, nothing to compare with {}",
+                self.report.status.word(),
+                dir.display()
+            )
+        } else if self.same() {
             format!(
                 "replay: the same verdict ids fail as in {}: {}",
                 dir.display(),
@@ -195,11 +222,15 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
-/// Replace the entry service's command line with `cmd`.
+/// Replace the entry service's command line with `cmd` (a command suite's command).
 fn against(suite: &mut Suite, cmd: &str) -> Result<(), ReplayError> {
     let argv: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
     if argv.is_empty() {
         return Err(ReplayError::EmptyAgainst);
+    }
+    if let Some(c) = &mut suite.command {
+        c.argv = argv;
+        return Ok(());
     }
     let entry = suite.entry().name.clone();
     if let Some(s) = suite.services.iter_mut().find(|s| s.name == entry) {

@@ -157,6 +157,17 @@ pub fn shrink(opts: &ShrinkOptions) -> Result<Shrunk, ReplayError> {
     let original = resolved_suite(&opts.run_dir)?;
     let failed = failed_in_order(&read_report(&opts.run_dir)?);
     let id = match &opts.id {
+        Some(id) if !failed.contains(id) => {
+            return Err(ReplayError::Usage(format!(
+                "`{id}` did not fail in {}, expected one of its failing ids: {}",
+                opts.run_dir.display(),
+                if failed.is_empty() {
+                    "none".to_string()
+                } else {
+                    failed.join(", ")
+                }
+            )));
+        }
         Some(id) => id.clone(),
         None => failed.first().cloned().ok_or_else(|| {
             ReplayError::Usage(format!(
@@ -165,6 +176,12 @@ pub fn shrink(opts: &ShrinkOptions) -> Result<Shrunk, ReplayError> {
             ))
         })?,
     };
+    if opts.max_runs < opts.k.max(1) as usize {
+        return Err(ReplayError::Usage(format!(
+            "--max-runs {} is below -k {}, expected at least the k runs that confirm the failure",
+            opts.max_runs, opts.k
+        )));
+    }
     let dir = shrink_dir(opts)?;
     let rt = tokio::runtime::Runtime::new().map_err(|source| ReplayError::Write {
         path: dir.clone(),

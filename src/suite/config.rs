@@ -4,7 +4,8 @@
 //! Each test, merged over `defaults`, becomes one [`Suite`]; the kind says how a test reads.
 //! Every value keeps the place it was written, so an error in a default points at the default.
 
-use super::check::{Field, Res};
+use super::check::{Field, Res, list};
+use super::limits::{MAX_ARRIVALS, MAX_IN_FLIGHT, MAX_RATE, MAX_REINJECT, number};
 use super::load::SuiteError;
 use super::tree::{self, Format, Node, Val};
 use super::{CheckFault, Suite};
@@ -86,7 +87,7 @@ pub fn load_all(path: &Path, check: &CheckFault) -> Result<Vec<Suite>, SuiteErro
 /// resolved, so it is read as written, and runs again exactly as it ran.
 fn resolved(path: &Path, text: &str) -> Result<Suite, SuiteError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| SuiteError {
+    let suite: Suite = serde_path_to_error::deserialize(de).map_err(|e| SuiteError {
         file: path.to_path_buf(),
         line: e.inner().line(),
         col: e.inner().column(),
@@ -95,7 +96,74 @@ fn resolved(path: &Path, text: &str) -> Result<Suite, SuiteError> {
             e.path(),
             e.inner()
         ),
-    })
+    })?;
+    invariants(&suite).map_err(|(key, what)| {
+        SuiteError::whole(
+            path,
+            format!("`{key}` of a resolved suite (a run directory's `suite.resolved.json`) {what}"),
+        )
+    })?;
+    Ok(suite)
+}
+
+/// What a suite file's checks guarantee and a run relies on, for a resolved suite read as
+/// written (a hand-edited one may break them): the key and what is wrong with it.
+fn invariants(suite: &Suite) -> Result<(), (String, String)> {
+    let fail = |key: &str, what: String| Err((key.to_string(), what));
+    if suite.command.is_none() && suite.services.is_empty() {
+        return fail(
+            "services",
+            "is empty, expected a service (or a `command`)".into(),
+        );
+    }
+    let names: Vec<&str> = suite.services.iter().map(|s| s.name.as_str()).collect();
+    for (i, f) in suite.faults.iter().enumerate() {
+        if !names.is_empty() && !names.contains(&f.service.as_str()) {
+            let expected = format!("the name of a service: {}", list(&names));
+            return fail(
+                &format!("faults[{i}].service"),
+                format!("is `{}`, expected {expected}", f.service),
+            );
+        }
+        if f.reinject > MAX_REINJECT {
+            return fail(
+                &format!("faults[{i}].reinject"),
+                format!("is {}, expected at most {MAX_REINJECT}", f.reinject),
+            );
+        }
+    }
+    if let Some(l) = &suite.load {
+        if !(l.rate > 0.0 && l.rate <= MAX_RATE) {
+            return fail(
+                "load.rate",
+                format!(
+                    "is {}, expected more than 0 and at most {}",
+                    l.rate,
+                    number(MAX_RATE)
+                ),
+            );
+        }
+        let arrivals = l.rate * l.duration.0.as_secs_f64();
+        if arrivals > MAX_ARRIVALS {
+            return fail(
+                "load.duration",
+                format!(
+                    "gives {} arrivals at rate {}/s, expected at most {}",
+                    number(arrivals),
+                    number(l.rate),
+                    number(MAX_ARRIVALS)
+                ),
+            );
+        }
+        let (key, cap) = match l.concurrency {
+            Some(c) => ("load.concurrency", c),
+            None => ("load.max_in_flight", l.max_in_flight),
+        };
+        if cap == 0 || cap > MAX_IN_FLIGHT as usize {
+            return fail(key, format!("is {cap}, expected 1 to {MAX_IN_FLIGHT}"));
+        }
+    }
+    Ok(())
 }
 
 /// `over` with every key of `under` it lacks; tables present in both merge, key by key.
