@@ -337,6 +337,127 @@ fn every_file_a_suite_depends_on_is_hashed_and_a_missing_program_is_recorded() {
     // A program missing then and now is no mismatch.
     let ok = verify();
     assert_eq!(code(&ok), 0, "{}", show(&ok));
+    // Found on PATH now, it appeared.
+    let bin_dir = dir.join("bin");
+    std::fs::create_dir(&bin_dir).expect("mkdir");
+    let program = bin_dir.join("no-such-program-for-certify");
+    std::fs::write(&program, "#!/bin/sh\n").expect("write program");
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let appeared = Command::new(bin())
+        .current_dir(dir)
+        .env("PATH", path)
+        .args(["certify", "--verify", "c/certificate.json"])
+        .output()
+        .expect("verify");
+    assert_eq!(code(&appeared), 1, "{}", show(&appeared));
+    assert!(
+        show(&appeared)
+            .contains("appeared: no-such-program-for-certify: recorded missing, now sha256"),
+        "{}",
+        show(&appeared)
+    );
+}
+
+#[test]
+fn runs_certified_from_elsewhere_hash_the_checkout_given_as_root() {
+    let tmp = checkout();
+    let dir = tmp.path();
+    let run = shakedown(dir, &["run", "suites/pass.toml", "--run-dir", "pass", "-q"]);
+    assert_eq!(code(&run), 0, "{}", show(&run));
+    // The run recorded `suites/pass.toml`, relative to the checkout; certify runs elsewhere.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let cert_dir = elsewhere.path().join("c");
+    let out = Command::new(bin())
+        .current_dir(elsewhere.path())
+        .args(["certify", "--release", "r1", "--root"])
+        .arg(dir)
+        .arg("--out")
+        .arg(&cert_dir)
+        .arg(dir.join("pass"))
+        .output()
+        .expect("certify");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let cert_path = cert_dir.join("certificate.json");
+    let cert = read_json(&cert_path);
+    let h = hash(&cert, "suites/pass.toml");
+    assert_eq!(h["missing"], false, "{h}");
+    assert_eq!(h["sha256"], sha256_of(&dir.join("suites/pass.toml")));
+
+    let verify = || {
+        Command::new(bin())
+            .current_dir(elsewhere.path())
+            .args(["certify", "--verify"])
+            .arg(&cert_path)
+            .arg("--root")
+            .arg(dir)
+            .output()
+            .expect("verify")
+    };
+    let ok = verify();
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+    std::fs::write(dir.join("suites/pass.toml"), suite("pass", true)).expect("write");
+    let changed = verify();
+    assert_eq!(code(&changed), 1, "{}", show(&changed));
+    assert!(
+        show(&changed).contains("changed: suites/pass.toml: sha256"),
+        "{}",
+        show(&changed)
+    );
+    // A hand-edited hash, however odd, is a mismatch, not a crash.
+    let mut edited = cert.clone();
+    if let Some(h) = edited["hashes"]
+        .as_array_mut()
+        .and_then(|hs| hs.iter_mut().find(|h| h["path"] == "suites/pass.toml"))
+    {
+        h["sha256"] = Value::from("aéééééééééééééé");
+    }
+    std::fs::write(&cert_path, edited.to_string()).expect("write");
+    let odd = verify();
+    assert_eq!(code(&odd), 1, "{}", show(&odd));
+    assert!(
+        show(&odd).contains("changed: suites/pass.toml: sha256 aééééééééééé… ≠"),
+        "{}",
+        show(&odd)
+    );
+}
+
+#[test]
+fn an_aborted_run_fails_the_certificate_under_its_guardrail_id() {
+    let tmp = checkout();
+    let dir = tmp.path();
+    let aborting = suite("abort", false).replace("duration = \"1s\"", "duration = \"30s\"")
+        + "\n[guardrail.memory]\nabove = \"1MiB\"\n";
+    std::fs::write(dir.join("suites/abort.toml"), aborting).expect("write");
+    let run = shakedown(
+        dir,
+        &["run", "suites/abort.toml", "--run-dir", "abort", "-q"],
+    );
+    assert_eq!(code(&run), 1, "{}", show(&run));
+    let out = shakedown(dir, &["certify", "--release", "r1", "--out", "c", "abort"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let cert = read_json(&dir.join("c/certificate.json"));
+    assert_eq!(cert["overall"], "FAIL", "{cert:#}");
+    let row = suite_row(&cert, "L3", "abort");
+    assert_eq!(row["status"], "aborted", "{row}");
+    assert_eq!(row["cells"]["guardrail.memory"], "fail", "{row}");
+    let junit = std::fs::read_to_string(dir.join("c/certificate.junit.xml")).expect("junit");
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(!junit.contains("no suite ran"), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"failed: guardrail.memory"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(dir.join("c/certificate.html")).expect("html");
+    assert!(html.contains("aborted"), "{html}");
 }
 
 #[test]

@@ -450,6 +450,10 @@ fn command_suites_are_validated_with_located_errors() {
             "s.toml:9:2: `service` in the top level has no place in a command suite",
         ),
         (
+            format!("{head}[command]\nargv = [\"x\"]\n\n[guardrail.memory]\nabove = \"1GiB\"\n"),
+            "s.toml:9:2: `guardrail` in the top level has no place in a command suite",
+        ),
+        (
             format!("{head}[command]\nargv = [\"x\", \"{{port}}\"]\n"),
             "s.toml:7:14: `argv[1]` in [command] has placeholder `{port}`",
         ),

@@ -166,7 +166,8 @@ fn a_hand_edited_resolved_suite_is_refused_where_a_run_would_break() {
     let suites = suite::load_all(&case.suite, &shakedown::fault::check).expect("loads");
     let resolved = serde_json::to_value(&suites[0]).expect("serialises");
     let path = case.tmp.path().join("suite.resolved.json");
-    let edits: [(fn(&mut Value), &str); 4] = [
+    type Edit = fn(&mut Value);
+    let edits: [(Edit, &str); 4] = [
         (
             |s| s["services"] = json!([]),
             "`services` of a resolved suite (a run directory's `suite.resolved.json`) is empty",

@@ -82,7 +82,7 @@ impl Hasher {
 
     /// Every file `suite` depends on.
     pub fn suite(&mut self, suite: &Suite) {
-        let source = &suite.source;
+        let source = &self.locate(&suite.source);
         self.file(Kind::Suite, source, None);
         for f in crate::suite::used_fault_files(source) {
             self.file(Kind::Fault, &f, None);
@@ -137,7 +137,7 @@ impl Hasher {
         if self.hashes.iter().any(|h| h.path == shown) {
             return;
         }
-        let sha256 = sha256_file(&self.cwd.join(path));
+        let sha256 = sha256_file(&self.locate(path));
         self.push(Hash {
             kind,
             path: shown,
@@ -163,9 +163,19 @@ impl Hasher {
         }
     }
 
+    /// Where a path a run recorded lies: relative paths are read against the working
+    /// directory, else against the checkout root (runs made there, certified from elsewhere).
+    fn locate(&self, path: &Path) -> PathBuf {
+        let here = self.cwd.join(path);
+        if path.is_relative() && !here.exists() && self.root.join(path).exists() {
+            return self.root.join(path);
+        }
+        here
+    }
+
     /// `path` relative to the root where it lies under it, else absolute.
     fn shown(&self, path: &Path) -> String {
-        let abs = normalize(&self.cwd.join(path));
+        let abs = normalize(&self.locate(path));
         abs.strip_prefix(&self.root)
             .unwrap_or(&abs)
             .display()
@@ -213,11 +223,15 @@ pub fn resolve_program(program: &str, cwd: Option<&Path>) -> Option<PathBuf> {
 
 /// One recorded hash that no longer holds, in words (`changed: PATH: sha256 OLD… ≠ NEW…`).
 pub fn mismatch(h: &Hash, root: &Path) -> Option<String> {
-    let now = match h.kind {
-        Kind::Binary => std::env::current_exe().ok().and_then(|p| sha256_file(&p)),
+    let now = match (h.kind, &h.named) {
+        (Kind::Binary, _) => std::env::current_exe().ok().and_then(|p| sha256_file(&p)),
+        // A program not found then is looked for again as the suite names it.
+        (Kind::Program, Some(named)) if h.missing => {
+            resolve_program(named, None).and_then(|p| sha256_file(&p))
+        }
         _ => sha256_file(&root.join(&h.path)),
     };
-    let short = |s: &str| format!("{}…", &s[..s.len().min(12)]);
+    let short = |s: &str| format!("{}…", s.chars().take(12).collect::<String>());
     match (&h.sha256, &now) {
         (Some(a), Some(b)) if a == b => None,
         (None, None) => None,

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;font-size:90%}\
 th{background:#eee}.verdict{font-size:3em;font-weight:bold;padding:.2em .5em;display:inline-block}\
-.PASS,.pass,.passed{background:#bde5b8}.FAIL,.fail,.failed,.xpass,.error,.interrupted{background:#f4b6b6}\
+.PASS,.pass,.passed{background:#bde5b8}.FAIL,.fail,.failed,.xpass,.error,.interrupted,.aborted{background:#f4b6b6}\
 .xfail{background:#f6e3a1}.skip,.skipped,.notjudged{background:#ddd}\
 code,pre{font-family:monospace;font-size:90%}";
 

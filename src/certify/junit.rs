@@ -1,5 +1,5 @@
 //! The certificate as JUnit, for a CI's test view: one testsuite per level, one testcase per
-//! suite (failed, erred and interrupted suites fail; skipped ones are skipped with their
+//! suite (failed, aborted, erred and interrupted suites fail; skipped ones are skipped with their
 //! reason), and a testcase `no suite ran` that fails in a level where none did.
 
 use super::{Certificate, Row};
@@ -13,12 +13,15 @@ pub fn render(cert: &Certificate) -> String {
     let (mut tests, mut failures, mut errors, mut skipped) = (0, 0, 0, 0);
     for l in &cert.levels {
         let count = |f: fn(&Row) -> bool| l.suites.iter().filter(|r| f(r)).count();
-        let none_ran = !l
-            .suites
-            .iter()
-            .any(|r| matches!(r.status, RunStatus::Passed | RunStatus::Failed));
+        let none_ran = !l.suites.iter().any(|r| {
+            matches!(
+                r.status,
+                RunStatus::Passed | RunStatus::Failed | RunStatus::Aborted
+            )
+        });
         let t = l.suites.len() + usize::from(none_ran);
-        let f = count(|r| r.status == RunStatus::Failed) + usize::from(none_ran);
+        let f = count(|r| matches!(r.status, RunStatus::Failed | RunStatus::Aborted))
+            + usize::from(none_ran);
         let e = count(|r| matches!(r.status, RunStatus::Error | RunStatus::Interrupted));
         let s = count(|r| r.status == RunStatus::Skipped);
         (tests, failures, errors, skipped) = (tests + t, failures + f, errors + e, skipped + s);

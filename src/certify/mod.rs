@@ -300,6 +300,10 @@ fn from_level(s: LevelSuite) -> Found {
 
 fn from_report(r: &Report, dir: &Path, file: Option<PathBuf>) -> Found {
     let mut cells: BTreeMap<String, Status> = BTreeMap::new();
+    // The run's own ending (a guardrail, the budget) is a failing id of its row too.
+    if let Some(id) = r.ending_id() {
+        cells.insert(id.to_string(), Status::Fail);
+    }
     for v in &r.verdicts {
         let cell = cells.entry(v.id.clone()).or_insert(v.status);
         if rank(v.status) > rank(*cell) {

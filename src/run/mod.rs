@@ -703,9 +703,10 @@ impl Run {
                 for round in 0..=reinject {
                     if round > 0 {
                         // Again once its service has restarted and is ready (a crash loop).
+                        // No restart before load ends: the rounds end, the probes still run.
                         tokio::select! {
-                            up = ctx.service.ready_after(ready) => if !up { return },
-                            () = stop.cancelled(), if !after_load => return,
+                            up = ctx.service.ready_after(ready) => if !up { break },
+                            () = stop.cancelled(), if !after_load => break,
                             () = cut.cancelled() => return,
                         }
                         let now = clock.now_ms();

@@ -56,7 +56,7 @@ const OFFLINE: Form = Form {
 const EXPECT_KEYS: &[&str] = &["no_orphans", "log_forbid", "known_failures"];
 
 /// The tables a command suite has no place for.
-const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy", "accuracy"];
+const SERVICE_TABLES: &[&str] = &["service", "load", "fault", "proxy", "accuracy", "guardrail"];
 
 /// A command or offline suite: `[suite]` already read as `meta`, then `[command]` (or
 /// `[offline]`) and `[expect]`.
