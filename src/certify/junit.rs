@@ -13,12 +13,7 @@ pub fn render(cert: &Certificate) -> String {
     let (mut tests, mut failures, mut errors, mut skipped) = (0, 0, 0, 0);
     for l in &cert.levels {
         let count = |f: fn(&Row) -> bool| l.suites.iter().filter(|r| f(r)).count();
-        let none_ran = !l.suites.iter().any(|r| {
-            matches!(
-                r.status,
-                RunStatus::Passed | RunStatus::Failed | RunStatus::Aborted
-            )
-        });
+        let none_ran = super::none_ran(&l.suites);
         let t = l.suites.len() + usize::from(none_ran);
         let f = count(|r| matches!(r.status, RunStatus::Failed | RunStatus::Aborted))
             + usize::from(none_ran);

@@ -125,6 +125,16 @@ pub struct Row {
     pub cells: BTreeMap<String, Status>,
 }
 
+/// Whether no suite of a level ran to a verdict (all skipped, erred or interrupted).
+pub fn none_ran(suites: &[Row]) -> bool {
+    !suites.iter().any(|r| {
+        matches!(
+            r.status,
+            RunStatus::Passed | RunStatus::Failed | RunStatus::Aborted
+        )
+    })
+}
+
 impl Row {
     /// The verdict ids whose cells fail the run.
     pub fn failed_ids(&self) -> Vec<&str> {
@@ -394,12 +404,7 @@ fn build(
                     reasons.push(format!("{level} {}: {}{detail}", r.suite, r.status.word()));
                 }
             }
-            if !suites.iter().any(|r| {
-                matches!(
-                    r.status,
-                    RunStatus::Passed | RunStatus::Failed | RunStatus::Aborted
-                )
-            }) {
+            if none_ran(&suites) {
                 reasons.push(format!("{level}: no suite ran"));
             }
             let mut verdicts: Vec<String> = suites

@@ -163,7 +163,7 @@ impl Replayed {
 pub async fn replay(opts: &ReplayOptions) -> Result<Replayed, ReplayError> {
     let dir = &opts.run_dir;
     let mut suite = resolved_suite(dir)?;
-    let before = sorted(failed_in_order(&read_report(dir)?));
+    let before = read_report(dir)?.failed_ids();
     if let Some(cmd) = &opts.against {
         against(&mut suite, cmd)?;
     }
@@ -205,8 +205,8 @@ fn read_report(dir: &Path) -> Result<Report, ReplayError> {
     serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
 }
 
-/// The ids of the failed verdicts, in report order, each once; first the run's own ending
-/// id when it has one (the budget ran out, a guardrail tripped), as `Report::failed_ids`.
+/// `Report::failed_ids` in report order (the run's own ending id first), for shrink's
+/// default id: the first failure a person reads.
 fn failed_in_order(report: &Report) -> Vec<String> {
     let mut ids: Vec<String> = report.ending_id().map(str::to_string).into_iter().collect();
     for v in report.verdicts.iter().filter(|v| v.status == Status::Fail) {
@@ -214,11 +214,6 @@ fn failed_in_order(report: &Report) -> Vec<String> {
             ids.push(v.id.clone());
         }
     }
-    ids
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
     ids
 }
 

@@ -319,8 +319,7 @@ impl Tester {
     /// `max_runs` is spent and nothing ran).
     fn once(&mut self, suite: &Suite) -> (bool, Option<PathBuf>) {
         if self.stop.is_cancelled() {
-            self.interrupted = true;
-            self.max_runs = self.runs;
+            self.halt();
         }
         if self.runs >= self.max_runs {
             self.exhausted = !self.interrupted;
@@ -338,8 +337,7 @@ impl Tester {
         let hit = match self.rt.block_on(run::run(suite.clone(), &opts)) {
             // Ctrl-C ends the search: the smallest failing suite so far is the answer.
             Ok(report) if report.status == RunStatus::Interrupted => {
-                self.interrupted = true;
-                self.max_runs = self.runs;
+                self.halt();
                 false
             }
             Ok(report) => failed_in_order(&report).contains(&self.id),
@@ -347,6 +345,12 @@ impl Tester {
             Err(_) => false,
         };
         (hit, Some(run_dir))
+    }
+
+    /// Ctrl-C: no more runs.
+    fn halt(&mut self) {
+        self.interrupted = true;
+        self.max_runs = self.runs;
     }
 
     fn say(&self, what: &str, suite: &Suite, t: Tally) {
