@@ -49,6 +49,11 @@ impl Limit {
             Limit::Drop(n) | Limit::Wait(n) | Limit::WaitFor(n, _) => n,
         }
     }
+
+    /// Whether a slot got `elapsed_ms` after the load's start comes too late to be taken.
+    fn over(self, elapsed_ms: f64) -> bool {
+        matches!(self, Limit::WaitFor(_, duration_ms) if elapsed_ms >= duration_ms)
+    }
 }
 
 /// Send one request at each of `arrivals` (ms after `start_ms` on `clock`, in order, taken
@@ -86,7 +91,14 @@ pub async fn drive(
         let (permit, slot_ms) = match slots.clone().try_acquire_owned() {
             // Under a cap, arrivals queue behind each other's slots: each is due from when
             // it got one, so the lag of the client itself is counted from there.
-            Ok(p) if !matches!(limit, Limit::Drop(_)) => (p, Some(clock.now_ms())),
+            Ok(p) if !matches!(limit, Limit::Drop(_)) => {
+                let now = clock.now_ms();
+                if limit.over(now - start_ms) {
+                    summary.scheduled -= 1;
+                    break;
+                }
+                (p, Some(now))
+            }
             Ok(p) => (p, None),
             Err(_) => match limit {
                 Limit::Drop(max_in_flight) => {
@@ -108,9 +120,7 @@ pub async fn drive(
                         break;
                     };
                     let now = clock.now_ms();
-                    if let Limit::WaitFor(_, duration_ms) = limit
-                        && now >= start_ms + duration_ms
-                    {
+                    if limit.over(now - start_ms) {
                         summary.scheduled -= 1;
                         break;
                     }
