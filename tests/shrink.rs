@@ -209,3 +209,21 @@ fn an_id_that_did_not_fail_or_too_few_runs_is_a_usage_error() {
     // Nothing ran.
     assert!(!case.tmp.path().join("shrink").join("001").exists());
 }
+
+#[test]
+fn a_failure_under_load_alone_shrinks_with_no_faults_to_take_away() {
+    let case = Case::new(&mock_suite(
+        &["--bug", "drop-stream"],
+        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"chat\", stream = true, max_tokens = 4 }\n",
+    ));
+    assert_eq!(code(&case.run()), 1);
+    let id = case.failed_ids()[0].clone();
+    let out = shrink(&case, &["--id", &id]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains(&format!("{id} still fails with no faults, load ")),
+        "{text}"
+    );
+    assert!(!text.contains("0 of 0"), "{text}");
+}

@@ -124,6 +124,11 @@ impl Minimal {
             (0, _) => String::new(),
             (a, b) => format!(", {b} of {a} input cases"),
         };
+        // A run with no faults to take away (a failure under load alone) says so plainly.
+        let faults = match self.faults {
+            (0, _) => "no faults".to_string(),
+            (a, b) => format!("{b} of {a} fault(s)"),
+        };
         let stopped = if self.interrupted {
             " (interrupted: smaller may exist)"
         } else if self.exhausted {
@@ -132,14 +137,12 @@ impl Minimal {
             ""
         };
         format!(
-            "shrink: {} still fails with {} of {} fault(s){load}{cases}: fails {} of {} runs\n\
+            "shrink: {} still fails with {faults}{load}{cases}: fails {} of {} runs\n\
              shrink: {} runs{stopped}, each in {}\n\
              shrink: minimal suite: {}\n  \
              replay: shakedown replay {}\n  \
              or run: shakedown run {} --seed {}\n",
             self.id,
-            self.faults.1,
-            self.faults.0,
             self.tally.fails,
             self.tally.runs,
             self.runs,
