@@ -27,6 +27,14 @@ fn shrunk(case: &Case) -> Value {
     read_json(&case.tmp.path().join("shrink").join("shrunk.json"))
 }
 
+/// A suite that fails under load alone, no faults: the mock drops every stream.
+fn drop_stream() -> Case {
+    Case::new(&mock_suite(
+        &["--bug", "drop-stream"],
+        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"chat\", stream = true, max_tokens = 4 }\n",
+    ))
+}
+
 /// Run a suite file as `shakedown run` would, into `dir`.
 fn run_file(file: &Path, dir: &Path) -> Output {
     Command::new(bin())
@@ -182,10 +190,7 @@ fn ctrl_c_ends_the_search_with_the_smallest_failing_suite_so_far() {
 
 #[test]
 fn an_id_that_did_not_fail_or_too_few_runs_is_a_usage_error() {
-    let case = Case::new(&mock_suite(
-        &["--bug", "drop-stream"],
-        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"chat\", stream = true, max_tokens = 4 }\n",
-    ));
+    let case = drop_stream();
     let out = case.run();
     assert_eq!(code(&out), 1, "{}", show(&out));
     let failed = case.failed_ids();
@@ -212,10 +217,7 @@ fn an_id_that_did_not_fail_or_too_few_runs_is_a_usage_error() {
 
 #[test]
 fn a_failure_under_load_alone_shrinks_with_no_faults_to_take_away() {
-    let case = Case::new(&mock_suite(
-        &["--bug", "drop-stream"],
-        "[load]\nrate = 20\nduration = \"1s\"\nrequest = { api = \"chat\", stream = true, max_tokens = 4 }\n",
-    ));
+    let case = drop_stream();
     assert_eq!(code(&case.run()), 1);
     let id = case.failed_ids()[0].clone();
     let out = shrink(&case, &["--id", &id]);
